@@ -1,0 +1,9 @@
+import { router } from "./api/router";
+import { handleQueue } from "./queues";
+
+export { FailureLedger } from "./ledger/ledger";
+
+export default {
+  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+  queue: (batch, env, ctx) => handleQueue(batch, env, ctx),
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,141 @@
+// Turns one dead-letter message into a classified failure for one tenant. Every message yields
+// a failure: an enriched envelope, a raw body the platform dead-lettered, or a quarantined one.
+
+import { FailureEnvelopeV1, JobId, TenantId, looksLikeEnvelope } from "../capture/envelope";
+import { asBytes, decodeUtf8, isBytes, toBase64 } from "../bytes";
+import { QUARANTINE_TENANT, type FailureInput } from "../model";
+import type { Classifier } from "./classifier";
+import { fingerprint } from "./fingerprint";
+
+export interface TenantFailure {
+  tenant: string;
+  failure: FailureInput;
+}
+
+export interface IngestContext {
+  classify: Classifier;
+  /** The queue a raw (envelope-less) body is attributed to: the platform does not say. */
+  rawOriginQueue: string;
+}
+
+type Decoded = { kind: "value"; value: unknown } | { kind: "bytes"; bytes: Uint8Array };
+
+export async function toFailure(message: Message<unknown>, dlqName: string, ctx: IngestContext): Promise<TenantFailure> {
+  const decoded = decode(message.body);
+  const value = decoded.kind === "value" ? decoded.value : undefined;
+
+  if (looksLikeEnvelope(value)) {
+    const parsed = FailureEnvelopeV1.safeParse(value);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "envelope"}: ${i.message}`).join("; ");
+      return quarantine(message, dlqName, decoded, `malformed envelope (${issues.slice(0, 500)})`);
+    }
+    const e = parsed.data;
+    const { class: cls, reason } = ctx.classify(e.error);
+    return {
+      tenant: e.tenantId,
+      failure: {
+        jobId: e.jobId,
+        occurrenceKey: `e:${e.lastFailedAt}:${e.attempts}`,
+        userId: e.userId,
+        queue: e.queue,
+        class: cls,
+        reason,
+        fingerprint: await fingerprint(e.error.name, e.error.message, e.queue),
+        error: e.error,
+        ...encodeBody({ kind: "value", value: e.body }),
+        attempts: e.attempts,
+        firstFailedAt: Date.parse(e.firstFailedAt),
+        lastFailedAt: Date.parse(e.lastFailedAt),
+      },
+    };
+  }
+
+  if (!isRecord(value)) {
+    return quarantine(message, dlqName, decoded, decoded.kind === "bytes" ? "body is not JSON" : "body is not a JSON object");
+  }
+  const tenant = TenantId.safeParse(value.tenantId);
+  if (!tenant.success) {
+    return quarantine(message, dlqName, decoded, value.tenantId === undefined ? "no tenantId" : "invalid tenantId");
+  }
+  const rawJobId = value.jobId ?? value.id;
+  const jobId = JobId.safeParse(typeof rawJobId === "number" ? String(rawJobId) : rawJobId);
+  const userId = typeof value.userId === "string" && value.userId.length <= 256 ? value.userId : undefined;
+  const at = message.timestamp.getTime();
+  return {
+    tenant: tenant.data,
+    failure: {
+      jobId: jobId.success ? jobId.data : `msg:${message.id}`,
+      occurrenceKey: `m:${message.id}`,
+      userId,
+      queue: ctx.rawOriginQueue,
+      class: "UNKNOWN",
+      reason: "no error context",
+      fingerprint: await fingerprint("NoErrorContext", "", ctx.rawOriginQueue),
+      error: null,
+      ...encodeBody(decoded),
+      attempts: 0,
+      firstFailedAt: at,
+      lastFailedAt: at,
+    },
+  };
+}
+
+async function quarantine(message: Message<unknown>, dlqName: string, decoded: Decoded, why: string): Promise<TenantFailure> {
+  const at = message.timestamp.getTime();
+  return {
+    tenant: QUARANTINE_TENANT,
+    failure: {
+      jobId: `msg:${message.id}`,
+      occurrenceKey: `m:${message.id}`,
+      queue: dlqName,
+      class: "UNKNOWN",
+      reason: `quarantined: ${why}`,
+      fingerprint: await fingerprint("Quarantined", why.split(" (")[0] ?? why, dlqName),
+      error: null,
+      ...encodeBody(decoded),
+      attempts: 0,
+      firstFailedAt: at,
+      lastFailedAt: at,
+    },
+  };
+}
+
+/** Strings holding JSON are read as JSON; bytes too when they are valid UTF-8 JSON. */
+function decode(body: unknown): Decoded {
+  if (isBytes(body)) {
+    const bytes = asBytes(body);
+    const text = decodeUtf8(bytes);
+    if (text !== null) {
+      try {
+        return { kind: "value", value: JSON.parse(text) };
+      } catch {
+        // valid text but not JSON: kept as the exact bytes
+      }
+    }
+    return { kind: "bytes", bytes };
+  }
+  if (typeof body === "string") {
+    try {
+      return { kind: "value", value: JSON.parse(body) };
+    } catch {
+      return { kind: "value", value: body };
+    }
+  }
+  return { kind: "value", value: body };
+}
+
+function encodeBody(decoded: Decoded): Pick<FailureInput, "body" | "bodyEncoding"> {
+  if (decoded.kind === "bytes") return { body: toBase64(decoded.bytes), bodyEncoding: "base64" };
+  try {
+    const json = JSON.stringify(decoded.value);
+    if (json !== undefined) return { body: json, bodyEncoding: "json" };
+  } catch {
+    // cycles, BigInt or nesting too deep to serialise: keep a readable form instead of nothing
+  }
+  return { body: JSON.stringify(String(decoded.value)), bodyEncoding: "json" };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

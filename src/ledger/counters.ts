@@ -1,0 +1,114 @@
+// Live counters kept incrementally: a record accumulates deltas in memory and writes each
+// touched counter once per batch, so a read never scans the failures table.
+
+import { FAILURE_CLASSES, FAILURE_STATUSES, TERMINAL_STATUSES, type FailureClass, type FailureStatus } from "../model";
+
+export const WINDOW_MS = 24 * 60 * 60 * 1000;
+/** The rolling 24 h window is kept in 5-minute buckets. */
+export const BUCKET_MS = 5 * 60 * 1000;
+
+export const counterKey = {
+  total: "total",
+  occurrences: "occurrences",
+  attemptsSum: "attempts_sum",
+  groups: "groups",
+  rows: "rows",
+  evicted: "evicted",
+  duplicates: "duplicates",
+  byClass: (c: FailureClass) => `class:${c}`,
+  byStatus: (s: FailureStatus) => `status:${s}`,
+  byQueue: (q: string) => `queue:${q}`,
+};
+
+export class CounterDeltas {
+  private readonly counters = new Map<string, number>();
+  private readonly buckets = new Map<number, number>();
+
+  add(key: string, delta: number): void {
+    if (delta !== 0) this.counters.set(key, (this.counters.get(key) ?? 0) + delta);
+  }
+
+  move(from: string, to: string): void {
+    if (from === to) return;
+    this.add(from, -1);
+    this.add(to, 1);
+  }
+
+  occurrenceAt(time: number): void {
+    const bucket = Math.floor(time / BUCKET_MS);
+    this.buckets.set(bucket, (this.buckets.get(bucket) ?? 0) + 1);
+  }
+
+  /** Writes every touched counter once and expires buckets that left the window. */
+  apply(sql: SqlStorage, now: number): void {
+    for (const [key, delta] of this.counters) {
+      if (delta === 0) continue;
+      sql.exec(
+        `INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`,
+        key,
+        delta,
+      );
+    }
+    const oldest = oldestLiveBucket(now);
+    for (const [bucket, count] of this.buckets) {
+      if (bucket < oldest) continue;
+      sql.exec(
+        `INSERT INTO window_buckets (bucket, count) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE SET count = count + excluded.count`,
+        bucket,
+        count,
+      );
+    }
+    sql.exec(`DELETE FROM window_buckets WHERE bucket < ?`, oldest);
+  }
+}
+
+function oldestLiveBucket(now: number): number {
+  return Math.floor((now - WINDOW_MS) / BUCKET_MS) + 1;
+}
+
+export interface CounterSnapshot {
+  total: number;
+  occurrences: number;
+  duplicates: number;
+  last24h: number;
+  byClass: Record<FailureClass, number>;
+  byStatus: Record<FailureStatus, number>;
+  byQueue: Record<string, number>;
+  avgAttempts: number;
+  recoveryQueueSize: number;
+  groups: number;
+  rows: number;
+  evicted: number;
+}
+
+export function readCounters(sql: SqlStorage, now: number): CounterSnapshot {
+  const values = new Map<string, number>();
+  for (const row of sql.exec<{ key: string; value: number }>(`SELECT key, value FROM counters`)) {
+    values.set(row.key, row.value);
+  }
+  const get = (key: string) => values.get(key) ?? 0;
+  const byQueue: Record<string, number> = {};
+  for (const [key, value] of values) if (key.startsWith("queue:")) byQueue[key.slice(6)] = value;
+  const byClass = Object.fromEntries(FAILURE_CLASSES.map((c) => [c, get(counterKey.byClass(c))])) as Record<FailureClass, number>;
+  const byStatus = Object.fromEntries(FAILURE_STATUSES.map((s) => [s, get(counterKey.byStatus(s))])) as Record<FailureStatus, number>;
+  const total = get(counterKey.total);
+  const last24h =
+    sql.exec<{ n: number | null }>(`SELECT SUM(count) AS n FROM window_buckets WHERE bucket >= ?`, oldestLiveBucket(now)).one().n ?? 0;
+  return {
+    total,
+    occurrences: get(counterKey.occurrences),
+    duplicates: get(counterKey.duplicates),
+    last24h,
+    byClass,
+    byStatus,
+    byQueue,
+    avgAttempts: total === 0 ? 0 : Math.round((get(counterKey.attemptsSum) / total) * 100) / 100,
+    recoveryQueueSize: FAILURE_STATUSES.filter((s) => s !== "retrying" && !TERMINAL_STATUSES.includes(s)).reduce(
+      (sum, s) => sum + byStatus[s],
+      0,
+    ),
+    groups: get(counterKey.groups),
+    rows: get(counterKey.rows),
+    evicted: get(counterKey.evicted),
+  };
+}

@@ -1,0 +1,175 @@
+// Read paths of the ledger: a failures page (keyset pagination, newest first), one failure,
+// the groups. All are served from the ledger's own tables, live.
+
+import type { ErrorInfo, FailureClass, FailureStatus } from "../model";
+
+export interface FailureFilter {
+  class?: FailureClass;
+  queue?: string;
+  status?: FailureStatus;
+  group?: string;
+}
+
+export interface PageCursor {
+  lastFailedAt: number;
+  jobId: string;
+}
+
+export interface FailureQuery extends FailureFilter {
+  limit: number;
+  after?: PageCursor;
+}
+
+export interface FailureSummary {
+  jobId: string;
+  tenantId: string;
+  userId: string | null;
+  queue: string;
+  class: FailureClass;
+  reason: string;
+  status: FailureStatus;
+  attempts: number;
+  occurrences: number;
+  group: string;
+  error: ErrorInfo | null;
+  firstFailedAt: string;
+  lastFailedAt: string;
+}
+
+export interface FailureDetail extends FailureSummary {
+  body: unknown;
+  bodyEncoding: "json" | "base64";
+}
+
+export interface FailurePage {
+  items: FailureSummary[];
+  next: PageCursor | null;
+}
+
+export interface GroupSummary {
+  fingerprint: string;
+  queue: string;
+  class: FailureClass;
+  errorName: string;
+  messageSample: string;
+  sampleJobId: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+type FailureRow = {
+  job_id: string;
+  user_id: string | null;
+  queue: string;
+  class: FailureClass;
+  reason: string;
+  status: FailureStatus;
+  attempts: number;
+  occurrences: number;
+  group_fp: string;
+  error: string | null;
+  first_failed_at: number;
+  last_failed_at: number;
+};
+
+const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp, error,
+  first_failed_at, last_failed_at`;
+
+export function listFailures(sql: SqlStorage, tenantId: string, query: FailureQuery): FailurePage {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  const filters: [keyof FailureFilter, string][] = [
+    ["class", "class"],
+    ["queue", "queue"],
+    ["status", "status"],
+    ["group", "group_fp"],
+  ];
+  for (const [field, column] of filters) {
+    const value = query[field];
+    if (value !== undefined) {
+      where.push(`${column} = ?`);
+      params.push(value);
+    }
+  }
+  if (query.after) {
+    where.push(`(last_failed_at, job_id) < (?, ?)`);
+    params.push(query.after.lastFailedAt, query.after.jobId);
+  }
+  const rows = sql
+    .exec<FailureRow>(
+      `SELECT ${SUMMARY_COLUMNS} FROM failures ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+       ORDER BY last_failed_at DESC, job_id DESC LIMIT ?`,
+      ...params,
+      query.limit + 1,
+    )
+    .toArray();
+  const page = rows.slice(0, query.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((row) => toSummary(tenantId, row)),
+    next: rows.length > query.limit && last ? { lastFailedAt: last.last_failed_at, jobId: last.job_id } : null,
+  };
+}
+
+export function getFailure(sql: SqlStorage, tenantId: string, jobId: string): FailureDetail | null {
+  const row = sql
+    .exec<FailureRow & { body: string; body_encoding: "json" | "base64" }>(
+      `SELECT ${SUMMARY_COLUMNS}, body, body_encoding FROM failures WHERE job_id = ?`,
+      jobId,
+    )
+    .toArray()[0];
+  if (!row) return null;
+  return {
+    ...toSummary(tenantId, row),
+    body: row.body_encoding === "json" ? JSON.parse(row.body) : row.body,
+    bodyEncoding: row.body_encoding,
+  };
+}
+
+export function listGroups(sql: SqlStorage, limit: number): GroupSummary[] {
+  return sql
+    .exec<{
+      fingerprint: string;
+      queue: string;
+      class: FailureClass;
+      error_name: string;
+      message_sample: string;
+      sample_job_id: string;
+      count: number;
+      first_seen: number;
+      last_seen: number;
+    }>(`SELECT * FROM groups ORDER BY last_seen DESC, fingerprint LIMIT ?`, limit)
+    .toArray()
+    .map((g) => ({
+      fingerprint: g.fingerprint,
+      queue: g.queue,
+      class: g.class,
+      errorName: g.error_name,
+      messageSample: g.message_sample,
+      sampleJobId: g.sample_job_id,
+      count: g.count,
+      firstSeen: iso(g.first_seen),
+      lastSeen: iso(g.last_seen),
+    }));
+}
+
+function toSummary(tenantId: string, row: FailureRow): FailureSummary {
+  return {
+    jobId: row.job_id,
+    tenantId,
+    userId: row.user_id,
+    queue: row.queue,
+    class: row.class,
+    reason: row.reason,
+    status: row.status,
+    attempts: row.attempts,
+    occurrences: row.occurrences,
+    group: row.group_fp,
+    error: row.error ? (JSON.parse(row.error) as ErrorInfo) : null,
+    firstFailedAt: iso(row.first_failed_at),
+    lastFailedAt: iso(row.last_failed_at),
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();

@@ -1,0 +1,190 @@
+// Recording a batch of failures for one tenant. Runs inside one transactionSync: either the
+// whole batch (failures, groups, counters) is durable or none of it is.
+
+import type { FailureInput, FailureStatus } from "../model";
+import { CounterDeltas, counterKey } from "./counters";
+
+/** How many recent occurrence keys a failure remembers to recognise a redelivery. */
+const RECENT_KEYS = 32;
+
+export interface RecordResult {
+  /** failures seen for the first time */
+  created: number;
+  /** new occurrences of failures already in the ledger */
+  repeated: number;
+  /** redeliveries of an occurrence already recorded: counted once, ignored */
+  duplicates: number;
+}
+
+type StoredFailure = {
+  status: FailureStatus;
+  class: string;
+  queue: string;
+  attempts: number;
+  last_failed_at: number;
+  recent_keys: string;
+};
+
+interface GroupDelta {
+  input: FailureInput;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export function recordFailures(sql: SqlStorage, failures: readonly FailureInput[], now: number): RecordResult {
+  const result: RecordResult = { created: 0, repeated: 0, duplicates: 0 };
+  const deltas = new CounterDeltas();
+  const groups = new Map<string, GroupDelta>();
+
+  for (const f of failures) {
+    const existing = sql
+      .exec<StoredFailure>(
+        `SELECT status, class, queue, attempts, last_failed_at, recent_keys FROM failures WHERE job_id = ?`,
+        f.jobId,
+      )
+      .toArray()[0];
+
+    if (existing) {
+      const keys = JSON.parse(existing.recent_keys) as string[];
+      if (keys.includes(f.occurrenceKey)) {
+        result.duplicates++;
+        deltas.add(counterKey.duplicates, 1);
+        continue;
+      }
+      updateFailure(sql, f, existing, [...keys, f.occurrenceKey].slice(-RECENT_KEYS), deltas);
+      result.repeated++;
+    } else {
+      insertFailure(sql, f);
+      deltas.add(counterKey.total, 1);
+      deltas.add(counterKey.rows, 1);
+      deltas.add(counterKey.byClass(f.class), 1);
+      deltas.add(counterKey.byQueue(f.queue), 1);
+      deltas.add(counterKey.byStatus("open"), 1);
+      deltas.add(counterKey.attemptsSum, f.attempts);
+      result.created++;
+    }
+
+    deltas.add(counterKey.occurrences, 1);
+    deltas.occurrenceAt(f.lastFailedAt);
+    const group = groups.get(f.fingerprint);
+    if (group) {
+      group.count++;
+      group.firstSeen = Math.min(group.firstSeen, f.firstFailedAt);
+      if (f.lastFailedAt >= group.lastSeen) {
+        group.lastSeen = f.lastFailedAt;
+        group.input = f;
+      }
+    } else {
+      groups.set(f.fingerprint, { input: f, count: 1, firstSeen: f.firstFailedAt, lastSeen: f.lastFailedAt });
+    }
+  }
+
+  for (const [fingerprint, g] of groups) {
+    if (upsertGroup(sql, fingerprint, g)) deltas.add(counterKey.groups, 1);
+  }
+  deltas.apply(sql, now);
+  return result;
+}
+
+function insertFailure(sql: SqlStorage, f: FailureInput): void {
+  sql.exec(
+    `INSERT INTO failures (job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
+       error, body, body_encoding, first_failed_at, last_failed_at, recent_keys)
+     VALUES (?, ?, ?, ?, ?, 'open', ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+    f.jobId,
+    f.userId ?? null,
+    f.queue,
+    f.class,
+    f.reason,
+    f.attempts,
+    f.fingerprint,
+    f.error ? JSON.stringify(f.error) : null,
+    f.body,
+    f.bodyEncoding,
+    f.firstFailedAt,
+    f.lastFailedAt,
+    JSON.stringify([f.occurrenceKey]),
+  );
+}
+
+/**
+ * A new occurrence of a known job: occurrences + 1, attempts accumulate, and the latest error
+ * (by lastFailedAt, so out-of-order delivery cannot roll it back) becomes the failure's error.
+ * A job that fails again after it recovered is open again; an abandoned one stays abandoned.
+ */
+function updateFailure(
+  sql: SqlStorage,
+  f: FailureInput,
+  existing: StoredFailure,
+  recentKeys: string[],
+  deltas: CounterDeltas,
+): void {
+  const isLatest = f.lastFailedAt >= existing.last_failed_at;
+  const status: FailureStatus =
+    existing.status === "recovered" || existing.status === "presumed_recovered" ? "open" : existing.status;
+  sql.exec(
+    `UPDATE failures SET
+       occurrences = occurrences + 1,
+       attempts = attempts + ?,
+       status = ?,
+       recent_keys = ?,
+       first_failed_at = MIN(first_failed_at, ?),
+       last_failed_at = MAX(last_failed_at, ?),
+       user_id = COALESCE(user_id, ?),
+       class = CASE WHEN ? THEN ? ELSE class END,
+       reason = CASE WHEN ? THEN ? ELSE reason END,
+       group_fp = CASE WHEN ? THEN ? ELSE group_fp END,
+       error = CASE WHEN ? THEN ? ELSE error END,
+       body = CASE WHEN ? THEN ? ELSE body END,
+       body_encoding = CASE WHEN ? THEN ? ELSE body_encoding END
+     WHERE job_id = ?`,
+    f.attempts,
+    status,
+    JSON.stringify(recentKeys),
+    f.firstFailedAt,
+    f.lastFailedAt,
+    f.userId ?? null,
+    ...latest(isLatest, f.class),
+    ...latest(isLatest, f.reason),
+    ...latest(isLatest, f.fingerprint),
+    ...latest(isLatest, f.error ? JSON.stringify(f.error) : null),
+    ...latest(isLatest, f.body),
+    ...latest(isLatest, f.bodyEncoding),
+    f.jobId,
+  );
+  deltas.add(counterKey.attemptsSum, f.attempts);
+  deltas.move(counterKey.byStatus(existing.status), counterKey.byStatus(status));
+  if (isLatest) deltas.move(`class:${existing.class}`, counterKey.byClass(f.class));
+}
+
+function latest(isLatest: boolean, value: string | null): [number, string | null] {
+  return [isLatest ? 1 : 0, value];
+}
+
+/** Returns true when the group is new. */
+function upsertGroup(sql: SqlStorage, fingerprint: string, g: GroupDelta): boolean {
+  const known = sql.exec(`SELECT 1 FROM groups WHERE fingerprint = ?`, fingerprint).toArray().length > 0;
+  const error = g.input.error;
+  sql.exec(
+    `INSERT INTO groups (fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (fingerprint) DO UPDATE SET
+       count = count + excluded.count,
+       first_seen = MIN(first_seen, excluded.first_seen),
+       class = CASE WHEN excluded.last_seen >= last_seen THEN excluded.class ELSE class END,
+       message_sample = CASE WHEN excluded.last_seen >= last_seen THEN excluded.message_sample ELSE message_sample END,
+       sample_job_id = CASE WHEN excluded.last_seen >= last_seen THEN excluded.sample_job_id ELSE sample_job_id END,
+       last_seen = MAX(last_seen, excluded.last_seen)`,
+    fingerprint,
+    g.input.queue,
+    g.input.class,
+    error?.name ?? "NoErrorContext",
+    (error?.message ?? g.input.reason).slice(0, 1024),
+    g.input.jobId,
+    g.count,
+    g.firstSeen,
+    g.lastSeen,
+  );
+  return !known;
+}

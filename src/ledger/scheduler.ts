@@ -1,0 +1,39 @@
+// The table of due work behind the ledger's single alarm. Every change re-arms the alarm to the
+// earliest due time, or deletes it when nothing is due.
+
+export type DueKind = "retention";
+
+export function scheduleAt(sql: SqlStorage, kind: DueKind, key: string, dueAt: number): void {
+  sql.exec(
+    `INSERT INTO due_work (kind, key, due_at) VALUES (?, ?, ?)
+     ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at`,
+    kind,
+    key,
+    dueAt,
+  );
+}
+
+export function isScheduled(sql: SqlStorage, kind: DueKind, key: string): boolean {
+  return sql.exec(`SELECT 1 FROM due_work WHERE kind = ? AND key = ?`, kind, key).toArray().length > 0;
+}
+
+export function unschedule(sql: SqlStorage, kind: DueKind, key: string): void {
+  sql.exec(`DELETE FROM due_work WHERE kind = ? AND key = ?`, kind, key);
+}
+
+export function dueNow(sql: SqlStorage, now: number, limit = 100): { kind: string; key: string; due_at: number }[] {
+  return sql
+    .exec<{ kind: string; key: string; due_at: number }>(
+      `SELECT kind, key, due_at FROM due_work WHERE due_at <= ? ORDER BY due_at LIMIT ?`,
+      now,
+      limit,
+    )
+    .toArray();
+}
+
+export async function rearm(storage: DurableObjectStorage): Promise<number | null> {
+  const next = storage.sql.exec<{ at: number | null }>(`SELECT MIN(due_at) AS at FROM due_work`).one().at;
+  if (next === null) await storage.deleteAlarm();
+  else await storage.setAlarm(next);
+  return next;
+}

@@ -1,0 +1,78 @@
+// The ledger's SQLite schema, versioned in code. Each entry is one forward-only step; the
+// applied version lives in ledger_meta (PRAGMA user_version is not available in DO SQLite).
+
+export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
+  // v1: failures, groups, lifetime counters and the rolling 24 h window
+  [
+    `CREATE TABLE failures (
+       job_id          TEXT PRIMARY KEY,
+       user_id         TEXT,
+       queue           TEXT NOT NULL,
+       class           TEXT NOT NULL,
+       reason          TEXT NOT NULL,
+       status          TEXT NOT NULL,
+       attempts        INTEGER NOT NULL,
+       occurrences     INTEGER NOT NULL,
+       group_fp        TEXT NOT NULL,
+       error           TEXT,
+       body            TEXT NOT NULL,
+       body_encoding   TEXT NOT NULL,
+       first_failed_at INTEGER NOT NULL,
+       last_failed_at  INTEGER NOT NULL,
+       recent_keys     TEXT NOT NULL
+     ) WITHOUT ROWID`,
+    `CREATE INDEX failures_recent ON failures (last_failed_at, job_id)`,
+    `CREATE TABLE groups (
+       fingerprint     TEXT PRIMARY KEY,
+       queue           TEXT NOT NULL,
+       class           TEXT NOT NULL,
+       error_name      TEXT NOT NULL,
+       message_sample  TEXT NOT NULL,
+       sample_job_id   TEXT NOT NULL,
+       count           INTEGER NOT NULL,
+       first_seen      INTEGER NOT NULL,
+       last_seen       INTEGER NOT NULL
+     ) WITHOUT ROWID`,
+    `CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`,
+    `CREATE TABLE window_buckets (bucket INTEGER PRIMARY KEY, count INTEGER NOT NULL)`,
+  ],
+  // v2: the table of due work behind the single alarm
+  [
+    `CREATE TABLE due_work (
+       kind   TEXT NOT NULL,
+       key    TEXT NOT NULL,
+       due_at INTEGER NOT NULL,
+       PRIMARY KEY (kind, key)
+     ) WITHOUT ROWID`,
+    `CREATE INDEX due_work_by_time ON due_work (due_at)`,
+  ],
+];
+
+export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;
+
+/** Brings the ledger's schema up to `migrations.length`; returns the version it found. */
+export function migrate(storage: DurableObjectStorage, migrations = LEDGER_MIGRATIONS): number {
+  const sql = storage.sql;
+  sql.exec(`CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`);
+  const found = schemaVersion(sql);
+  if (found > migrations.length) {
+    throw new Error(
+      `Ledger schema is at v${found} but this code knows only v${migrations.length}: deploy the newer code, or roll the schema forward, never back.`,
+    );
+  }
+  if (found === migrations.length) return found;
+  storage.transactionSync(() => {
+    for (const step of migrations.slice(found)) for (const statement of step) sql.exec(statement);
+    sql.exec(
+      `INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      migrations.length,
+    );
+  });
+  return found;
+}
+
+export function schemaVersion(sql: SqlStorage): number {
+  const row = sql.exec<{ value: number }>(`SELECT value FROM ledger_meta WHERE key = 'schema_version'`).toArray()[0];
+  return row?.value ?? 0;
+}
