@@ -7,7 +7,13 @@ export type FaultPoint =
   | "capture.send"
   | "parking.put";
 
-const armed = new Map<FaultPoint, number>();
+interface Armed {
+  remaining: number;
+  /** When set, only passes with this key (e.g. a tenant) trip the fault. */
+  key?: string;
+}
+
+const armed = new Map<FaultPoint, Armed[]>();
 
 export class InjectedFault extends Error {
   constructor(readonly point: FaultPoint) {
@@ -16,19 +22,19 @@ export class InjectedFault extends Error {
   }
 }
 
-/** Makes the next `times` passes through `point` throw. */
-export function armFault(point: FaultPoint, times = 1): void {
-  armed.set(point, (armed.get(point) ?? 0) + times);
+/** Makes the next `times` passes through `point` (with `key`, if given) throw. */
+export function armFault(point: FaultPoint, options: { times?: number; key?: string } = {}): void {
+  armed.set(point, [...(armed.get(point) ?? []), { remaining: options.times ?? 1, key: options.key }]);
 }
 
 export function disarmFaults(): void {
   armed.clear();
 }
 
-export function faultPoint(point: FaultPoint): void {
-  const remaining = armed.get(point);
-  if (!remaining) return;
-  if (remaining === 1) armed.delete(point);
-  else armed.set(point, remaining - 1);
+export function faultPoint(point: FaultPoint, key?: string): void {
+  const entries = armed.get(point);
+  const entry = entries?.find((e) => e.remaining > 0 && (e.key === undefined || e.key === key));
+  if (!entry) return;
+  entry.remaining--;
   throw new InjectedFault(point);
 }

@@ -15,6 +15,7 @@ export const counterKey = {
   rows: "rows",
   evicted: "evicted",
   duplicates: "duplicates",
+  batches: "batches",
   byClass: (c: FailureClass) => `class:${c}`,
   byStatus: (s: FailureStatus) => `status:${s}`,
   byQueue: (q: string) => `queue:${q}`,
@@ -70,6 +71,8 @@ export interface CounterSnapshot {
   total: number;
   occurrences: number;
   duplicates: number;
+  /** record calls: the consumer makes one per tenant per queue batch */
+  batches: number;
   last24h: number;
   byClass: Record<FailureClass, number>;
   byStatus: Record<FailureStatus, number>;
@@ -98,6 +101,7 @@ export function readCounters(sql: SqlStorage, now: number): CounterSnapshot {
     total,
     occurrences: get(counterKey.occurrences),
     duplicates: get(counterKey.duplicates),
+    batches: get(counterKey.batches),
     last24h,
     byClass,
     byStatus,

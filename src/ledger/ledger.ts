@@ -39,13 +39,13 @@ export class FailureLedger extends DurableObject<Env> {
   async record(failures: FailureInput[]): Promise<RecordResult> {
     const now = this.clock();
     const result = this.ctx.storage.transactionSync(() => {
-      faultPoint("ledger.record.before-commit");
+      faultPoint("ledger.record.before-commit", this.tenant);
       const r = recordFailures(this.sql, failures, now);
       afterRecord(this.sql, this.retention, now);
       return r;
     });
     await rearm(this.ctx.storage);
-    faultPoint("ledger.record.after-commit");
+    faultPoint("ledger.record.after-commit", this.tenant);
     return result;
   }
 

@@ -37,7 +37,8 @@ export interface FailureSummary {
 }
 
 export interface FailureDetail extends FailureSummary {
-  body: unknown;
+  /** The job body as stored: JSON text, or base64 of its bytes. */
+  body: string;
   bodyEncoding: "json" | "base64";
 }
 
@@ -122,7 +123,7 @@ export function getFailure(sql: SqlStorage, tenantId: string, jobId: string): Fa
   if (!row) return null;
   return {
     ...toSummary(tenantId, row),
-    body: row.body_encoding === "json" ? JSON.parse(row.body) : row.body,
+    body: row.body,
     bodyEncoding: row.body_encoding,
   };
 }

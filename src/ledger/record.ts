@@ -36,6 +36,7 @@ export function recordFailures(sql: SqlStorage, failures: readonly FailureInput[
   const result: RecordResult = { created: 0, repeated: 0, duplicates: 0 };
   const deltas = new CounterDeltas();
   const groups = new Map<string, GroupDelta>();
+  deltas.add(counterKey.batches, 1);
 
   for (const f of failures) {
     const existing = sql

@@ -54,5 +54,5 @@ export async function getFailure(request: IRequest, env: Env) {
   const jobId = JobId.parse(pathParam(request, "jobId"));
   const failure = await ledgerFor(env, tenant).getFailure(jobId);
   if (!failure) throw notFound(`no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
-  return failure;
+  return { ...failure, body: failure.bodyEncoding === "json" ? (JSON.parse(failure.body) as unknown) : failure.body };
 }

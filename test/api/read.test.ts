@@ -1,0 +1,159 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { failureInput, ledger, uniqueTenant } from "../support/failures";
+
+const tenant = uniqueTenant("api");
+const base = Date.now() - 3600_000;
+
+async function get(path: string) {
+  const res = await exports.default.fetch(`http://local${path}`);
+  return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+}
+
+beforeAll(async () => {
+  await ledger(tenant).record(
+    Array.from({ length: 7 }, (_, i) =>
+      failureInput({
+        jobId: `job-${i}`,
+        lastFailedAt: base + i * 1000,
+        queue: i % 2 ? "emails" : "jobs",
+        class: i < 3 ? "RECOVERABLE" : "USER_ERROR",
+        fingerprint: i < 3 ? "aaaaaaaaaaaaaaaa" : "bbbbbbbbbbbbbbbb",
+      }),
+    ),
+  );
+});
+
+describe("GET /api/queue/dlq/stats", () => {
+  it("serves the tenant's live counters with every class present", async () => {
+    const { status, body } = await get(`/api/queue/dlq/stats?tenant=${tenant}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      tenant,
+      total: 7,
+      last24h: 7,
+      byClass: { RECOVERABLE: 3, USER_ERROR: 4, SYSTEM_ERROR: 0, UNKNOWN: 0 },
+      byQueue: { jobs: 4, emails: 3 },
+      byStatus: { open: 7 },
+      avgAttempts: 4,
+      recoveryQueueSize: 7,
+      groups: 2,
+      evicted: 0,
+    });
+  });
+
+  it("answers an unknown tenant with zeros, not an error", async () => {
+    const { status, body } = await get(`/api/queue/dlq/stats?tenant=${uniqueTenant("empty")}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ total: 0, last24h: 0, byClass: { RECOVERABLE: 0, USER_ERROR: 0, SYSTEM_ERROR: 0, UNKNOWN: 0 } });
+  });
+});
+
+describe("GET /api/queue/dlq/failures", () => {
+  it("pages newest first with an opaque cursor until the end", async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const { status, body }: { status: number; body: any } = await get(
+        `/api/queue/dlq/failures?tenant=${tenant}&limit=3${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      expect(status).toBe(200);
+      seen.push(...body.items.map((i: { jobId: string }) => i.jobId));
+      cursor = body.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(["job-6", "job-5", "job-4", "job-3", "job-2", "job-1", "job-0"]);
+  });
+
+  it("returns the documented item shape", async () => {
+    const { body } = await get(`/api/queue/dlq/failures?tenant=${tenant}&limit=1`);
+    expect(Object.keys(body.items[0]).sort()).toEqual(
+      ["attempts", "class", "error", "firstFailedAt", "group", "jobId", "lastFailedAt", "occurrences", "queue", "reason", "status", "tenantId", "userId"].sort(),
+    );
+    expect(body.items[0]).toMatchObject({ tenantId: tenant, jobId: "job-6", lastFailedAt: new Date(base + 6000).toISOString() });
+  });
+
+  it.each([
+    ["class=RECOVERABLE", ["job-2", "job-1", "job-0"]],
+    ["queue=emails", ["job-5", "job-3", "job-1"]],
+    ["group=bbbbbbbbbbbbbbbb&queue=jobs", ["job-6", "job-4"]],
+    ["status=abandoned", []],
+  ])("filters by %s", async (filter, expected) => {
+    const { status, body } = await get(`/api/queue/dlq/failures?tenant=${tenant}&${filter}`);
+    expect(status).toBe(200);
+    expect(body.items.map((i: { jobId: string }) => i.jobId)).toEqual(expected);
+    expect(body.nextCursor).toBeNull();
+  });
+
+  it("serves one failure with its body, and 404 for one that does not exist", async () => {
+    const one = await get(`/api/queue/dlq/failures/job-4?tenant=${tenant}`);
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ jobId: "job-4", bodyEncoding: "json", body: { jobId: expect.any(String) } });
+
+    const missing = await get(`/api/queue/dlq/failures/nope?tenant=${tenant}`);
+    expect(missing.status).toBe(404);
+    expect(missing.body).toEqual({ error: { code: "not_found", message: 'no failure with jobId "nope" in this tenant' } });
+  });
+});
+
+describe("GET /api/queue/dlq/groups", () => {
+  it("lists groups, most recently seen first", async () => {
+    const { body } = await get(`/api/queue/dlq/groups?tenant=${tenant}`);
+    expect(body.items.map((g: { fingerprint: string; count: number }) => [g.fingerprint, g.count])).toEqual([
+      ["bbbbbbbbbbbbbbbb", 4],
+      ["aaaaaaaaaaaaaaaa", 3],
+    ]);
+  });
+});
+
+describe("bad requests get one error shape", () => {
+  it.each([
+    ["/api/queue/dlq/stats", 400, "invalid_request"],
+    ["/api/queue/dlq/stats?tenant=../x", 400, "invalid_request"],
+    ["/api/queue/dlq/stats?tenant=a&tenant=b", 400, "invalid_request"],
+    ["/api/queue/dlq/stats?tenant=a&extra=1", 400, "invalid_request"],
+    ["/api/queue/dlq/failures?tenant=a&limit=0", 400, "invalid_request"],
+    ["/api/queue/dlq/failures?tenant=a&limit=501", 400, "invalid_request"],
+    ["/api/queue/dlq/failures?tenant=a&limit=ten", 400, "invalid_request"],
+    ["/api/queue/dlq/failures?tenant=a&class=FATAL", 400, "invalid_request"],
+    ["/api/queue/dlq/failures?tenant=a&status=done", 400, "invalid_request"],
+    ["/api/queue/dlq/failures?tenant=a&group=xyz", 400, "invalid_request"],
+    ["/api/queue/dlq/failures?tenant=a&cursor=not-a-cursor", 400, "invalid_request"],
+    ["/api/queue/dlq/failures/%E0%A4%A?tenant=a", 400, "invalid_request"],
+    ["/api/nothing-here", 404, "not_found"],
+  ])("GET %s → %i %s", async (path, status, code) => {
+    const res = await get(path);
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    expect(typeof res.body.error.message).toBe("string");
+    expect(Object.keys(res.body)).toEqual(["error"]);
+  });
+
+  it("answers a wrong method with 405 and Allow", async () => {
+    const res = await exports.default.fetch(`http://local/api/queue/dlq/stats?tenant=${tenant}`, { method: "DELETE" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET");
+    expect(((await res.json()) as any).error.code).toBe("method_not_allowed");
+  });
+
+  it("hides the /dev routes outside local development", async () => {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("http://local/dev/jobs", { method: "POST", body: JSON.stringify({ tenantId: "t", fail: "none" }) }),
+      { ...env, DEV_ROUTES: "false" },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(404);
+  });
+});
+
+describe("GET /health", () => {
+  it("is up", async () => {
+    expect(await get("/health")).toMatchObject({ status: 200, body: { ok: true } });
+  });
+});

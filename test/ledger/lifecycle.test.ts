@@ -1,0 +1,87 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { FailureLedger } from "../../src/ledger/ledger";
+import { LEDGER_MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from "../../src/ledger/schema";
+import { failureInput, ledger, uniqueTenant } from "../support/failures";
+
+describe("ledger schema", () => {
+  it("upgrades a ledger created with an older schema, keeping its data", async () => {
+    const stub = ledger(uniqueTenant());
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      // Rebuild this object's storage as v1 code left it, with a failure recorded.
+      for (const { name } of sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'`).toArray()) {
+        sql.exec(`DROP TABLE ${name}`);
+      }
+      expect(migrate(state.storage, LEDGER_MIGRATIONS.slice(0, 1))).toBe(0);
+      expect(schemaVersion(sql)).toBe(1);
+      sql.exec(
+        `INSERT INTO failures (job_id, queue, class, reason, status, attempts, occurrences, group_fp, body, body_encoding,
+           first_failed_at, last_failed_at, recent_keys)
+         VALUES ('old-job', 'jobs', 'UNKNOWN', 'no error context', 'open', 0, 1, 'ffffffffffffffff', '{}', 'json', ?, ?, '["m:1"]')`,
+        Date.now(),
+        Date.now(),
+      );
+      expect(() => sql.exec(`SELECT * FROM due_work`)).toThrow();
+
+      // A new instance of the current code over the same storage upgrades it in its constructor.
+      const upgraded = new FailureLedger(state, env);
+      expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
+      expect(sql.exec(`SELECT job_id FROM failures`).toArray()).toEqual([{ job_id: "old-job" }]);
+      expect(sql.exec(`SELECT COUNT(*) AS n FROM due_work`).one().n).toBe(0);
+      expect(upgraded.retention.maxRows).toBeGreaterThan(0);
+    });
+  });
+
+  it("refuses storage written by a newer schema instead of guessing", async () => {
+    const stub = ledger(uniqueTenant());
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      state.storage.sql.exec(`UPDATE ledger_meta SET value = ? WHERE key = 'schema_version'`, SCHEMA_VERSION + 1);
+      expect(() => migrate(state.storage)).toThrow(/roll the schema forward, never back/);
+      state.storage.sql.exec(`UPDATE ledger_meta SET value = ? WHERE key = 'schema_version'`, SCHEMA_VERSION);
+    });
+  });
+});
+
+describe("ledger retention", () => {
+  it("evicts the oldest rows beyond the row bound and counts them", async () => {
+    const stub = ledger(uniqueTenant());
+    await runInDurableObject(stub, (instance: FailureLedger) => {
+      instance.retention = { ...instance.retention, maxRows: 3 };
+    });
+    const now = Date.now();
+    await stub.record([1, 2, 3, 4, 5].map((i) => failureInput({ jobId: `j${i}`, lastFailedAt: now - (10 - i) * 1000 })));
+
+    const stats = await stub.stats();
+    expect(stats).toMatchObject({ total: 5, rows: 3, evicted: 2 });
+    expect(await stub.getFailure("j1")).toBeNull();
+    expect(await stub.getFailure("j2")).toBeNull();
+    expect(await stub.getFailure("j3")).not.toBeNull();
+    expect(stats.byClass.SYSTEM_ERROR).toBe(5);
+  });
+
+  it("evicts rows past the age bound when the alarm runs, and re-arms for the next", async () => {
+    const stub = ledger(uniqueTenant());
+    const day = 24 * 3600_000;
+    const t0 = Date.now();
+    await runInDurableObject(stub, (instance: FailureLedger) => {
+      instance.retention = { maxRows: 1000, maxAgeMs: 2 * day };
+      instance.clock = () => t0;
+    });
+    await stub.record([failureInput({ jobId: "old", lastFailedAt: t0 - day }), failureInput({ jobId: "new", lastFailedAt: t0 })]);
+
+    const alarmAt = await runInDurableObject(stub, (_i: FailureLedger, state) => state.storage.getAlarm());
+    expect(alarmAt).toBe(t0 + day);
+
+    await runInDurableObject(stub, (instance: FailureLedger) => {
+      instance.clock = () => t0 + day + 1;
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+
+    expect(await stub.getFailure("old")).toBeNull();
+    expect(await stub.getFailure("new")).not.toBeNull();
+    expect(await stub.stats()).toMatchObject({ total: 2, rows: 1, evicted: 1 });
+    expect(await runInDurableObject(stub, (_i: FailureLedger, state) => state.storage.getAlarm())).toBe(t0 + 2 * day);
+  });
+});
