@@ -9,7 +9,8 @@ export default defineConfig(async () => {
         main: "./src/index.ts",
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { DEV_ROUTES: "true", TEST_MIGRATIONS: migrations },
+          // Flushes wait an hour so that tests drive them with runDurableObjectAlarm, deterministically.
+          bindings: { DEV_ROUTES: "true", FLUSH_DELAY_SECONDS: "3600", TEST_MIGRATIONS: migrations },
         },
       }),
     ],

@@ -31,6 +31,19 @@ const ConfigVars = z.object({
   INGEST_RETRY_DELAY_SECONDS: intVar("INGEST_RETRY_DELAY_SECONDS", 0, 43_200).default(10),
   DEMO_BACKOFF_BASE_SECONDS: intVar("DEMO_BACKOFF_BASE_SECONDS", 0, 43_200).default(1),
   CLASSIFIER_RULES: rulesVar.default([]),
+  REDACT_KEYS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: "REDACT_KEYS must be a JSON array of key names" });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(z.string().min(1).max(100), { error: "REDACT_KEYS must be a JSON array of key names" }).max(200))
+    .default([]),
+  FLUSH_DELAY_SECONDS: intVar("FLUSH_DELAY_SECONDS", 0, 3600).default(5),
   LEDGER_MAX_ROWS: intVar("LEDGER_MAX_ROWS", 1, 100_000_000).default(1_000_000),
   LEDGER_MAX_AGE_DAYS: intVar("LEDGER_MAX_AGE_DAYS", 1, 3650).default(30),
 });
@@ -41,6 +54,8 @@ export interface Config {
   ingestRetryDelaySeconds: number;
   demoBackoffBaseSeconds: number;
   classifierRules: ClassifierRule[];
+  redactKeys: string[];
+  flushDelayMs: number;
   retention: { maxRows: number; maxAgeMs: number };
 }
 
@@ -60,6 +75,8 @@ export function readConfig(env: Env): Config {
     ingestRetryDelaySeconds: v.INGEST_RETRY_DELAY_SECONDS,
     demoBackoffBaseSeconds: v.DEMO_BACKOFF_BASE_SECONDS,
     classifierRules: v.CLASSIFIER_RULES,
+    redactKeys: v.REDACT_KEYS,
+    flushDelayMs: v.FLUSH_DELAY_SECONDS * 1000,
     retention: { maxRows: v.LEDGER_MAX_ROWS, maxAgeMs: v.LEDGER_MAX_AGE_DAYS * 24 * 60 * 60 * 1000 },
   };
   cache.set(env, config);

@@ -5,7 +5,12 @@ export type FaultPoint =
   | "ledger.record.before-commit"
   | "ledger.record.after-commit"
   | "capture.send"
-  | "parking.put";
+  | "parking.put"
+  | "parking.d1"
+  | "r2.put"
+  | "d1.batch"
+  | "analytics.write"
+  | "alarm";
 
 interface Armed {
   remaining: number;

@@ -3,6 +3,7 @@ import { readConfig } from "../config";
 import { getFailure, listFailures } from "./endpoints/failures";
 import { getStats } from "./endpoints/stats";
 import { listGroups } from "./endpoints/groups";
+import { listParked } from "./endpoints/parking";
 import { postDemoJobs, postRawDeadLetter } from "./endpoints/dev";
 import { ApiError, errorResponse, toErrorResponse } from "./errors";
 
@@ -15,6 +16,7 @@ const ROUTES: [RegExp, string[]][] = [
   [/^\/api\/queue\/dlq\/failures$/, ["GET"]],
   [/^\/api\/queue\/dlq\/failures\/[^/]+$/, ["GET"]],
   [/^\/api\/queue\/dlq\/groups$/, ["GET"]],
+  [/^\/api\/queue\/dlq\/parking$/, ["GET"]],
   [/^\/dev\/jobs$/, ["POST"]],
   [/^\/dev\/dlq$/, ["POST"]],
 ];
@@ -40,5 +42,6 @@ export const router = AutoRouter<IRequest, Args>({ catch: toErrorResponse, missi
   .get("/api/queue/dlq/failures", listFailures)
   .get("/api/queue/dlq/failures/:jobId", getFailure)
   .get("/api/queue/dlq/groups", listGroups)
+  .get("/api/queue/dlq/parking", listParked)
   .post("/dev/jobs", devOnly, postDemoJobs)
   .post("/dev/dlq", devOnly, postRawDeadLetter);

@@ -4,14 +4,22 @@
 import { readConfig } from "../config";
 import { QUARANTINE_TENANT } from "../model";
 import { createClassifier, type Classifier, type ClassifierRule } from "./classifier";
+import { createRedactor, type Redactor } from "./redact";
 import { toFailure, type TenantFailure } from "./to-failure";
 
 const classifiers = new WeakMap<readonly ClassifierRule[], Classifier>();
+const redactors = new WeakMap<readonly string[], Redactor>();
 
 function classifierFor(rules: readonly ClassifierRule[]): Classifier {
   let classify = classifiers.get(rules);
   if (!classify) classifiers.set(rules, (classify = createClassifier(rules)));
   return classify;
+}
+
+export function redactorFor(keys: readonly string[]): Redactor {
+  let redact = redactors.get(keys);
+  if (!redact) redactors.set(keys, (redact = createRedactor(keys)));
+  return redact;
 }
 
 export interface IngestOutcome {
@@ -22,7 +30,11 @@ export interface IngestOutcome {
 
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<IngestOutcome> {
   const config = readConfig(env);
-  const ctx = { classify: classifierFor(config.classifierRules), rawOriginQueue: config.queues.rawOrigin };
+  const ctx = {
+    classify: classifierFor(config.classifierRules),
+    rawOriginQueue: config.queues.rawOrigin,
+    redact: redactorFor(config.redactKeys),
+  };
 
   const byTenant = new Map<string, { messages: Message<unknown>[]; items: TenantFailure[] }>();
   for (const message of batch.messages) {

@@ -1,10 +1,15 @@
 // The DLQ consumer's own dead-letter queue: whatever lands here (a message our consumer could not
-// record after every retry) is archived raw to R2 before it is acked. No Durable Object involved.
+// record after every retry) is redacted, archived raw to R2 and listed in D1 before it is acked.
+// No Durable Object involved, so a broken ledger cannot block it.
 
 import { asBytes, isBytes, toBase64 } from "../bytes";
+import { readConfig } from "../config";
 import { faultPoint } from "../faults";
+import { redactorFor } from "./consumer";
+import type { Redactor } from "./redact";
 
 export const PARKING_PREFIX = "_parking";
+const RETRY_DELAY_SECONDS = 30;
 
 export function parkingKey(message: Message<unknown>): string {
   const day = message.timestamp.toISOString().slice(0, 10).replaceAll("-", "/");
@@ -12,30 +17,51 @@ export function parkingKey(message: Message<unknown>): string {
 }
 
 export async function consumeParking(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const redact = redactorFor(readConfig(env).redactKeys);
+  const archived: { message: Message<unknown>; key: string; bytes: number }[] = [];
   await Promise.all(
     batch.messages.map(async (message) => {
+      const key = parkingKey(message);
+      const text = serialise(batch.queue, message, redact);
       try {
-        faultPoint("parking.put");
-        await env.ARCHIVE.put(parkingKey(message), serialise(batch.queue, message), {
-          httpMetadata: { contentType: "application/json" },
-        });
-        console.error(`parked message ${message.id} from ${batch.queue} archived to R2: ops attention needed`);
-        message.ack();
+        faultPoint("parking.put", message.id);
+        // Written once: a redelivery finds the object and leaves it.
+        await env.ARCHIVE.put(key, text, { onlyIf: { etagDoesNotMatch: "*" }, httpMetadata: { contentType: "application/json" } });
+        archived.push({ message, key, bytes: text.length });
       } catch (error) {
         console.error(`parking: could not archive message ${message.id}, will retry`, error);
-        message.retry({ delaySeconds: 30 });
+        message.retry({ delaySeconds: RETRY_DELAY_SECONDS });
       }
     }),
   );
+  if (archived.length === 0) return;
+  try {
+    faultPoint("parking.d1");
+    await env.DB.batch(
+      archived.map(({ message, key, bytes }) =>
+        env.DB.prepare(
+          `INSERT OR IGNORE INTO parked_messages (message_id, queue, archive_key, bytes, attempts, parked_at) VALUES (?, ?, ?, ?, ?, ?)`,
+        ).bind(message.id, batch.queue, key, bytes, message.attempts, Date.now()),
+      ),
+    );
+  } catch (error) {
+    console.error(`parking: could not list ${archived.length} archived message(s) in D1, will retry`, error);
+    for (const { message } of archived) message.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+    return;
+  }
+  console.error(`parking: ${archived.length} message(s) from ${batch.queue} archived under ${PARKING_PREFIX}/: ops attention needed`);
+  for (const { message } of archived) message.ack();
 }
 
-function serialise(queue: string, message: Message<unknown>): string {
+function serialise(queue: string, message: Message<unknown>, redact: Redactor): string {
   const head = { id: message.id, queue, timestamp: message.timestamp.toISOString(), attempts: message.attempts };
   const body = message.body;
-  if (isBytes(body)) return JSON.stringify({ ...head, bodyEncoding: "base64", body: toBase64(asBytes(body)) });
+  if (isBytes(body)) return JSON.stringify({ ...head, bodyEncoding: "base64", body: toBase64(redact.bytes(asBytes(body))) });
   try {
-    return JSON.stringify({ ...head, bodyEncoding: "json", body });
+    const json = JSON.stringify({ ...head, bodyEncoding: "json", body: redact.value(body) });
+    if (json !== undefined) return json;
   } catch {
-    return JSON.stringify({ ...head, bodyEncoding: "string", body: String(body) });
+    // not serialisable as JSON: kept as text below
   }
+  return JSON.stringify({ ...head, bodyEncoding: "string", body: redact.text(String(body)) });
 }

@@ -5,6 +5,7 @@ import { FailureEnvelopeV1, JobId, TenantId, looksLikeEnvelope } from "../captur
 import { asBytes, decodeUtf8, isBytes, toBase64 } from "../bytes";
 import { QUARANTINE_TENANT, type FailureInput } from "../model";
 import type { Classifier } from "./classifier";
+import type { Redactor } from "./redact";
 import { fingerprint } from "./fingerprint";
 
 export interface TenantFailure {
@@ -16,6 +17,7 @@ export interface IngestContext {
   classify: Classifier;
   /** The queue a raw (envelope-less) body is attributed to: the platform does not say. */
   rawOriginQueue: string;
+  redact: Redactor;
 }
 
 type Decoded = { kind: "value"; value: unknown } | { kind: "bytes"; bytes: Uint8Array };
@@ -28,7 +30,7 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
     const parsed = FailureEnvelopeV1.safeParse(value);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "envelope"}: ${i.message}`).join("; ");
-      return quarantine(message, dlqName, decoded, `malformed envelope (${issues.slice(0, 500)})`);
+      return quarantine(message, dlqName, decoded, `malformed envelope (${issues.slice(0, 500)})`, ctx.redact);
     }
     const e = parsed.data;
     const { class: cls, reason } = ctx.classify(e.error);
@@ -42,8 +44,12 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
         class: cls,
         reason,
         fingerprint: await fingerprint(e.error.name, e.error.message, e.queue),
-        error: e.error,
-        ...encodeBody({ kind: "value", value: e.body }),
+        error: {
+          ...e.error,
+          message: ctx.redact.text(e.error.message),
+          ...(e.error.stack === undefined ? {} : { stack: ctx.redact.text(e.error.stack) }),
+        },
+        ...encodeBody({ kind: "value", value: e.body }, ctx.redact),
         attempts: e.attempts,
         firstFailedAt: Date.parse(e.firstFailedAt),
         lastFailedAt: Date.parse(e.lastFailedAt),
@@ -52,11 +58,11 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
   }
 
   if (!isRecord(value)) {
-    return quarantine(message, dlqName, decoded, decoded.kind === "bytes" ? "body is not JSON" : "body is not a JSON object");
+    return quarantine(message, dlqName, decoded, decoded.kind === "bytes" ? "body is not JSON" : "body is not a JSON object", ctx.redact);
   }
   const tenant = TenantId.safeParse(value.tenantId);
   if (!tenant.success) {
-    return quarantine(message, dlqName, decoded, value.tenantId === undefined ? "no tenantId" : "invalid tenantId");
+    return quarantine(message, dlqName, decoded, value.tenantId === undefined ? "no tenantId" : "invalid tenantId", ctx.redact);
   }
   const rawJobId = value.jobId ?? value.id;
   const jobId = JobId.safeParse(typeof rawJobId === "number" ? String(rawJobId) : rawJobId);
@@ -73,7 +79,7 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
       reason: "no error context",
       fingerprint: await fingerprint("NoErrorContext", "", ctx.rawOriginQueue),
       error: null,
-      ...encodeBody(decoded),
+      ...encodeBody(decoded, ctx.redact),
       attempts: 0,
       firstFailedAt: at,
       lastFailedAt: at,
@@ -81,7 +87,13 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
   };
 }
 
-async function quarantine(message: Message<unknown>, dlqName: string, decoded: Decoded, why: string): Promise<TenantFailure> {
+async function quarantine(
+  message: Message<unknown>,
+  dlqName: string,
+  decoded: Decoded,
+  why: string,
+  redact: Redactor,
+): Promise<TenantFailure> {
   const at = message.timestamp.getTime();
   return {
     tenant: QUARANTINE_TENANT,
@@ -93,7 +105,7 @@ async function quarantine(message: Message<unknown>, dlqName: string, decoded: D
       reason: `quarantined: ${why}`,
       fingerprint: await fingerprint("Quarantined", why.split(" (")[0] ?? why, dlqName),
       error: null,
-      ...encodeBody(decoded),
+      ...encodeBody(decoded, redact),
       attempts: 0,
       firstFailedAt: at,
       lastFailedAt: at,
@@ -125,15 +137,15 @@ function decode(body: unknown): Decoded {
   return { kind: "value", value: body };
 }
 
-function encodeBody(decoded: Decoded): Pick<FailureInput, "body" | "bodyEncoding"> {
-  if (decoded.kind === "bytes") return { body: toBase64(decoded.bytes), bodyEncoding: "base64" };
+function encodeBody(decoded: Decoded, redact: Redactor): Pick<FailureInput, "body" | "bodyEncoding"> {
+  if (decoded.kind === "bytes") return { body: toBase64(redact.bytes(decoded.bytes)), bodyEncoding: "base64" };
   try {
-    const json = JSON.stringify(decoded.value);
+    const json = JSON.stringify(redact.value(decoded.value));
     if (json !== undefined) return { body: json, bodyEncoding: "json" };
   } catch {
     // cycles, BigInt or nesting too deep to serialise: keep a readable form instead of nothing
   }
-  return { body: JSON.stringify(String(decoded.value)), bodyEncoding: "json" };
+  return { body: JSON.stringify(redact.text(String(decoded.value))), bodyEncoding: "json" };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -16,6 +16,12 @@ export const counterKey = {
   evicted: "evicted",
   duplicates: "duplicates",
   batches: "batches",
+  flushes: "flushes",
+  archivedOccurrences: "archived_occurrences",
+  segments: "segments",
+  d1RowsWritten: "d1_rows_written",
+  /** the next outbox id (not a statistic) */
+  outboxNext: "outbox_next",
   byClass: (c: FailureClass) => `class:${c}`,
   byStatus: (s: FailureStatus) => `status:${s}`,
   byQueue: (q: string) => `queue:${q}`,
@@ -82,6 +88,7 @@ export interface CounterSnapshot {
   groups: number;
   rows: number;
   evicted: number;
+  archive: { flushes: number; segments: number; occurrences: number; d1RowsWritten: number };
 }
 
 export function readCounters(sql: SqlStorage, now: number): CounterSnapshot {
@@ -114,5 +121,11 @@ export function readCounters(sql: SqlStorage, now: number): CounterSnapshot {
     groups: get(counterKey.groups),
     rows: get(counterKey.rows),
     evicted: get(counterKey.evicted),
+    archive: {
+      flushes: get(counterKey.flushes),
+      segments: get(counterKey.segments),
+      occurrences: get(counterKey.archivedOccurrences),
+      d1RowsWritten: get(counterKey.d1RowsWritten),
+    },
   };
 }

@@ -32,8 +32,18 @@ interface GroupDelta {
   lastSeen: number;
 }
 
-export function recordFailures(sql: SqlStorage, failures: readonly FailureInput[], now: number): RecordResult {
+/**
+ * `outboxSeq` is stamped on every failure written, so retention can tell which rows the outbox
+ * has flushed. Returns the occurrences that were new, for the outbox to archive.
+ */
+export function recordFailures(
+  sql: SqlStorage,
+  failures: readonly FailureInput[],
+  now: number,
+  outboxSeq: number,
+): { result: RecordResult; accepted: FailureInput[] } {
   const result: RecordResult = { created: 0, repeated: 0, duplicates: 0 };
+  const accepted: FailureInput[] = [];
   const deltas = new CounterDeltas();
   const groups = new Map<string, GroupDelta>();
   deltas.add(counterKey.batches, 1);
@@ -53,10 +63,10 @@ export function recordFailures(sql: SqlStorage, failures: readonly FailureInput[
         deltas.add(counterKey.duplicates, 1);
         continue;
       }
-      updateFailure(sql, f, existing, [...keys, f.occurrenceKey].slice(-RECENT_KEYS), deltas);
+      updateFailure(sql, f, existing, [...keys, f.occurrenceKey].slice(-RECENT_KEYS), deltas, outboxSeq);
       result.repeated++;
     } else {
-      insertFailure(sql, f);
+      insertFailure(sql, f, outboxSeq);
       deltas.add(counterKey.total, 1);
       deltas.add(counterKey.rows, 1);
       deltas.add(counterKey.byClass(f.class), 1);
@@ -66,6 +76,7 @@ export function recordFailures(sql: SqlStorage, failures: readonly FailureInput[
       result.created++;
     }
 
+    accepted.push(f);
     deltas.add(counterKey.occurrences, 1);
     deltas.occurrenceAt(f.lastFailedAt);
     const group = groups.get(f.fingerprint);
@@ -85,14 +96,14 @@ export function recordFailures(sql: SqlStorage, failures: readonly FailureInput[
     if (upsertGroup(sql, fingerprint, g)) deltas.add(counterKey.groups, 1);
   }
   deltas.apply(sql, now);
-  return result;
+  return { result, accepted };
 }
 
-function insertFailure(sql: SqlStorage, f: FailureInput): void {
+function insertFailure(sql: SqlStorage, f: FailureInput, outboxSeq: number): void {
   sql.exec(
     `INSERT INTO failures (job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
-       error, body, body_encoding, first_failed_at, last_failed_at, recent_keys)
-     VALUES (?, ?, ?, ?, ?, 'open', ?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+       error, body, body_encoding, first_failed_at, last_failed_at, recent_keys, outbox_seq)
+     VALUES (?, ?, ?, ?, ?, 'open', ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
     f.jobId,
     f.userId ?? null,
     f.queue,
@@ -106,6 +117,7 @@ function insertFailure(sql: SqlStorage, f: FailureInput): void {
     f.firstFailedAt,
     f.lastFailedAt,
     JSON.stringify([f.occurrenceKey]),
+    outboxSeq,
   );
 }
 
@@ -120,6 +132,7 @@ function updateFailure(
   existing: StoredFailure,
   recentKeys: string[],
   deltas: CounterDeltas,
+  outboxSeq: number,
 ): void {
   const isLatest = f.lastFailedAt >= existing.last_failed_at;
   const status: FailureStatus =
@@ -130,6 +143,7 @@ function updateFailure(
        attempts = attempts + ?,
        status = ?,
        recent_keys = ?,
+       outbox_seq = ?,
        first_failed_at = MIN(first_failed_at, ?),
        last_failed_at = MAX(last_failed_at, ?),
        user_id = COALESCE(user_id, ?),
@@ -143,6 +157,7 @@ function updateFailure(
     f.attempts,
     status,
     JSON.stringify(recentKeys),
+    outboxSeq,
     f.firstFailedAt,
     f.lastFailedAt,
     f.userId ?? null,

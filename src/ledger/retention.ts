@@ -1,7 +1,9 @@
 // The ledger keeps a bounded hot window. Eviction removes rows, never counts: every evicted
-// failure is added to the `evicted` counter, and lifetime counters stay as they were.
+// failure is added to the `evicted` counter, and lifetime counters stay as they were. Only rows
+// the outbox has flushed to D1 and R2 may leave.
 
 import { counterKey } from "./counters";
+import { lowestPendingId } from "./outbox";
 import { isScheduled, scheduleAt, unschedule } from "./scheduler";
 
 export interface RetentionPolicy {
@@ -11,13 +13,18 @@ export interface RetentionPolicy {
 
 /** Rows evicted per pass, so one pass never holds the object for long. */
 const EVICT_CHUNK = 5_000;
+/** How soon to look again when eviction waits for the outbox to flush. */
+const BLOCKED_RETRY_MS = 60_000;
 
-function evictOldest(sql: SqlStorage, where: string, params: number[], limit: number): number {
+function evictOldest(sql: SqlStorage, flushedBelow: number, olderThan: number, limit: number): number {
+  if (limit <= 0) return 0;
   const evicted = sql
     .exec(
       `DELETE FROM failures WHERE job_id IN (
-         SELECT job_id FROM failures ${where} ORDER BY last_failed_at, job_id LIMIT ?) RETURNING job_id`,
-      ...params,
+         SELECT job_id FROM failures WHERE last_failed_at < ? AND outbox_seq < ?
+         ORDER BY last_failed_at, job_id LIMIT ?) RETURNING job_id`,
+      olderThan,
+      flushedBelow,
       limit,
     )
     .toArray().length;
@@ -41,17 +48,19 @@ function liveRows(sql: SqlStorage): number {
  * next moment something will need evicting. Returns how many rows left the ledger.
  */
 export function applyRetention(sql: SqlStorage, policy: RetentionPolicy, now: number): number {
-  let evicted = 0;
-  const excess = liveRows(sql) - policy.maxRows;
-  if (excess > 0) evicted += evictOldest(sql, "", [], Math.min(excess, EVICT_CHUNK));
-  evicted += evictOldest(sql, "WHERE last_failed_at < ?", [now - policy.maxAgeMs], EVICT_CHUNK);
+  const flushedBelow = lowestPendingId(sql) ?? Number.MAX_SAFE_INTEGER;
+  const cutoff = now - policy.maxAgeMs;
+  let evicted = evictOldest(sql, flushedBelow, Number.MAX_SAFE_INTEGER, Math.min(liveRows(sql) - policy.maxRows, EVICT_CHUNK));
+  evicted += evictOldest(sql, flushedBelow, cutoff, EVICT_CHUNK);
 
   const oldest = sql.exec<{ at: number | null }>(`SELECT MIN(last_failed_at) AS at FROM failures`).one().at;
-  if (oldest === null) unschedule(sql, "retention", "ledger");
-  else {
-    const moreNow = liveRows(sql) > policy.maxRows || oldest < now - policy.maxAgeMs;
-    scheduleAt(sql, "retention", "ledger", moreNow ? now : oldest + policy.maxAgeMs);
+  if (oldest === null) {
+    unschedule(sql, "retention", "ledger");
+    return evicted;
   }
+  const owed = liveRows(sql) > policy.maxRows || oldest < cutoff;
+  const next = !owed ? oldest + policy.maxAgeMs : evicted > 0 ? now : now + BLOCKED_RETRY_MS;
+  scheduleAt(sql, "retention", "ledger", next);
   return evicted;
 }
 

@@ -1,7 +1,7 @@
 // The table of due work behind the ledger's single alarm. Every change re-arms the alarm to the
 // earliest due time, or deletes it when nothing is due.
 
-export type DueKind = "retention";
+export type DueKind = "retention" | "flush";
 
 export function scheduleAt(sql: SqlStorage, kind: DueKind, key: string, dueAt: number): void {
   sql.exec(
@@ -11,6 +11,11 @@ export function scheduleAt(sql: SqlStorage, kind: DueKind, key: string, dueAt: n
     key,
     dueAt,
   );
+}
+
+/** Schedules unless already scheduled (a pending, possibly backed-off, time is kept). */
+export function scheduleIfAbsent(sql: SqlStorage, kind: DueKind, key: string, dueAt: number): void {
+  sql.exec(`INSERT INTO due_work (kind, key, due_at) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO NOTHING`, kind, key, dueAt);
 }
 
 export function isScheduled(sql: SqlStorage, kind: DueKind, key: string): boolean {

@@ -46,6 +46,19 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
      ) WITHOUT ROWID`,
     `CREATE INDEX due_work_by_time ON due_work (due_at)`,
   ],
+  // v3: the outbox flushed to D1 and R2, and the failures' link to it (rows leave only once flushed)
+  [
+    `CREATE TABLE ledger_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+    `CREATE TABLE outbox (
+       id             INTEGER PRIMARY KEY,
+       created_at     INTEGER NOT NULL,
+       job_ids        TEXT NOT NULL,
+       occurrences    TEXT NOT NULL,
+       archive_key    TEXT,
+       archive_offset INTEGER
+     )`,
+    `ALTER TABLE failures ADD COLUMN outbox_seq INTEGER NOT NULL DEFAULT 0`,
+  ],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

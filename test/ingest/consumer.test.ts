@@ -1,49 +1,11 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { armFault, disarmFaults } from "../../src/faults";
 import { QUARANTINE_TENANT } from "../../src/model";
-import type { FailureEnvelope } from "../../src/capture/envelope";
+import { deliver, envelope, message } from "../support/dlq";
 import { ledger, servedFailure, uniqueTenant } from "../support/failures";
-
-let ids = 0;
-function message(body: unknown, id = `msg-${++ids}`): ServiceBindingQueueMessage<unknown> {
-  return { id, timestamp: new Date(), attempts: 1, body };
-}
-
-function envelope(tenantId: string, jobId: string, overrides: Partial<FailureEnvelope> = {}): FailureEnvelope {
-  const at = new Date().toISOString();
-  return {
-    v: 1,
-    tenantId,
-    jobId,
-    userId: "u-1",
-    queue: "jobs",
-    body: { tenantId, jobId, payload: "x" },
-    error: { name: "Error", message: "upstream timed out", status: 503 },
-    attempts: 4,
-    firstFailedAt: at,
-    lastFailedAt: at,
-    ...overrides,
-  };
-}
-
-/** Runs the worker's queue handler on a DLQ batch; also reports each retry's requested delay. */
-async function deliver(messages: ServiceBindingQueueMessage<unknown>[]) {
-  const batch = createMessageBatch("jobs-dlq", messages);
-  const delays = new Map<string, number | undefined>();
-  for (const m of batch.messages) {
-    const retry = m.retry.bind(m);
-    vi.spyOn(m, "retry").mockImplementation((options) => {
-      delays.set(m.id, options?.delaySeconds);
-      retry(options);
-    });
-  }
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return { ...(await getQueueResult(batch, ctx)), delays };
-}
 
 afterEach(() => disarmFaults());
 

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/ledger/ledger";
 import { LEDGER_MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from "../../src/ledger/schema";
-import { failureInput, ledger, uniqueTenant } from "../support/failures";
+import { FUTURE, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
 
 describe("ledger schema", () => {
   it("upgrades a ledger created with an older schema, keeping its data", async () => {
@@ -45,38 +45,37 @@ describe("ledger schema", () => {
 });
 
 describe("ledger retention", () => {
-  it("evicts the oldest rows beyond the row bound and counts them", async () => {
+  it("evicts the oldest rows beyond the row bound once flushed, and counts them", async () => {
     const stub = ledger(uniqueTenant());
-    await runInDurableObject(stub, (instance: FailureLedger) => {
-      instance.retention = { ...instance.retention, maxRows: 3 };
-    });
-    const now = Date.now();
+    const now = FUTURE;
+    await tuneLedger(stub, { now, flushDelayMs: 0, retention: { maxRows: 3 } });
     await stub.record([1, 2, 3, 4, 5].map((i) => failureInput({ jobId: `j${i}`, lastFailedAt: now - (10 - i) * 1000 })));
+    expect(await stub.stats()).toMatchObject({ rows: 5, evicted: 0, outbox: { pendingRows: 1 } });
 
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
     const stats = await stub.stats();
     expect(stats).toMatchObject({ total: 5, rows: 3, evicted: 2 });
     expect(await stub.getFailure("j1")).toBeNull();
     expect(await stub.getFailure("j2")).toBeNull();
     expect(await stub.getFailure("j3")).not.toBeNull();
     expect(stats.byClass.SYSTEM_ERROR).toBe(5);
+    expect(stats.outbox.pendingRows).toBe(0);
+    const inD1 = await env.DB.prepare(`SELECT COUNT(*) AS n FROM failures WHERE job_id IN ('j1', 'j2')`).first<{ n: number }>();
+    expect(inD1?.n).toBe(2);
   });
 
   it("evicts rows past the age bound when the alarm runs, and re-arms for the next", async () => {
     const stub = ledger(uniqueTenant());
     const day = 24 * 3600_000;
-    const t0 = Date.now();
-    await runInDurableObject(stub, (instance: FailureLedger) => {
-      instance.retention = { maxRows: 1000, maxAgeMs: 2 * day };
-      instance.clock = () => t0;
-    });
+    const t0 = FUTURE;
+    await tuneLedger(stub, { now: t0, flushDelayMs: 0, retention: { maxAgeMs: 2 * day } });
     await stub.record([failureInput({ jobId: "old", lastFailedAt: t0 - day }), failureInput({ jobId: "new", lastFailedAt: t0 })]);
+    expect(await runDurableObjectAlarm(stub)).toBe(true); // the flush
 
     const alarmAt = await runInDurableObject(stub, (_i: FailureLedger, state) => state.storage.getAlarm());
     expect(alarmAt).toBe(t0 + day);
 
-    await runInDurableObject(stub, (instance: FailureLedger) => {
-      instance.clock = () => t0 + day + 1;
-    });
+    await tuneLedger(stub, { now: t0 + day + 1 });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
 
     expect(await stub.getFailure("old")).toBeNull();

@@ -43,3 +43,35 @@ export async function servedFailure(tenant: string, jobId: string): Promise<Reco
   if (res.status !== 200) throw new Error(`GET failure ${jobId}: ${res.status} ${await res.text()}`);
   return res.json();
 }
+
+/**
+ * A time far enough ahead that alarms the ledger sets from it never fire on their own during a
+ * test: the test runs them with runDurableObjectAlarm, deterministically.
+ */
+export const FUTURE = Date.now() + 365 * 24 * 3600_000;
+
+/** Sets the ledger's clock (and, optionally, its flush delay and retention). */
+export async function tuneLedger(
+  stub: DurableObjectStub<import("../../src/ledger/ledger").FailureLedger>,
+  tune: { now?: number; flushDelayMs?: number; retention?: { maxRows?: number; maxAgeMs?: number } },
+) {
+  const { runInDurableObject } = await import("cloudflare:test");
+  await runInDurableObject(stub, (instance) => {
+    if (tune.now !== undefined) {
+      const now = tune.now;
+      instance.clock = () => now;
+    }
+    if (tune.flushDelayMs !== undefined) instance.flushDelayMs = tune.flushDelayMs;
+    if (tune.retention) instance.retention = { ...instance.retention, ...tune.retention };
+  });
+}
+
+/** Runs the ledger's alarm as the platform would: with the ledger's clock at the alarm's time. */
+export async function runFlush(stub: DurableObjectStub<import("../../src/ledger/ledger").FailureLedger>): Promise<boolean> {
+  const { runDurableObjectAlarm, runInDurableObject } = await import("cloudflare:test");
+  await runInDurableObject(stub, async (instance, state) => {
+    const at = await state.storage.getAlarm();
+    if (at !== null) instance.clock = () => at;
+  });
+  return runDurableObjectAlarm(stub);
+}

@@ -6,6 +6,8 @@ import { notFound } from "../errors";
 import { TenantParam, ledgerFor, tenantOf } from "../tenant";
 import { parseQuery, pathParam } from "../validate";
 import { JobId } from "../../capture/envelope";
+import { readArchivedLine } from "../../sinks/archive";
+import { archivedFailure } from "../../sinks/d1";
 
 /** Opaque to clients: base64url of [lastFailedAt, jobId]. */
 const Cursor = z
@@ -49,10 +51,24 @@ export async function listFailures(request: IRequest, env: Env) {
   return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
 }
 
+/**
+ * One failure: live from the ledger while it is in the hot window, and with its archived
+ * envelope read back from R2 by range once the outbox has flushed it. After the ledger evicted
+ * it, D1 and R2 still answer.
+ */
 export async function getFailure(request: IRequest, env: Env) {
   const tenant = tenantOf(request, parseQuery(request, FailureQuery));
   const jobId = JobId.parse(pathParam(request, "jobId"));
-  const failure = await ledgerFor(env, tenant).getFailure(jobId);
-  if (!failure) throw notFound(`no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
-  return { ...failure, body: failure.bodyEncoding === "json" ? (JSON.parse(failure.body) as unknown) : failure.body };
+  const [live, record] = await Promise.all([ledgerFor(env, tenant).getFailure(jobId), archivedFailure(env.DB, tenant, jobId)]);
+  const envelope = record?.archive ? await readArchivedLine(env.ARCHIVE, record.archive.key, record.archive.offset, record.archive.length) : null;
+  const archive = record?.archive ? { ...record.archive, envelope } : null;
+  if (live) {
+    const body = live.bodyEncoding === "json" ? (JSON.parse(live.body) as unknown) : live.body;
+    return { ...live, body, source: "ledger", archive };
+  }
+  if (record) {
+    const { archive: _, ...summary } = record;
+    return { ...summary, body: envelope?.body ?? null, bodyEncoding: envelope?.bodyEncoding ?? null, source: "archive", archive };
+  }
+  throw notFound(`no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
 }

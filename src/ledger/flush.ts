@@ -1,0 +1,165 @@
+// Flushing the outbox: one R2 segment for the rows not yet archived, one D1 batch with the
+// current state of every job and group they touched, one data point per occurrence, and only
+// then the rows leave the outbox. Each step is safe to repeat if a later one fails.
+
+import { putSegment, concat, layOut, segmentKey, type ArchivedLine } from "../sinks/archive";
+import { failureStatements, groupStatements, writeD1Batch, type D1FailureState, type D1GroupState } from "../sinks/d1";
+import { writeFailurePoints } from "../sinks/analytics";
+import type { ErrorInfo, FailureClass, FailureStatus } from "../model";
+import { pendingOutbox, type ArchivedOccurrence, type OutboxRow } from "./outbox";
+
+export interface FlushTarget {
+  storage: DurableObjectStorage;
+  env: Env;
+  tenant: string;
+  epoch: string;
+  now: number;
+}
+
+export interface FlushReport {
+  rows: number;
+  occurrences: number;
+  segmentKey: string | null;
+  d1RowsWritten: number;
+}
+
+export async function flushOutbox(t: FlushTarget): Promise<FlushReport> {
+  const sql = t.storage.sql;
+  const rows = pendingOutbox(sql).map((row) => ({ row, occurrences: JSON.parse(row.occurrences) as ArchivedOccurrence[] }));
+  const report: FlushReport = { rows: rows.length, occurrences: 0, segmentKey: null, d1RowsWritten: 0 };
+  if (rows.length === 0) return report;
+
+  const fresh = rows.filter((r) => r.row.archive_key === null && r.occurrences.length > 0);
+  const first = fresh[0];
+  const last = fresh[fresh.length - 1];
+  if (first && last) {
+    const key = segmentKey(t.tenant, t.epoch, first.row.created_at, first.row.id, last.row.id);
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    for (const r of fresh) {
+      r.row.archive_key = key;
+      r.row.archive_offset = offset;
+      const laid = layOut(r.occurrences, offset);
+      chunks.push(...laid.chunks);
+      offset = laid.end;
+    }
+    await putSegment(t.env.ARCHIVE, t.tenant, key, concat(chunks));
+    t.storage.transactionSync(() => {
+      for (const r of fresh) {
+        sql.exec(`UPDATE outbox SET archive_key = ?, archive_offset = ? WHERE id = ?`, r.row.archive_key, r.row.archive_offset, r.row.id);
+      }
+    });
+    report.segmentKey = key;
+  }
+
+  const pointers = latestLines(rows.map((r) => r.row), rows.map((r) => r.occurrences));
+  const jobIds = [...new Set(rows.flatMap((r) => JSON.parse(r.row.job_ids) as string[]))];
+  const failures = readFailureStates(sql, jobIds, pointers);
+  const groups = readGroupStates(sql, [...new Set(failures.map((f) => f.group))]);
+  report.d1RowsWritten = await writeD1Batch(t.env.DB, t.tenant, [
+    ...failureStatements(t.env.DB, t.tenant, failures, t.now),
+    ...groupStatements(t.env.DB, t.tenant, groups),
+  ]);
+
+  const occurrences = rows.flatMap((r) => r.occurrences);
+  report.occurrences = occurrences.length;
+  await writeFailurePoints(t.env.FAILURE_EVENTS, t.tenant, occurrences);
+  t.storage.transactionSync(() => {
+    for (const r of rows) sql.exec(`DELETE FROM outbox WHERE id = ?`, r.row.id);
+  });
+  return report;
+}
+
+/** For each job, the archived line of its latest occurrence among these rows. */
+function latestLines(rows: OutboxRow[], occurrences: ArchivedOccurrence[][]): Map<string, ArchivedLine & { key: string }> {
+  const latest = new Map<string, ArchivedLine & { key: string }>();
+  rows.forEach((row, i) => {
+    if (row.archive_key === null || row.archive_offset === null) return;
+    for (const line of layOut(occurrences[i] ?? [], row.archive_offset).lines) {
+      const known = latest.get(line.jobId);
+      if (!known || line.lastFailedAt >= known.lastFailedAt) latest.set(line.jobId, { ...line, key: row.archive_key });
+    }
+  });
+  return latest;
+}
+
+type FailureStateRow = {
+  job_id: string;
+  user_id: string | null;
+  queue: string;
+  class: FailureClass;
+  reason: string;
+  status: FailureStatus;
+  attempts: number;
+  occurrences: number;
+  group_fp: string;
+  error: string | null;
+  first_failed_at: number;
+  last_failed_at: number;
+};
+
+function inChunks<T>(ids: readonly string[], read: (chunk: string[], placeholders: string) => T[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += 90) {
+    const chunk = ids.slice(i, i + 90);
+    out.push(...read(chunk, chunk.map(() => "?").join(", ")));
+  }
+  return out;
+}
+
+function readFailureStates(sql: SqlStorage, jobIds: string[], pointers: Map<string, ArchivedLine & { key: string }>): D1FailureState[] {
+  return inChunks(jobIds, (chunk, placeholders) =>
+    sql
+      .exec<FailureStateRow>(
+        `SELECT job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp, error, first_failed_at, last_failed_at
+         FROM failures WHERE job_id IN (${placeholders})`,
+        ...chunk,
+      )
+      .toArray(),
+  ).map((row) => {
+    const pointer = pointers.get(row.job_id);
+    return {
+      jobId: row.job_id,
+      userId: row.user_id,
+      queue: row.queue,
+      class: row.class,
+      reason: row.reason,
+      status: row.status,
+      attempts: row.attempts,
+      occurrences: row.occurrences,
+      group: row.group_fp,
+      error: row.error ? (JSON.parse(row.error) as ErrorInfo) : null,
+      firstFailedAt: row.first_failed_at,
+      lastFailedAt: row.last_failed_at,
+      archive: pointer ? { key: pointer.key, offset: pointer.offset, length: pointer.length } : null,
+    };
+  });
+}
+
+function readGroupStates(sql: SqlStorage, fingerprints: string[]): D1GroupState[] {
+  return inChunks(fingerprints, (chunk, placeholders) =>
+    sql
+      .exec<{
+        fingerprint: string;
+        queue: string;
+        class: string;
+        error_name: string;
+        message_sample: string;
+        sample_job_id: string;
+        count: number;
+        first_seen: number;
+        last_seen: number;
+      }>(`SELECT * FROM groups WHERE fingerprint IN (${placeholders})`, ...chunk)
+      .toArray(),
+  ).map((g) => ({
+    fingerprint: g.fingerprint,
+    queue: g.queue,
+    class: g.class,
+    errorName: g.error_name,
+    messageSample: g.message_sample,
+    sampleJobId: g.sample_job_id,
+    count: g.count,
+    firstSeen: g.first_seen,
+    lastSeen: g.last_seen,
+  }));
+}

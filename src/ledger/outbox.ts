@@ -1,0 +1,93 @@
+// The outbox: every record writes the side effects it owes D1, R2 and Analytics Engine as rows
+// here, in the same transaction. The alarm flushes them in batches (see flush.ts).
+
+import type { FailureInput } from "../model";
+import { counterKey } from "./counters";
+
+/** One occurrence as archived: the redacted envelope plus where and when it was recorded. */
+export interface ArchivedOccurrence extends FailureInput {
+  tenantId: string;
+  recordedAt: number;
+}
+
+export type OutboxRow = {
+  id: number;
+  created_at: number;
+  job_ids: string;
+  occurrences: string;
+  archive_key: string | null;
+  archive_offset: number | null;
+};
+
+/** Rows stay well under the 2 MB row limit even with 128 KB bodies. */
+const CHUNK_BYTES = 512 * 1024;
+
+/**
+ * Reserves `count` outbox ids. Every failure written by this record carries the last one, so it
+ * counts as flushed only when no outbox row at or below it is pending.
+ */
+export function reserveOutboxIds(sql: SqlStorage, count: number): { firstId: number; lastId: number } {
+  const next = sql.exec<{ value: number }>(`SELECT value FROM counters WHERE key = ?`, counterKey.outboxNext).toArray()[0]?.value ?? 1;
+  sql.exec(
+    `INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    counterKey.outboxNext,
+    next + count,
+  );
+  return { firstId: next, lastId: next + Math.max(count, 1) - 1 };
+}
+
+/** Writes the occurrences in chunks, each listing the jobs whose state it must carry to D1. */
+export function writeOutbox(sql: SqlStorage, firstId: number, now: number, occurrences: readonly ArchivedOccurrence[]): number {
+  let id = firstId;
+  let chunk: string[] = [];
+  let jobs = new Set<string>();
+  let size = 0;
+  const emit = () => {
+    sql.exec(
+      `INSERT INTO outbox (id, created_at, job_ids, occurrences) VALUES (?, ?, ?, ?)`,
+      id++,
+      now,
+      JSON.stringify([...jobs]),
+      `[${chunk.join(",")}]`,
+    );
+    chunk = [];
+    jobs = new Set();
+    size = 0;
+  };
+  for (const occurrence of occurrences) {
+    const json = JSON.stringify(occurrence);
+    if (chunk.length > 0 && size + json.length > CHUNK_BYTES) emit();
+    chunk.push(json);
+    jobs.add(occurrence.jobId);
+    size += json.length;
+  }
+  if (chunk.length > 0) emit();
+  return id - firstId;
+}
+
+/** The oldest pending rows, up to a size budget for one flush. */
+export function pendingOutbox(sql: SqlStorage, maxBytes = 8 * 1024 * 1024, maxRows = 200): OutboxRow[] {
+  const rows: OutboxRow[] = [];
+  let size = 0;
+  for (const row of sql.exec<OutboxRow>(`SELECT * FROM outbox ORDER BY id LIMIT ?`, maxRows)) {
+    if (rows.length > 0 && size + row.occurrences.length > maxBytes) break;
+    rows.push(row);
+    size += row.occurrences.length;
+  }
+  return rows;
+}
+
+export interface OutboxDepth {
+  pendingRows: number;
+  oldestPendingAt: number | null;
+}
+
+export function outboxDepth(sql: SqlStorage): OutboxDepth {
+  const row = sql.exec<{ n: number; oldest: number | null }>(`SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox`).one();
+  return { pendingRows: row.n, oldestPendingAt: row.oldest };
+}
+
+/** Failures stamped at or above this are still owed to D1 or R2. */
+export function lowestPendingId(sql: SqlStorage): number | null {
+  return sql.exec<{ id: number | null }>(`SELECT MIN(id) AS id FROM outbox`).one().id;
+}
