@@ -1,4 +1,46 @@
-// placeholder until the demo consumer lands
-export async function consumeDemoJobs(batch: MessageBatch<unknown>, _env: Env, _ctx: ExecutionContext): Promise<void> {
-  for (const m of batch.messages) m.retry();
+// The demo consumer of the `jobs` queue: runs each DemoJob through withFailureCapture, so a job
+// that fails for good reaches jobs-dlq as an enriched envelope. A "crash" (or a body that is not
+// a DemoJob) fails past the helper instead, the way a real crash would: the platform retries
+// it and finally dead-letters the raw body, without error context.
+
+import { withFailureCapture } from "../capture";
+import { readConfig } from "../config";
+import { DemoJob } from "./job";
+
+/** Must equal max_retries of the `jobs` consumer in wrangler.toml. */
+const MAX_RETRIES = 3;
+
+export class DemoJobError extends Error {
+  readonly status?: number;
+  readonly code?: string;
+
+  constructor(fail: { message: string; status?: number; code?: string; name?: string }) {
+    super(fail.message);
+    this.name = fail.name ?? "Error";
+    if (fail.status !== undefined) this.status = fail.status;
+    if (fail.code !== undefined) this.code = fail.code;
+  }
+}
+
+export function runDemoJob(job: DemoJob): void {
+  if (job.fail === "none") return;
+  if (job.fail === "crash") throw new Error("a crash is not run: it fails past the capture helper");
+  throw new DemoJobError(job.fail);
+}
+
+export async function consumeDemoJobs(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
+  const base = readConfig(env).demoBackoffBaseSeconds;
+  const jobs: Message<DemoJob>[] = [];
+  for (const message of batch.messages) {
+    const parsed = DemoJob.safeParse(message.body);
+    if (!parsed.success || parsed.data.fail === "crash") message.retry({ delaySeconds: base });
+    else jobs.push(message as Message<DemoJob>);
+  }
+
+  const capture = withFailureCapture<DemoJob, Env>((message) => runDemoJob(message.body), {
+    deadLetterQueue: (e) => e.DLQ,
+    maxRetries: MAX_RETRIES,
+    backoff: { baseSeconds: base },
+  });
+  await capture({ queue: batch.queue, messages: jobs }, env, ctx);
 }

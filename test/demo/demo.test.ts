@@ -1,0 +1,154 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
+import { InjectedFault, armFault, disarmFaults, faultPoint } from "../../src/faults";
+import type { DemoJob } from "../../src/demo/job";
+
+// getQueueResult's type is only declared in the experimental workers types.
+interface QueueResult {
+  explicitAcks: string[];
+  retryMessages: { msgId: string }[];
+}
+
+const tenant = () => `demo-${crypto.randomUUID().slice(0, 8)}`;
+let seq = 0;
+const msg = (body: unknown, attempts = 1): ServiceBindingQueueMessage<unknown> => ({
+  id: `d-${++seq}`,
+  timestamp: new Date(Date.now() - 30_000),
+  attempts,
+  body,
+});
+const job = (tenantId: string, jobId: string, fail: DemoJob["fail"]): DemoJob => ({ tenantId, jobId, userId: "u-1", fail });
+
+/** Delivers a batch of the demo queue `jobs` through the worker's queue handler. */
+async function deliver(messages: ServiceBindingQueueMessage<unknown>[]) {
+  const batch = createMessageBatch("jobs", messages);
+  // getQueueResult does not report retry delays: record them on the way to the real retry().
+  const retries = new Map<string, (QueueRetryOptions | undefined)[]>();
+  for (const m of batch.messages) {
+    const retry = m.retry.bind(m);
+    Object.defineProperty(m, "retry", {
+      value: (o?: QueueRetryOptions) => {
+        retries.set(m.id, [...(retries.get(m.id) ?? []), o]);
+        retry(o);
+      },
+    });
+  }
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  const result = (await getQueueResult(batch, ctx)) as QueueResult;
+  return { acked: result.explicitAcks, retried: result.retryMessages.map((r) => r.msgId), retries };
+}
+
+/** True when nothing passed the capture.send seam since the test armed it (so nothing was sent). */
+function sendSeamUntouched(): boolean {
+  try {
+    faultPoint("capture.send");
+    return false;
+  } catch (error) {
+    return error instanceof InjectedFault;
+  }
+}
+
+afterEach(() => disarmFaults());
+
+/** Tests that wait for the background DLQ consumer (max_batch_timeout = 2 s) need more than the default 5 s. */
+const LEDGER_WAIT = { timeout: 15_000 };
+
+describe("demo consumer", () => {
+  it('acks jobs that do not fail ("none")', async () => {
+    const t = tenant();
+    const messages = [msg(job(t, "a", "none")), msg(job(t, "b", "none"), 4)];
+    const { acked, retried } = await deliver(messages);
+    expect(acked).toEqual(messages.map((m) => m.id));
+    expect(retried).toEqual([]);
+  });
+
+  it("retries a failing job with the configured backoff (DEMO_BACKOFF_BASE_SECONDS = 1)", async () => {
+    armFault("capture.send");
+    const t = tenant();
+    const fail = { message: "upstream unavailable", status: 503 };
+    const messages = [1, 2, 3].map((attempts) => msg(job(t, `r${attempts}`, fail), attempts));
+    const { acked, retried, retries } = await deliver(messages);
+    expect(acked).toEqual([]);
+    expect(retried).toEqual(messages.map((m) => m.id));
+    expect(messages.map((m) => retries.get(m.id))).toEqual([[{ delaySeconds: 1 }], [{ delaySeconds: 2 }], [{ delaySeconds: 4 }]]);
+    expect(sendSeamUntouched()).toBe(true);
+  });
+
+  it("on its last attempt, a failing job reaches the ledger with its error, classified by status", LEDGER_WAIT, async () => {
+    const t = tenant();
+    const failing = msg(job(t, "charge-1", { message: "upstream unavailable", status: 503, code: "E_UP", name: "UpstreamError" }), 4);
+    const missing = msg(job(t, "charge-2", { message: "no such card", status: 404 }), 4);
+    const { acked, retried } = await deliver([failing, missing]);
+    expect(acked).toEqual([failing.id, missing.id]);
+    expect(retried).toEqual([]);
+
+    const ledger = env.FAILURE_LEDGER.getByName(t);
+    const [first, second] = await vi.waitFor(
+      async () => {
+        const found = await Promise.all([ledger.getFailure("charge-1"), ledger.getFailure("charge-2")]);
+        if (found.some((f) => f === null)) throw new Error("not in the ledger yet");
+        return found;
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    expect(first).toMatchObject({
+      tenantId: t,
+      userId: "u-1",
+      queue: "jobs",
+      class: "RECOVERABLE",
+      attempts: 4,
+      error: { name: "UpstreamError", message: "upstream unavailable", status: 503, code: "E_UP" },
+    });
+    expect(second).toMatchObject({ class: "USER_ERROR", error: { name: "Error", message: "no such card", status: 404 } });
+    expect(await ledger.stats()).toMatchObject({ total: 2, byClass: { RECOVERABLE: 1, USER_ERROR: 1 } });
+  });
+
+  it('retries a "crash" (even on its last attempt) without an envelope, leaving it to the platform', async () => {
+    armFault("capture.send");
+    const t = tenant();
+    const crashes = [msg(job(t, "c1", "crash"), 1), msg(job(t, "c4", "crash"), 4)];
+    const { acked, retried, retries } = await deliver(crashes);
+    expect(acked).toEqual([]);
+    expect(retried).toEqual(crashes.map((m) => m.id));
+    for (const m of crashes) expect(retries.get(m.id)).toEqual([{ delaySeconds: 1 }]);
+    expect(sendSeamUntouched()).toBe(true);
+  });
+
+  it("treats a body that is not a DemoJob as a crash, and still runs the rest of the batch", async () => {
+    armFault("capture.send");
+    const t = tenant();
+    const bad = [msg("not json at all", 4), msg({ tenantId: t, jobId: "x", fail: "explode" }, 4), msg({ jobId: "no-tenant", fail: "none" })];
+    const good = msg(job(t, "fine", "none"));
+    const { acked, retried, retries } = await deliver([...bad, good]);
+    expect(acked).toEqual([good.id]);
+    expect(retried).toEqual(bad.map((m) => m.id));
+    for (const m of bad) expect(retries.get(m.id)).toEqual([{ delaySeconds: 1 }]);
+    expect(sendSeamUntouched()).toBe(true);
+  });
+});
+
+describe("demo loop in the local runtime (real queues, retries and dead-lettering)", () => {
+  // Slow by nature: the platform runs 4 attempts with 1 + 2 + 4 s of backoff before dead-lettering.
+  it("a failing job arrives as an envelope after its retries; a crash arrives raw, without error context", { timeout: 60_000 }, async () => {
+    const t = tenant();
+    await env.JOBS.sendBatch([
+      { body: job(t, "loop-fails", { message: "upstream unavailable", status: 503 }) },
+      { body: job(t, "loop-crash", "crash") },
+    ]);
+    const ledger = env.FAILURE_LEDGER.getByName(t);
+    const [fails, crash] = await vi.waitFor(
+      async () => {
+        const found = await Promise.all([ledger.getFailure("loop-fails"), ledger.getFailure("loop-crash")]);
+        if (found.some((f) => f === null)) throw new Error("not in the ledger yet");
+        return found;
+      },
+      { timeout: 50_000, interval: 200 },
+    );
+    expect(fails).toMatchObject({ class: "RECOVERABLE", attempts: 4, error: { message: "upstream unavailable", status: 503 } });
+    expect(Date.parse(fails!.lastFailedAt)).toBeGreaterThan(Date.parse(fails!.firstFailedAt));
+    expect(crash).toMatchObject({ class: "UNKNOWN", reason: "no error context", error: null, queue: "jobs" });
+  });
+});
