@@ -9,8 +9,28 @@ export default defineConfig(async () => {
         main: "./src/index.ts",
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          // Flushes wait an hour so that tests drive them with runDurableObjectAlarm, deterministically.
-          bindings: { DEV_ROUTES: "true", FLUSH_DELAY_SECONDS: "3600", TEST_MIGRATIONS: migrations },
+          bindings: {
+            DEV_ROUTES: "true",
+            // Flushes wait an hour, so that tests drive them with runDurableObjectAlarm, deterministically.
+            FLUSH_DELAY_SECONDS: "3600",
+            // Only the "recovery-test" queue is retried automatically, into a receiver that counts
+            // what arrives; every other failure stays open unless a test asks for more.
+            ORIGIN_QUEUES: JSON.stringify({ "recovery-test": "RECOVERY_ORIGIN" }),
+            RECOVERY_BASE_SECONDS: "3600",
+            RETRY_SEAL_KEY: "test-seal-key",
+            TEST_MIGRATIONS: migrations,
+          },
+          queueProducers: { RECOVERY_ORIGIN: { queueName: "recovery-origin" } },
+          serviceBindings: { RECEIVER: "receiver" },
+          workers: [
+            {
+              name: "receiver",
+              modules: true,
+              scriptPath: "./test/fixtures/receiver.js",
+              compatibilityDate: "2026-04-20",
+              queueConsumers: { "recovery-origin": { maxBatchTimeout: 0.05 } },
+            },
+          ],
         },
       }),
     ],

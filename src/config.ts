@@ -10,17 +10,28 @@ const intVar = (name: string, min: number, max: number) =>
     .min(min, `${name} must be at least ${min}`)
     .max(max, `${name} must be at most ${max}`);
 
-const rulesVar = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "CLASSIFIER_RULES must be a JSON array of rules" });
-      return z.NEVER;
-    }
+/** A var holding JSON, validated by `schema`. */
+const jsonVar = <S extends z.ZodType>(name: string, what: string, schema: S) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: `${name} must be ${what}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+const RecoveryPolicy = z
+  .object({
+    baseSeconds: z.number().int().min(1).max(43_200),
+    capSeconds: z.number().int().min(1).max(43_200),
+    maxAttempts: z.number().int().min(0).max(100),
   })
-  .pipe(ClassifierRules);
+  .strict();
+export type RecoveryPolicy = z.infer<typeof RecoveryPolicy>;
 
 const ConfigVars = z.object({
   DEV_ROUTES: z.string().default("false").transform((v) => v === "true"),
@@ -30,23 +41,38 @@ const ConfigVars = z.object({
   RAW_ORIGIN_QUEUE: z.string().min(1).default("jobs"),
   INGEST_RETRY_DELAY_SECONDS: intVar("INGEST_RETRY_DELAY_SECONDS", 0, 43_200).default(10),
   DEMO_BACKOFF_BASE_SECONDS: intVar("DEMO_BACKOFF_BASE_SECONDS", 0, 43_200).default(1),
-  CLASSIFIER_RULES: rulesVar.default([]),
-  REDACT_KEYS: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message: "REDACT_KEYS must be a JSON array of key names" });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.array(z.string().min(1).max(100), { error: "REDACT_KEYS must be a JSON array of key names" }).max(200))
-    .default([]),
+  CLASSIFIER_RULES: jsonVar("CLASSIFIER_RULES", "a JSON array of rules", ClassifierRules).default([]),
+  REDACT_KEYS: jsonVar("REDACT_KEYS", "a JSON array of key names", z.array(z.string().min(1).max(100)).max(200)).default([]),
   FLUSH_DELAY_SECONDS: intVar("FLUSH_DELAY_SECONDS", 0, 3600).default(5),
   LEDGER_MAX_ROWS: intVar("LEDGER_MAX_ROWS", 1, 100_000_000).default(1_000_000),
   LEDGER_MAX_AGE_DAYS: intVar("LEDGER_MAX_AGE_DAYS", 1, 3650).default(30),
+  ORIGIN_QUEUES: jsonVar(
+    "ORIGIN_QUEUES",
+    'a JSON object mapping queue names to producer binding names, e.g. {"jobs":"JOBS"}',
+    z.record(z.string().min(1), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "binding names are identifiers")),
+  ).default({}),
+  RECOVERY_BASE_SECONDS: intVar("RECOVERY_BASE_SECONDS", 1, 43_200).default(60),
+  RECOVERY_CAP_SECONDS: intVar("RECOVERY_CAP_SECONDS", 1, 43_200).default(3600),
+  RECOVERY_MAX_ATTEMPTS: intVar("RECOVERY_MAX_ATTEMPTS", 0, 100).default(5),
+  RECOVERY_POLICIES: jsonVar(
+    "RECOVERY_POLICIES",
+    "a JSON object of per-queue policies { baseSeconds, capSeconds, maxAttempts }",
+    z.record(z.string().min(1), RecoveryPolicy),
+  ).default({}),
+  PRESUME_RECOVERED_AFTER_SECONDS: intVar("PRESUME_RECOVERED_AFTER_SECONDS", 1, 30 * 86_400).default(1800),
+  CIRCUIT_FAILURE_THRESHOLD: intVar("CIRCUIT_FAILURE_THRESHOLD", 1, 10_000).default(5),
+  CIRCUIT_WINDOW_SECONDS: intVar("CIRCUIT_WINDOW_SECONDS", 1, 86_400).default(300),
+  CIRCUIT_COOLDOWN_SECONDS: intVar("CIRCUIT_COOLDOWN_SECONDS", 1, 86_400).default(120),
 });
+
+export interface RecoveryConfig {
+  defaults: RecoveryPolicy;
+  perQueue: Record<string, RecoveryPolicy>;
+  /** queue name → name of the producer binding that sends to it */
+  origins: Record<string, string>;
+  presumeAfterMs: number;
+  circuit: { threshold: number; windowMs: number; cooldownMs: number };
+}
 
 export interface Config {
   devRoutes: boolean;
@@ -57,6 +83,7 @@ export interface Config {
   redactKeys: string[];
   flushDelayMs: number;
   retention: { maxRows: number; maxAgeMs: number };
+  recovery: RecoveryConfig;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -66,7 +93,8 @@ export function readConfig(env: Env): Config {
   if (cached) return cached;
   const parsed = ConfigVars.safeParse(env);
   if (!parsed.success) {
-    throw new Error(`Invalid configuration: ${parsed.error.issues.map((i) => i.message).join("; ")}. Fix the [vars] in wrangler.toml.`);
+    const issues = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message));
+    throw new Error(`Invalid configuration: ${issues.join("; ")}. Fix the [vars] in wrangler.toml.`);
   }
   const v = parsed.data;
   const config: Config = {
@@ -78,6 +106,17 @@ export function readConfig(env: Env): Config {
     redactKeys: v.REDACT_KEYS,
     flushDelayMs: v.FLUSH_DELAY_SECONDS * 1000,
     retention: { maxRows: v.LEDGER_MAX_ROWS, maxAgeMs: v.LEDGER_MAX_AGE_DAYS * 24 * 60 * 60 * 1000 },
+    recovery: {
+      defaults: { baseSeconds: v.RECOVERY_BASE_SECONDS, capSeconds: v.RECOVERY_CAP_SECONDS, maxAttempts: v.RECOVERY_MAX_ATTEMPTS },
+      perQueue: v.RECOVERY_POLICIES,
+      origins: v.ORIGIN_QUEUES,
+      presumeAfterMs: v.PRESUME_RECOVERED_AFTER_SECONDS * 1000,
+      circuit: {
+        threshold: v.CIRCUIT_FAILURE_THRESHOLD,
+        windowMs: v.CIRCUIT_WINDOW_SECONDS * 1000,
+        cooldownMs: v.CIRCUIT_COOLDOWN_SECONDS * 1000,
+      },
+    },
   };
   cache.set(env, config);
   return config;

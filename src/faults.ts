@@ -10,6 +10,8 @@ export type FaultPoint =
   | "r2.put"
   | "d1.batch"
   | "analytics.write"
+  | "recovery.send"
+  | "recovery.after-send"
   | "alarm";
 
 interface Armed {

@@ -45,6 +45,12 @@ export interface FailureInput {
   /** The original job body: JSON text, or base64 of raw bytes. */
   body: string;
   bodyEncoding: "json" | "base64";
+  /** Redaction changed the body: a faithful retry needs `sealedBody`. */
+  bodyRedacted?: boolean;
+  /** The original body, sealed with RETRY_SEAL_KEY, when redaction changed it. */
+  sealedBody?: string;
+  /** Transient, between parsing and sealing in the consumer: never passed to the ledger. */
+  unredactedBody?: string;
   attempts: number;
   firstFailedAt: number;
   lastFailedAt: number;

@@ -4,6 +4,7 @@ import { getFailure, listFailures } from "./endpoints/failures";
 import { getStats } from "./endpoints/stats";
 import { listGroups } from "./endpoints/groups";
 import { listParked } from "./endpoints/parking";
+import { abandonFailure, createOperation, failureHistory, getOperation, requeueFailure } from "./endpoints/recovery";
 import { postDemoJobs, postRawDeadLetter } from "./endpoints/dev";
 import { ApiError, errorResponse, toErrorResponse } from "./errors";
 
@@ -15,6 +16,10 @@ const ROUTES: [RegExp, string[]][] = [
   [/^\/api\/queue\/dlq\/stats$/, ["GET"]],
   [/^\/api\/queue\/dlq\/failures$/, ["GET"]],
   [/^\/api\/queue\/dlq\/failures\/[^/]+$/, ["GET"]],
+  [/^\/api\/queue\/dlq\/failures\/[^/]+\/(requeue|abandon)$/, ["POST"]],
+  [/^\/api\/queue\/dlq\/failures\/[^/]+\/history$/, ["GET"]],
+  [/^\/api\/queue\/dlq\/operations$/, ["POST"]],
+  [/^\/api\/queue\/dlq\/operations\/[^/]+$/, ["GET"]],
   [/^\/api\/queue\/dlq\/groups$/, ["GET"]],
   [/^\/api\/queue\/dlq\/parking$/, ["GET"]],
   [/^\/dev\/jobs$/, ["POST"]],
@@ -41,6 +46,11 @@ export const router = AutoRouter<IRequest, Args>({ catch: toErrorResponse, missi
   .get("/api/queue/dlq/stats", getStats)
   .get("/api/queue/dlq/failures", listFailures)
   .get("/api/queue/dlq/failures/:jobId", getFailure)
+  .get("/api/queue/dlq/failures/:jobId/history", failureHistory)
+  .post("/api/queue/dlq/failures/:jobId/requeue", requeueFailure)
+  .post("/api/queue/dlq/failures/:jobId/abandon", abandonFailure)
+  .post("/api/queue/dlq/operations", createOperation)
+  .get("/api/queue/dlq/operations/:id", getOperation)
   .get("/api/queue/dlq/groups", listGroups)
   .get("/api/queue/dlq/parking", listParked)
   .post("/dev/jobs", devOnly, postDemoJobs)

@@ -15,3 +15,9 @@ export function ledgerFor(env: Env, tenant: string) {
 export function tenantOf(_request: IRequest, query: { tenant: string }): string {
   return query.tenant;
 }
+
+/** Who is acting, for the audit trail. Until requests carry credentials, the caller may name itself. */
+export function actorOf(request: IRequest): string {
+  const named = request.headers.get("x-dlq-actor");
+  return named && /^[\w.@:-]{1,64}$/.test(named) ? named : "api";
+}

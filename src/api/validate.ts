@@ -28,8 +28,13 @@ export async function readBodyBytes(request: Request, maxBytes: number): Promise
   return bytes;
 }
 
-export async function readJson<S extends z.ZodType>(request: Request, schema: S, maxBytes = 64 * 1024): Promise<z.output<S>> {
-  const bytes = await readBodyBytes(request, maxBytes);
+export async function readJson<S extends z.ZodType>(
+  request: Request,
+  schema: S,
+  options: { maxBytes?: number; optional?: boolean } = {},
+): Promise<z.output<S>> {
+  const bytes = await readBodyBytes(request, options.maxBytes ?? 64 * 1024);
+  if (options.optional && bytes.byteLength === 0) return schema.parse(undefined);
   const text = decodeUtf8(bytes);
   let value: unknown;
   try {

@@ -5,7 +5,9 @@ import { readConfig } from "../config";
 import { QUARANTINE_TENANT } from "../model";
 import { createClassifier, type Classifier, type ClassifierRule } from "./classifier";
 import { createRedactor, type Redactor } from "./redact";
+import { seal } from "./seal";
 import { toFailure, type TenantFailure } from "./to-failure";
+import type { FailureInput } from "../model";
 
 const classifiers = new WeakMap<readonly ClassifierRule[], Classifier>();
 const redactors = new WeakMap<readonly string[], Redactor>();
@@ -20,6 +22,13 @@ export function redactorFor(keys: readonly string[]): Redactor {
   let redact = redactors.get(keys);
   if (!redact) redactors.set(keys, (redact = createRedactor(keys)));
   return redact;
+}
+
+/** Keeps a redacted body's original only sealed, and only when a key is configured. */
+async function sealOriginal(failure: FailureInput, key: string | undefined): Promise<void> {
+  const original = failure.unredactedBody;
+  delete failure.unredactedBody;
+  if (original !== undefined && key) failure.sealedBody = await seal(key, original);
 }
 
 export interface IngestOutcome {
@@ -39,6 +48,7 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
   const byTenant = new Map<string, { messages: Message<unknown>[]; items: TenantFailure[] }>();
   for (const message of batch.messages) {
     const item = await toFailure(message, batch.queue, ctx);
+    await sealOriginal(item.failure, env.RETRY_SEAL_KEY);
     const group = byTenant.get(item.tenant) ?? { messages: [], items: [] };
     group.messages.push(message);
     group.items.push(item);

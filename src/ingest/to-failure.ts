@@ -137,15 +137,21 @@ function decode(body: unknown): Decoded {
   return { kind: "value", value: body };
 }
 
-function encodeBody(decoded: Decoded, redact: Redactor): Pick<FailureInput, "body" | "bodyEncoding"> {
-  if (decoded.kind === "bytes") return { body: toBase64(redact.bytes(decoded.bytes)), bodyEncoding: "base64" };
+/**
+ * The body as stored: redacted. When redaction changed it, `bodyRedacted` is set and the
+ * original encoding travels in `unredactedBody` for the consumer to seal (never stored as is).
+ */
+function encodeBody(decoded: Decoded, redact: Redactor): Pick<FailureInput, "body" | "bodyEncoding" | "bodyRedacted" | "unredactedBody"> {
+  const stored = (body: string, original: string, bodyEncoding: "json" | "base64") =>
+    body === original ? { body, bodyEncoding } : { body, bodyEncoding, bodyRedacted: true, unredactedBody: original };
+  if (decoded.kind === "bytes") return stored(toBase64(redact.bytes(decoded.bytes)), toBase64(decoded.bytes), "base64");
   try {
     const json = JSON.stringify(redact.value(decoded.value));
-    if (json !== undefined) return { body: json, bodyEncoding: "json" };
+    if (json !== undefined) return stored(json, JSON.stringify(decoded.value), "json");
   } catch {
     // cycles, BigInt or nesting too deep to serialise: keep a readable form instead of nothing
   }
-  return { body: JSON.stringify(redact.text(String(decoded.value))), bodyEncoding: "json" };
+  return { body: JSON.stringify(redact.text(String(decoded.value))), bodyEncoding: "json", bodyRedacted: true };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

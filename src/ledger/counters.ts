@@ -16,6 +16,17 @@ export const counterKey = {
   evicted: "evicted",
   duplicates: "duplicates",
   batches: "batches",
+  refailures: "refailures",
+  exhausted: "exhausted_total",
+  poison: "poison",
+  retriesSent: "retries_sent",
+  resends: "resends",
+  sendFailures: "send_failures",
+  recovered: "recovered_total",
+  presumed: "presumed_total",
+  manualRequeues: "manual_requeues",
+  abandoned: "abandoned_total",
+  operationItems: "operation_items",
   flushes: "flushes",
   archivedOccurrences: "archived_occurrences",
   segments: "segments",
@@ -89,6 +100,19 @@ export interface CounterSnapshot {
   rows: number;
   evicted: number;
   archive: { flushes: number; segments: number; occurrences: number; d1RowsWritten: number };
+  recovery: {
+    scheduledRetries: number;
+    retriesSent: number;
+    resends: number;
+    sendFailures: number;
+    refailures: number;
+    exhausted: number;
+    poison: number;
+    recovered: number;
+    presumedRecovered: number;
+    manualRequeues: number;
+    abandoned: number;
+  };
 }
 
 export function readCounters(sql: SqlStorage, now: number): CounterSnapshot {
@@ -126,6 +150,19 @@ export function readCounters(sql: SqlStorage, now: number): CounterSnapshot {
       segments: get(counterKey.segments),
       occurrences: get(counterKey.archivedOccurrences),
       d1RowsWritten: get(counterKey.d1RowsWritten),
+    },
+    recovery: {
+      scheduledRetries: sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM due_work WHERE kind = 'retry'`).one().n,
+      retriesSent: get(counterKey.retriesSent),
+      resends: get(counterKey.resends),
+      sendFailures: get(counterKey.sendFailures),
+      refailures: get(counterKey.refailures),
+      exhausted: get(counterKey.exhausted),
+      poison: get(counterKey.poison),
+      recovered: get(counterKey.recovered),
+      presumedRecovered: get(counterKey.presumed),
+      manualRequeues: get(counterKey.manualRequeues),
+      abandoned: get(counterKey.abandoned),
     },
   };
 }

@@ -2,7 +2,7 @@
 // typed RPC methods; every write runs in one transactionSync and re-arms the single alarm.
 
 import { DurableObject } from "cloudflare:workers";
-import { readConfig } from "../config";
+import { readConfig, type RecoveryConfig } from "../config";
 import { faultPoint } from "../faults";
 import type { FailureInput } from "../model";
 import { SinkError } from "../sinks/errors";
@@ -11,6 +11,12 @@ import { flushOutbox, type FlushReport } from "./flush";
 import { outboxDepth, reserveOutboxIds, writeOutbox } from "./outbox";
 import { getFailure, listFailures, listGroups, type FailureDetail, type FailurePage, type FailureQuery, type GroupSummary } from "./queries";
 import { recordFailures, type RecordResult } from "./record";
+import { Circuits, type CircuitView } from "./recovery/circuit";
+import type { RecoveryContext } from "./recovery/context";
+import { abandonOne, history, requeueOne, RecoveryRefused, type ActionEntry } from "./recovery/manual";
+import { preview, startOperation, stepOperation, viewOperation, type OperationRequest, type OperationView } from "./recovery/operations";
+import { planOccurrence } from "./recovery/planner";
+import { markRecovered, presumeRecovered, sendDueRetries } from "./recovery/retries";
 import { afterRecord, applyRetention, type RetentionPolicy } from "./retention";
 import { dueNow, rearm, scheduleAt, scheduleIfAbsent, unschedule } from "./scheduler";
 import { migrate } from "./schema";
@@ -27,24 +33,34 @@ export interface OutboxHealth {
 export interface LedgerStats extends CounterSnapshot {
   tenant: string;
   outbox: OutboxHealth;
+  circuits: Record<string, CircuitView>;
 }
 
+/** A refused recovery action, as a value: RPC carries it intact, unlike a thrown error's type. */
+export type Refusal = { refused: RecoveryRefused["code"]; message: string };
+
 const ALARM_SAFETY_MS = 60_000;
+/** Due work taken per alarm run; the rest re-arms the alarm at once. */
+const DUE_PER_RUN = 500;
 
 /** Flush retries back off from 2 s to 5 min. */
 const flushBackoffMs = (failures: number) => Math.min(300_000, 1000 * 2 ** Math.min(failures, 9));
 
 export class FailureLedger extends DurableObject<Env> {
-  /** Time source; tests replace it to move the rolling window and retention. */
+  /** Time source; tests replace it to move the rolling window, retention and recovery. */
   clock: () => number = () => Date.now();
+  /** Jitter source; tests replace it with a seeded one. */
+  random: () => number = Math.random;
   retention: RetentionPolicy;
   flushDelayMs: number;
+  recovery: RecoveryConfig;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const config = readConfig(env);
     this.retention = config.retention;
     this.flushDelayMs = config.flushDelayMs;
+    this.recovery = config.recovery;
     migrate(ctx.storage);
   }
 
@@ -57,18 +73,37 @@ export class FailureLedger extends DurableObject<Env> {
     return readState(this.sql, "tenant") ?? this.ctx.id.name ?? this.ctx.id.toString();
   }
 
+  private recoveryContext(now: number): RecoveryContext {
+    return {
+      storage: this.ctx.storage,
+      env: this.env,
+      config: this.recovery,
+      circuits: new Circuits(this.sql, this.recovery.circuit),
+      now,
+      random: this.random,
+      flushAt: now + this.flushDelayMs,
+    };
+  }
+
   /** Records a batch of failures; resolves once they and their outbox rows are durable. */
   async record(failures: FailureInput[]): Promise<RecordResult> {
     const now = this.clock();
     const tenant = this.tenant;
+    const c = this.recoveryContext(now);
     const result = this.ctx.storage.transactionSync(() => {
       faultPoint("ledger.record.before-commit", tenant);
       if (this.ctx.id.name && readState(this.sql, "tenant") === null) writeState(this.sql, "tenant", this.ctx.id.name);
       const { firstId, lastId } = reserveOutboxIds(this.sql, failures.length);
-      const { result, accepted } = recordFailures(this.sql, failures, now, lastId);
+      const plan = (f: FailureInput, prior: Parameters<typeof planOccurrence>[2]) => planOccurrence({ ...c, sql: this.sql }, f, prior);
+      const { result, accepted } = recordFailures(this.sql, failures, now, lastId, plan);
       if (accepted.length > 0) {
-        writeOutbox(this.sql, firstId, now, accepted.map((f) => ({ ...f, tenantId: tenant, recordedAt: now })));
-        scheduleIfAbsent(this.sql, "flush", "outbox", now + this.flushDelayMs);
+        writeOutbox(
+          this.sql,
+          firstId,
+          now,
+          accepted.map(({ sealedBody: _, ...f }) => ({ ...f, tenantId: tenant, recordedAt: now })),
+        );
+        scheduleIfAbsent(this.sql, "flush", "outbox", c.flushAt);
       }
       afterRecord(this.sql, this.retention, now);
       return result;
@@ -76,6 +111,52 @@ export class FailureLedger extends DurableObject<Env> {
     await rearm(this.ctx.storage);
     faultPoint("ledger.record.after-commit", tenant);
     return result;
+  }
+
+  /** The capture helper saw these jobs succeed; returns the ones that were failures here. */
+  async reportSucceeded(jobIds: string[]): Promise<string[]> {
+    const c = this.recoveryContext(this.clock());
+    const recovered = this.ctx.storage.transactionSync(() => markRecovered(c, jobIds, "capture-helper"));
+    await rearm(this.ctx.storage);
+    return recovered;
+  }
+
+  async requeue(jobId: string, actor: string, delaySeconds = 0): Promise<FailureDetail | Refusal> {
+    return this.act(jobId, (c) => requeueOne(c, jobId, { actor }, delaySeconds));
+  }
+
+  async abandon(jobId: string, actor: string, reason: string): Promise<FailureDetail | Refusal> {
+    return this.act(jobId, (c) => abandonOne(c, jobId, { actor }, reason));
+  }
+
+  private async act(jobId: string, action: (c: RecoveryContext) => Promise<void> | void): Promise<FailureDetail | Refusal> {
+    try {
+      await action(this.recoveryContext(this.clock()));
+    } catch (error) {
+      if (error instanceof RecoveryRefused) return { refused: error.code, message: error.message };
+      throw error;
+    } finally {
+      await rearm(this.ctx.storage);
+    }
+    return getFailure(this.sql, this.tenant, jobId)!;
+  }
+
+  async previewOperation(request: Pick<OperationRequest, "action" | "filter">): Promise<{ matched: number; sample: string[] }> {
+    return preview(this.sql, request);
+  }
+
+  async startOperation(request: OperationRequest, actor: string): Promise<OperationView | { tooMany: number }> {
+    const started = startOperation(this.recoveryContext(this.clock()), request, actor);
+    await rearm(this.ctx.storage);
+    return started;
+  }
+
+  async getOperation(id: string): Promise<OperationView | null> {
+    return viewOperation(this.sql, id);
+  }
+
+  async history(jobId: string): Promise<ActionEntry[]> {
+    return history(this.sql, jobId);
   }
 
   async stats(): Promise<LedgerStats> {
@@ -95,6 +176,7 @@ export class FailureLedger extends DurableObject<Env> {
             : null,
         consecutiveFlushFailures: Number(state.flush_failures ?? 0),
       },
+      circuits: new Circuits(this.sql, this.recovery.circuit).view(now),
     };
   }
 
@@ -116,7 +198,11 @@ export class FailureLedger extends DurableObject<Env> {
     // work still in the table gets another run. The final rearm below replaces it.
     await this.ctx.storage.setAlarm(now + ALARM_SAFETY_MS);
     faultPoint("alarm", this.tenant);
-    for (const work of dueNow(this.sql, now)) {
+    const c = this.recoveryContext(now);
+    const due = dueNow(this.sql, now, DUE_PER_RUN);
+    const keysOf = (kind: string) => due.filter((w) => w.kind === kind).map((w) => w.key);
+
+    for (const work of due) {
       switch (work.kind) {
         case "flush":
           await this.flush(now);
@@ -124,12 +210,22 @@ export class FailureLedger extends DurableObject<Env> {
         case "retention":
           this.ctx.storage.transactionSync(() => applyRetention(this.sql, this.retention, now));
           break;
+        case "operation":
+          await stepOperation(c, work.key);
+          break;
+        case "retry":
+        case "presume":
+          break; // batched below
         default:
           // Written by newer code running side by side during a deploy: leave it for that code.
           console.warn(`ledger ${this.tenant}: unknown due work "${work.kind}", deferred`);
           scheduleAt(this.sql, work.kind as never, work.key, now + 60_000);
       }
     }
+    const presumed = keysOf("presume");
+    if (presumed.length > 0) this.ctx.storage.transactionSync(() => presumeRecovered(c, presumed));
+    const retries = keysOf("retry");
+    if (retries.length > 0) await sendDueRetries(c, retries);
     await rearm(this.ctx.storage);
   }
 

@@ -3,6 +3,7 @@
 
 import type { FailureInput } from "../model";
 import { counterKey } from "./counters";
+import { scheduleIfAbsent } from "./scheduler";
 
 /** One occurrence as archived: the redacted envelope plus where and when it was recorded. */
 export interface ArchivedOccurrence extends FailureInput {
@@ -63,6 +64,21 @@ export function writeOutbox(sql: SqlStorage, firstId: number, now: number, occur
   }
   if (chunk.length > 0) emit();
   return id - firstId;
+}
+
+/**
+ * Owes D1 the current state of `jobIds` (a status change without a new occurrence): one outbox
+ * row, and the failures are stamped so retention keeps them until it is flushed.
+ */
+export function touchOutbox(sql: SqlStorage, jobIds: readonly string[], now: number, flushAt: number): void {
+  if (jobIds.length === 0) return;
+  const { firstId } = reserveOutboxIds(sql, 1);
+  sql.exec(`INSERT INTO outbox (id, created_at, job_ids, occurrences) VALUES (?, ?, ?, '[]')`, firstId, now, JSON.stringify(jobIds));
+  for (let i = 0; i < jobIds.length; i += 90) {
+    const chunk = jobIds.slice(i, i + 90);
+    sql.exec(`UPDATE failures SET outbox_seq = ? WHERE job_id IN (${chunk.map(() => "?").join(", ")})`, firstId, ...chunk);
+  }
+  scheduleIfAbsent(sql, "flush", "outbox", flushAt);
 }
 
 /** The oldest pending rows, up to a size budget for one flush. */

@@ -2,12 +2,44 @@
 // the groups. All are served from the ledger's own tables, live.
 
 import type { ErrorInfo, FailureClass, FailureStatus } from "../model";
+import { POISON_STREAK } from "./recovery/planner";
 
 export interface FailureFilter {
   class?: FailureClass;
   queue?: string;
   status?: FailureStatus;
   group?: string;
+  /** lastFailedAt range, epoch ms, inclusive */
+  from?: number;
+  to?: number;
+}
+
+/** The WHERE terms selecting failures that match `filter`. */
+export function filterTerms(filter: FailureFilter): { where: string[]; params: (string | number)[] } {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  const equal: [keyof FailureFilter, string][] = [
+    ["class", "class"],
+    ["queue", "queue"],
+    ["status", "status"],
+    ["group", "group_fp"],
+  ];
+  for (const [field, column] of equal) {
+    const value = filter[field];
+    if (value !== undefined) {
+      where.push(`${column} = ?`);
+      params.push(value);
+    }
+  }
+  if (filter.from !== undefined) {
+    where.push(`last_failed_at >= ?`);
+    params.push(filter.from);
+  }
+  if (filter.to !== undefined) {
+    where.push(`last_failed_at <= ?`);
+    params.push(filter.to);
+  }
+  return { where, params };
 }
 
 export interface PageCursor {
@@ -34,6 +66,12 @@ export interface FailureSummary {
   error: ErrorInfo | null;
   firstFailedAt: string;
   lastFailedAt: string;
+  recovery: {
+    attempts: number;
+    poison: boolean;
+    /** why it is not (or no longer) retried automatically */
+    note: string | null;
+  };
 }
 
 export interface FailureDetail extends FailureSummary {
@@ -72,27 +110,16 @@ type FailureRow = {
   error: string | null;
   first_failed_at: number;
   last_failed_at: number;
+  recovery_attempts: number;
+  poison_streak: number;
+  recovery_note: string | null;
 };
 
 const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp, error,
-  first_failed_at, last_failed_at`;
+  first_failed_at, last_failed_at, recovery_attempts, poison_streak, recovery_note`;
 
 export function listFailures(sql: SqlStorage, tenantId: string, query: FailureQuery): FailurePage {
-  const where: string[] = [];
-  const params: (string | number)[] = [];
-  const filters: [keyof FailureFilter, string][] = [
-    ["class", "class"],
-    ["queue", "queue"],
-    ["status", "status"],
-    ["group", "group_fp"],
-  ];
-  for (const [field, column] of filters) {
-    const value = query[field];
-    if (value !== undefined) {
-      where.push(`${column} = ?`);
-      params.push(value);
-    }
-  }
+  const { where, params } = filterTerms(query);
   if (query.after) {
     where.push(`(last_failed_at, job_id) < (?, ?)`);
     params.push(query.after.lastFailedAt, query.after.jobId);
@@ -170,6 +197,7 @@ function toSummary(tenantId: string, row: FailureRow): FailureSummary {
     error: row.error ? (JSON.parse(row.error) as ErrorInfo) : null,
     firstFailedAt: iso(row.first_failed_at),
     lastFailedAt: iso(row.last_failed_at),
+    recovery: { attempts: row.recovery_attempts, poison: row.poison_streak >= POISON_STREAK, note: row.recovery_note },
   };
 }
 

@@ -1,8 +1,9 @@
 // Recording a batch of failures for one tenant. Runs inside one transactionSync: either the
-// whole batch (failures, groups, counters) is durable or none of it is.
+// whole batch (failures, groups, counters, recovery schedule) is durable or none of it is.
 
 import type { FailureInput, FailureStatus } from "../model";
 import { CounterDeltas, counterKey } from "./counters";
+import { POISON_STREAK, type Plan, type Prior } from "./recovery/planner";
 
 /** How many recent occurrence keys a failure remembers to recognise a redelivery. */
 const RECENT_KEYS = 32;
@@ -16,11 +17,9 @@ export interface RecordResult {
   duplicates: number;
 }
 
-type StoredFailure = {
-  status: FailureStatus;
+type StoredFailure = Prior & {
   class: string;
   queue: string;
-  attempts: number;
   last_failed_at: number;
   recent_keys: string;
 };
@@ -32,15 +31,19 @@ interface GroupDelta {
   lastSeen: number;
 }
 
+export type Planner = (f: FailureInput, prior: Prior | null) => Plan;
+
 /**
  * `outboxSeq` is stamped on every failure written, so retention can tell which rows the outbox
- * has flushed. Returns the occurrences that were new, for the outbox to archive.
+ * has flushed. `plan` decides each occurrence's recovery. Returns the occurrences that were
+ * new, for the outbox to archive.
  */
 export function recordFailures(
   sql: SqlStorage,
   failures: readonly FailureInput[],
   now: number,
   outboxSeq: number,
+  plan: Planner,
 ): { result: RecordResult; accepted: FailureInput[] } {
   const result: RecordResult = { created: 0, repeated: 0, duplicates: 0 };
   const accepted: FailureInput[] = [];
@@ -51,7 +54,8 @@ export function recordFailures(
   for (const f of failures) {
     const existing = sql
       .exec<StoredFailure>(
-        `SELECT status, class, queue, attempts, last_failed_at, recent_keys FROM failures WHERE job_id = ?`,
+        `SELECT status, class, queue, last_failed_at, recent_keys, recovery_attempts, group_fp, poison_streak
+         FROM failures WHERE job_id = ?`,
         f.jobId,
       )
       .toArray()[0];
@@ -63,15 +67,23 @@ export function recordFailures(
         deltas.add(counterKey.duplicates, 1);
         continue;
       }
-      updateFailure(sql, f, existing, [...keys, f.occurrenceKey].slice(-RECENT_KEYS), deltas, outboxSeq);
+      const p = plan(f, existing);
+      updateFailure(sql, f, existing, p, [...keys, f.occurrenceKey].slice(-RECENT_KEYS), outboxSeq);
+      deltas.add(counterKey.attemptsSum, f.attempts);
+      deltas.move(counterKey.byStatus(existing.status), counterKey.byStatus(p.status));
+      if (f.lastFailedAt >= existing.last_failed_at) deltas.move(`class:${existing.class}`, counterKey.byClass(f.class));
+      if (p.refailed) deltas.add(counterKey.refailures, 1);
+      if (p.status === "exhausted" && existing.status !== "exhausted") deltas.add(counterKey.exhausted, 1);
+      if (p.poisonStreak >= POISON_STREAK && existing.poison_streak < POISON_STREAK) deltas.add(counterKey.poison, 1);
       result.repeated++;
     } else {
-      insertFailure(sql, f, outboxSeq);
+      const p = plan(f, null);
+      insertFailure(sql, f, p, outboxSeq);
       deltas.add(counterKey.total, 1);
       deltas.add(counterKey.rows, 1);
       deltas.add(counterKey.byClass(f.class), 1);
       deltas.add(counterKey.byQueue(f.queue), 1);
-      deltas.add(counterKey.byStatus("open"), 1);
+      deltas.add(counterKey.byStatus(p.status), 1);
       deltas.add(counterKey.attemptsSum, f.attempts);
       result.created++;
     }
@@ -99,49 +111,49 @@ export function recordFailures(
   return { result, accepted };
 }
 
-function insertFailure(sql: SqlStorage, f: FailureInput, outboxSeq: number): void {
+function insertFailure(sql: SqlStorage, f: FailureInput, p: Plan, outboxSeq: number): void {
   sql.exec(
     `INSERT INTO failures (job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
-       error, body, body_encoding, first_failed_at, last_failed_at, recent_keys, outbox_seq)
-     VALUES (?, ?, ?, ?, ?, 'open', ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       error, body, body_encoding, body_redacted, sealed_body, first_failed_at, last_failed_at, recent_keys, outbox_seq,
+       recovery_attempts, poison_streak, recovery_note)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     f.jobId,
     f.userId ?? null,
     f.queue,
     f.class,
     f.reason,
+    p.status,
     f.attempts,
     f.fingerprint,
     f.error ? JSON.stringify(f.error) : null,
     f.body,
     f.bodyEncoding,
+    f.bodyRedacted ? 1 : 0,
+    f.sealedBody ?? null,
     f.firstFailedAt,
     f.lastFailedAt,
     JSON.stringify([f.occurrenceKey]),
     outboxSeq,
+    p.recoveryAttempts,
+    p.poisonStreak,
+    p.note ?? null,
   );
 }
 
 /**
  * A new occurrence of a known job: occurrences + 1, attempts accumulate, and the latest error
  * (by lastFailedAt, so out-of-order delivery cannot roll it back) becomes the failure's error.
- * A job that fails again after it recovered is open again; an abandoned one stays abandoned.
  */
-function updateFailure(
-  sql: SqlStorage,
-  f: FailureInput,
-  existing: StoredFailure,
-  recentKeys: string[],
-  deltas: CounterDeltas,
-  outboxSeq: number,
-): void {
+function updateFailure(sql: SqlStorage, f: FailureInput, existing: StoredFailure, p: Plan, recentKeys: string[], outboxSeq: number): void {
   const isLatest = f.lastFailedAt >= existing.last_failed_at;
-  const status: FailureStatus =
-    existing.status === "recovered" || existing.status === "presumed_recovered" ? "open" : existing.status;
   sql.exec(
     `UPDATE failures SET
        occurrences = occurrences + 1,
        attempts = attempts + ?,
        status = ?,
+       recovery_attempts = ?,
+       poison_streak = ?,
+       recovery_note = CASE WHEN ? THEN ? ELSE recovery_note END,
        recent_keys = ?,
        outbox_seq = ?,
        first_failed_at = MIN(first_failed_at, ?),
@@ -152,10 +164,16 @@ function updateFailure(
        group_fp = CASE WHEN ? THEN ? ELSE group_fp END,
        error = CASE WHEN ? THEN ? ELSE error END,
        body = CASE WHEN ? THEN ? ELSE body END,
-       body_encoding = CASE WHEN ? THEN ? ELSE body_encoding END
+       body_encoding = CASE WHEN ? THEN ? ELSE body_encoding END,
+       body_redacted = CASE WHEN ? THEN ? ELSE body_redacted END,
+       sealed_body = CASE WHEN ? THEN ? ELSE sealed_body END
      WHERE job_id = ?`,
     f.attempts,
-    status,
+    p.status,
+    p.recoveryAttempts,
+    p.poisonStreak,
+    p.note === undefined ? 0 : 1,
+    p.note ?? null,
     JSON.stringify(recentKeys),
     outboxSeq,
     f.firstFailedAt,
@@ -167,14 +185,13 @@ function updateFailure(
     ...latest(isLatest, f.error ? JSON.stringify(f.error) : null),
     ...latest(isLatest, f.body),
     ...latest(isLatest, f.bodyEncoding),
+    ...latest(isLatest, f.bodyRedacted ? 1 : 0),
+    ...latest(isLatest, f.sealedBody ?? null),
     f.jobId,
   );
-  deltas.add(counterKey.attemptsSum, f.attempts);
-  deltas.move(counterKey.byStatus(existing.status), counterKey.byStatus(status));
-  if (isLatest) deltas.move(`class:${existing.class}`, counterKey.byClass(f.class));
 }
 
-function latest(isLatest: boolean, value: string | null): [number, string | null] {
+function latest<T>(isLatest: boolean, value: T): [number, T] {
   return [isLatest ? 1 : 0, value];
 }
 

@@ -59,6 +59,58 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
      )`,
     `ALTER TABLE failures ADD COLUMN outbox_seq INTEGER NOT NULL DEFAULT 0`,
   ],
+  // v4: recovery (retries, circuit breakers, manual and bulk actions with an audit trail)
+  [
+    `ALTER TABLE failures ADD COLUMN recovery_attempts INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE failures ADD COLUMN retry_in_flight INTEGER`,
+    `ALTER TABLE failures ADD COLUMN last_retry_at INTEGER`,
+    `ALTER TABLE failures ADD COLUMN poison_streak INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE failures ADD COLUMN recovery_note TEXT`,
+    `ALTER TABLE failures ADD COLUMN body_redacted INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE failures ADD COLUMN sealed_body TEXT`,
+    `CREATE TABLE actions (
+       id           INTEGER PRIMARY KEY,
+       job_id       TEXT,
+       operation_id TEXT,
+       action       TEXT NOT NULL,
+       actor        TEXT NOT NULL,
+       at           INTEGER NOT NULL,
+       detail       TEXT
+     )`,
+    `CREATE INDEX actions_by_job ON actions (job_id, id)`,
+    `CREATE TABLE circuits (
+       queue      TEXT PRIMARY KEY,
+       state      TEXT NOT NULL,
+       failures   TEXT NOT NULL,
+       opened_at  INTEGER,
+       probe_job  TEXT,
+       updated_at INTEGER NOT NULL
+     ) WITHOUT ROWID`,
+    `CREATE TABLE operations (
+       id            TEXT PRIMARY KEY,
+       action        TEXT NOT NULL,
+       filter        TEXT NOT NULL,
+       rate          INTEGER NOT NULL,
+       options       TEXT NOT NULL,
+       status        TEXT NOT NULL,
+       total         INTEGER NOT NULL,
+       next_seq      INTEGER NOT NULL DEFAULT 0,
+       done          INTEGER NOT NULL DEFAULT 0,
+       failed        INTEGER NOT NULL DEFAULT 0,
+       actor         TEXT NOT NULL,
+       created_at    INTEGER NOT NULL,
+       updated_at    INTEGER NOT NULL,
+       finished_at   INTEGER
+     ) WITHOUT ROWID`,
+    `CREATE TABLE operation_items (
+       operation_id TEXT NOT NULL,
+       seq          INTEGER NOT NULL,
+       job_id       TEXT NOT NULL,
+       state        TEXT NOT NULL,
+       error        TEXT,
+       PRIMARY KEY (operation_id, seq)
+     ) WITHOUT ROWID`,
+  ],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

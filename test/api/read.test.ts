@@ -72,7 +72,7 @@ describe("GET /api/queue/dlq/failures", () => {
   it("returns the documented item shape", async () => {
     const { body } = await get(`/api/queue/dlq/failures?tenant=${tenant}&limit=1`);
     expect(Object.keys(body.items[0]).sort()).toEqual(
-      ["attempts", "class", "error", "firstFailedAt", "group", "jobId", "lastFailedAt", "occurrences", "queue", "reason", "status", "tenantId", "userId"].sort(),
+      ["attempts", "class", "error", "firstFailedAt", "group", "jobId", "lastFailedAt", "occurrences", "queue", "reason", "recovery", "status", "tenantId", "userId"].sort(),
     );
     expect(body.items[0]).toMatchObject({ tenantId: tenant, jobId: "job-6", lastFailedAt: new Date(base + 6000).toISOString() });
   });

@@ -1,0 +1,117 @@
+// Recovery by a person: requeue one job now (or after a delay), or abandon it with a reason.
+// Both are recorded with who and when; abandoned and recovered failures are never retried.
+
+import { counterKey } from "../counters";
+import { touchOutbox } from "../outbox";
+import { scheduleAt, unschedule } from "../scheduler";
+import { CounterDeltas, logAction, readRecoveryRows, setStatus, type RecoveryContext, type RecoveryRow } from "./context";
+import { sendBlocker } from "./policy";
+import { sendToOrigins } from "./send";
+
+export class RecoveryRefused extends Error {
+  constructor(
+    readonly code: "not_found" | "conflict" | "send_failed",
+    message: string,
+  ) {
+    super(message);
+    this.name = "RecoveryRefused";
+  }
+}
+
+export interface Actor {
+  actor: string;
+  operationId?: string;
+}
+
+/** Why `row` may not be requeued, or null. */
+export function requeueBlocker(c: RecoveryContext, row: RecoveryRow | undefined): string | null {
+  if (!row) return "no such failure";
+  if (row.status === "abandoned" || row.status === "recovered") {
+    return `the failure is ${row.status}; abandoned and recovered failures are never retried`;
+  }
+  return sendBlocker({ queue: row.queue, bodyRedacted: row.body_redacted === 1, hasSealedBody: row.sealed_body !== null }, c.config, c.env);
+}
+
+/** Bookkeeping after a manual send: the job waits for its outcome like an automatic retry. */
+export function markRequeued(c: RecoveryContext, deltas: CounterDeltas, row: RecoveryRow, by: Actor, delaySeconds: number): void {
+  const sql = c.storage.sql;
+  setStatus(sql, deltas, row.job_id, row.status, "retrying");
+  sql.exec(`UPDATE failures SET last_retry_at = ?, retry_in_flight = NULL WHERE job_id = ?`, c.now, row.job_id);
+  unschedule(sql, "retry", row.job_id);
+  scheduleAt(sql, "presume", row.job_id, c.now + delaySeconds * 1000 + c.config.presumeAfterMs);
+  c.circuits.release(row.queue, row.job_id, c.now);
+  logAction(sql, { jobId: row.job_id, operationId: by.operationId, action: "requeue", actor: by.actor, at: c.now, detail: { delaySeconds } });
+  deltas.add(counterKey.manualRequeues, 1);
+}
+
+export function markAbandoned(c: RecoveryContext, deltas: CounterDeltas, row: RecoveryRow, by: Actor, reason: string): void {
+  const sql = c.storage.sql;
+  setStatus(sql, deltas, row.job_id, row.status, "abandoned");
+  sql.exec(`UPDATE failures SET sealed_body = NULL, retry_in_flight = NULL, recovery_note = ? WHERE job_id = ?`, `abandoned: ${reason}`, row.job_id);
+  unschedule(sql, "retry", row.job_id);
+  unschedule(sql, "presume", row.job_id);
+  c.circuits.release(row.queue, row.job_id, c.now);
+  logAction(sql, { jobId: row.job_id, operationId: by.operationId, action: "abandon", actor: by.actor, at: c.now, detail: { reason } });
+  deltas.add(counterKey.abandoned, 1);
+}
+
+export async function requeueOne(c: RecoveryContext, jobId: string, by: Actor, delaySeconds = 0): Promise<void> {
+  const sql = c.storage.sql;
+  const row = readRecoveryRows(sql, [jobId]).get(jobId);
+  if (!row) throw new RecoveryRefused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
+  const blocked = requeueBlocker(c, row);
+  if (blocked) throw new RecoveryRefused("conflict", `cannot requeue ${jobId}: ${blocked}`);
+
+  const errors = await sendToOrigins(c.env, c.config, [
+    { jobId, queue: row.queue, body: row.body, bodyEncoding: row.body_encoding, sealedBody: row.sealed_body, delaySeconds },
+  ]);
+  const error = errors.get(jobId);
+  if (error) throw new RecoveryRefused("send_failed", `${error}; nothing was changed, try again`);
+
+  c.storage.transactionSync(() => {
+    const deltas = new CounterDeltas();
+    // Re-read: the job may have changed while the send was in flight.
+    const current = readRecoveryRows(sql, [jobId]).get(jobId);
+    if (current) markRequeued(c, deltas, current, by, delaySeconds);
+    touchOutbox(sql, [jobId], c.now, c.flushAt);
+    deltas.apply(sql, c.now);
+  });
+}
+
+export function abandonOne(c: RecoveryContext, jobId: string, by: Actor, reason: string): void {
+  const sql = c.storage.sql;
+  c.storage.transactionSync(() => {
+    const row = readRecoveryRows(sql, [jobId]).get(jobId);
+    if (!row) throw new RecoveryRefused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
+    if (row.status === "abandoned") return;
+    const deltas = new CounterDeltas();
+    markAbandoned(c, deltas, row, by, reason);
+    touchOutbox(sql, [jobId], c.now, c.flushAt);
+    deltas.apply(sql, c.now);
+  });
+}
+
+export interface ActionEntry {
+  action: string;
+  actor: string;
+  at: string;
+  operationId: string | null;
+  detail: Record<string, string | number | null> | null;
+}
+
+export function history(sql: SqlStorage, jobId: string, limit = 50): ActionEntry[] {
+  return sql
+    .exec<{ action: string; actor: string; at: number; operation_id: string | null; detail: string | null }>(
+      `SELECT action, actor, at, operation_id, detail FROM actions WHERE job_id = ? ORDER BY id DESC LIMIT ?`,
+      jobId,
+      limit,
+    )
+    .toArray()
+    .map((a) => ({
+      action: a.action,
+      actor: a.actor,
+      at: new Date(a.at).toISOString(),
+      operationId: a.operation_id,
+      detail: a.detail ? (JSON.parse(a.detail) as ActionEntry["detail"]) : null,
+    }));
+}

@@ -1,0 +1,238 @@
+// Bulk requeue / abandon by filter. A dry run previews the count; an execution snapshots exactly
+// what matched at that moment and works through it in chunks at the requested rate, one alarm
+// run per chunk, so it resumes after a crash and reports progress and per-item errors.
+
+import { counterKey } from "../counters";
+import { touchOutbox } from "../outbox";
+import { filterTerms, type FailureFilter } from "../queries";
+import { scheduleAt, unschedule } from "../scheduler";
+import { CounterDeltas, readRecoveryRows, type RecoveryContext } from "./context";
+import { markAbandoned, markRequeued, requeueBlocker, type Actor } from "./manual";
+import { sendToOrigins } from "./send";
+
+export type OperationAction = "requeue" | "abandon";
+
+export interface OperationRequest {
+  action: OperationAction;
+  filter: FailureFilter;
+  /** items per second */
+  rate: number;
+  reason?: string;
+  delaySeconds?: number;
+}
+
+export interface OperationView {
+  id: string;
+  action: OperationAction;
+  filter: FailureFilter;
+  rate: number;
+  status: "running" | "done";
+  total: number;
+  processed: number;
+  succeeded: number;
+  failed: number;
+  errors: { jobId: string; error: string }[];
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+}
+
+/** Per run of the alarm, at most this many items (and at most `rate`). */
+const CHUNK = 100;
+/** A snapshot larger than this is refused: narrow the filter. */
+export const MAX_SNAPSHOT = 100_000;
+
+type OperationRow = {
+  id: string;
+  action: OperationAction;
+  filter: string;
+  rate: number;
+  options: string;
+  status: "running" | "done";
+  total: number;
+  next_seq: number;
+  done: number;
+  failed: number;
+  actor: string;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+};
+
+function eligible(action: OperationAction): string {
+  return action === "abandon" ? `status != 'abandoned'` : `status NOT IN ('abandoned', 'recovered')`;
+}
+
+function matching(filter: FailureFilter, action: OperationAction): { sql: string; params: (string | number)[] } {
+  const { where, params } = filterTerms(filter);
+  return { sql: `FROM failures WHERE ${[...where, eligible(action)].join(" AND ")}`, params };
+}
+
+export function preview(sql: SqlStorage, request: Pick<OperationRequest, "action" | "filter">): { matched: number; sample: string[] } {
+  const m = matching(request.filter, request.action);
+  const matched = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n ${m.sql}`, ...m.params).one().n;
+  const sample = sql
+    .exec<{ job_id: string }>(`SELECT job_id ${m.sql} ORDER BY last_failed_at DESC, job_id LIMIT 10`, ...m.params)
+    .toArray()
+    .map((r) => r.job_id);
+  return { matched, sample };
+}
+
+export function startOperation(c: RecoveryContext, request: OperationRequest, by: string): OperationView | { tooMany: number } {
+  const sql = c.storage.sql;
+  const id = `op-${crypto.randomUUID()}`;
+  return c.storage.transactionSync(() => {
+    const { matched } = preview(sql, request);
+    if (matched > MAX_SNAPSHOT) return { tooMany: matched };
+    const m = matching(request.filter, request.action);
+    // The snapshot: exactly these jobs, whatever arrives later.
+    sql.exec(
+      `INSERT INTO operation_items (operation_id, seq, job_id, state)
+       SELECT ?, ROW_NUMBER() OVER (ORDER BY last_failed_at, job_id) - 1, job_id, 'pending' ${m.sql}`,
+      id,
+      ...m.params,
+    );
+    sql.exec(
+      `INSERT INTO operations (id, action, filter, rate, options, status, total, actor, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
+      id,
+      request.action,
+      JSON.stringify(request.filter),
+      request.rate,
+      JSON.stringify({ reason: request.reason ?? null, delaySeconds: request.delaySeconds ?? 0 }),
+      matched,
+      by,
+      c.now,
+      c.now,
+    );
+    scheduleAt(sql, "operation", id, c.now);
+    return viewOperation(sql, id)!;
+  });
+}
+
+/** One chunk of an operation; schedules the next one at the pace its rate allows. */
+export async function stepOperation(c: RecoveryContext, id: string): Promise<void> {
+  const sql = c.storage.sql;
+  const op = sql.exec<OperationRow>(`SELECT * FROM operations WHERE id = ?`, id).toArray()[0];
+  if (!op || op.status !== "running") {
+    unschedule(sql, "operation", id);
+    return;
+  }
+  const size = Math.min(CHUNK, op.rate);
+  const items = sql
+    .exec<{ seq: number; job_id: string }>(
+      `SELECT seq, job_id FROM operation_items WHERE operation_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+      id,
+      op.next_seq,
+      size,
+    )
+    .toArray();
+  const options = JSON.parse(op.options) as { reason: string | null; delaySeconds: number };
+  const by: Actor = { actor: op.actor, operationId: id };
+  const rows = readRecoveryRows(sql, items.map((i) => i.job_id));
+  const outcome = new Map<string, string | null>();
+
+  if (op.action === "requeue") {
+    const sendable = items.filter((i) => {
+      const blocked = requeueBlocker(c, rows.get(i.job_id));
+      outcome.set(i.job_id, blocked);
+      return blocked === null;
+    });
+    // Marked before sending: after a crash here, the resumed run counts what it sends again.
+    c.storage.transactionSync(() => {
+      const deltas = new CounterDeltas();
+      for (const i of sendable) {
+        const state = sql.exec<{ state: string }>(`SELECT state FROM operation_items WHERE operation_id = ? AND seq = ?`, id, i.seq).one().state;
+        if (state === "sending") deltas.add(counterKey.resends, 1);
+        else sql.exec(`UPDATE operation_items SET state = 'sending' WHERE operation_id = ? AND seq = ?`, id, i.seq);
+      }
+      deltas.apply(sql, c.now);
+    });
+    const errors = await sendToOrigins(
+      c.env,
+      c.config,
+      sendable.map((i) => {
+        const row = rows.get(i.job_id)!;
+        return { jobId: i.job_id, queue: row.queue, body: row.body, bodyEncoding: row.body_encoding, sealedBody: row.sealed_body, delaySeconds: options.delaySeconds };
+      }),
+    );
+    for (const i of sendable) outcome.set(i.job_id, errors.get(i.job_id) ?? null);
+  }
+
+  c.storage.transactionSync(() => {
+    const deltas = new CounterDeltas();
+    const changed: string[] = [];
+    // Re-read: a person may have acted on some of these while the sends were in flight.
+    const current = readRecoveryRows(sql, items.map((i) => i.job_id));
+    let done = 0;
+    let failed = 0;
+    for (const item of items) {
+      const row = current.get(item.job_id);
+      let error = outcome.get(item.job_id) ?? null;
+      if (op.action === "abandon") {
+        error = !row ? "no such failure" : row.status === "abandoned" ? "already abandoned" : null;
+        if (!error) markAbandoned(c, deltas, row!, by, options.reason ?? "bulk abandon");
+      } else if (!error && row) {
+        markRequeued(c, deltas, row, by, options.delaySeconds);
+      }
+      if (error) failed++;
+      else {
+        done++;
+        changed.push(item.job_id);
+      }
+      sql.exec(
+        `UPDATE operation_items SET state = ?, error = ? WHERE operation_id = ? AND seq = ?`,
+        error ? "failed" : "done",
+        error,
+        id,
+        item.seq,
+      );
+    }
+    const nextSeq = op.next_seq + items.length;
+    const finished = nextSeq >= op.total;
+    sql.exec(
+      `UPDATE operations SET next_seq = ?, done = done + ?, failed = failed + ?, updated_at = ?, status = ?, finished_at = ? WHERE id = ?`,
+      nextSeq,
+      done,
+      failed,
+      c.now,
+      finished ? "done" : "running",
+      finished ? c.now : null,
+      id,
+    );
+    if (finished) unschedule(sql, "operation", id);
+    else scheduleAt(sql, "operation", id, c.now + Math.ceil((items.length / op.rate) * 1000));
+    touchOutbox(sql, changed, c.now, c.flushAt);
+    deltas.add(counterKey.operationItems, items.length);
+    deltas.apply(sql, c.now);
+  });
+}
+
+export function viewOperation(sql: SqlStorage, id: string): OperationView | null {
+  const op = sql.exec<OperationRow>(`SELECT * FROM operations WHERE id = ?`, id).toArray()[0];
+  if (!op) return null;
+  const errors = sql
+    .exec<{ job_id: string; error: string }>(
+      `SELECT job_id, error FROM operation_items WHERE operation_id = ? AND state = 'failed' ORDER BY seq LIMIT 100`,
+      id,
+    )
+    .toArray()
+    .map((e) => ({ jobId: e.job_id, error: e.error }));
+  return {
+    id: op.id,
+    action: op.action,
+    filter: JSON.parse(op.filter) as FailureFilter,
+    rate: op.rate,
+    status: op.status,
+    total: op.total,
+    processed: op.next_seq,
+    succeeded: op.done,
+    failed: op.failed,
+    errors,
+    createdBy: op.actor,
+    createdAt: new Date(op.created_at).toISOString(),
+    updatedAt: new Date(op.updated_at).toISOString(),
+    finishedAt: op.finished_at === null ? null : new Date(op.finished_at).toISOString(),
+  };
+}
