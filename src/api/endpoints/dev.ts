@@ -44,9 +44,11 @@ export async function postRawDeadLetter(request: IRequest, env: Env) {
   } catch {
     // not JSON: sent as bytes below
   }
+  // Read the size first: sending bytes detaches their buffer.
+  const size = bytes.byteLength;
   if (parsed.ok) await env.DLQ.send(parsed.value, { contentType: "json" });
   else await env.DLQ.send(bytes, { contentType: "bytes" });
-  return new Response(JSON.stringify({ sent: true, bytes: bytes.byteLength, as: parsed.ok ? "json" : "bytes" }), {
+  return new Response(JSON.stringify({ sent: true, bytes: size, as: parsed.ok ? "json" : "bytes" }), {
     status: 202,
     headers: { "content-type": "application/json" },
   });
