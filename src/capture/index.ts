@@ -37,6 +37,11 @@ export interface BackoffOptions {
   maxSeconds?: number;
 }
 
+/** What the capture helper calls to report successes: dlq-ledger's DlqLedgerService binding fits. */
+export interface SuccessReporter {
+  reportSucceeded(tenantId: string, jobIds: string[]): Promise<unknown>;
+}
+
 export interface FailureCaptureOptions<Body, E> extends IdAccessors<Body> {
   /** The producer binding of the dead-letter queue the DLQ consumer reads. */
   deadLetterQueue: (env: E) => Queue;
@@ -53,6 +58,12 @@ export interface FailureCaptureOptions<Body, E> extends IdAccessors<Body> {
   concurrency?: number;
   /** Time source, for tests. Default `Date.now`. */
   now?: () => number;
+  /**
+   * Reports the batch's successful jobs (one call per tenant per batch), so that a job the
+   * ledger re-enqueued is marked recovered. Without it, a retried job that stays quiet is
+   * presumed recovered after a while. A failed report never fails the batch.
+   */
+  reportSuccess?: (env: E) => SuccessReporter | undefined;
 }
 
 /** The platform's cap on `delaySeconds`. */
@@ -74,6 +85,7 @@ export function withFailureCapture<Body, E>(
 
   return async (batch, env, ctx) => {
     const queue = options.queueName ?? batch.queue;
+    const succeeded: Message<Body>[] = [];
 
     /** Settles one message; never throws. Returns the error of a failed envelope send. */
     const settle = async (message: Message<Body>): Promise<{ error: unknown } | undefined> => {
@@ -81,6 +93,7 @@ export function withFailureCapture<Body, E>(
       try {
         await handler(message, env, ctx);
         message.ack();
+        succeeded.push(message);
         return undefined;
       } catch (error) {
         failure = error;
@@ -124,11 +137,31 @@ export function withFailureCapture<Body, E>(
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker));
 
+    if (options.reportSuccess && succeeded.length > 0) await report(options.reportSuccess(env), succeeded, options);
+
     // Every message is settled by now; failing the invocation only makes the lost envelopes visible.
     const errors = results.flatMap((r) => (r ? [r.error] : []));
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, `withFailureCapture: ${errors.length} failure envelopes could not be sent`);
   };
+}
+
+async function report<Body>(reporter: SuccessReporter | undefined, messages: Message<Body>[], ids: IdAccessors<Body>): Promise<void> {
+  if (!reporter) return;
+  const byTenant = new Map<string, string[]>();
+  for (const message of messages) {
+    const found = jobIdentity(message.body, ids);
+    if (found) byTenant.set(found.tenantId, [...(byTenant.get(found.tenantId) ?? []), found.jobId]);
+  }
+  await Promise.all(
+    [...byTenant].map(async ([tenant, jobIds]) => {
+      try {
+        await reporter.reportSucceeded(tenant, jobIds);
+      } catch (error) {
+        console.warn(`withFailureCapture: could not report ${jobIds.length} success(es) of ${tenant}; they will be presumed recovered`, error);
+      }
+    }),
+  );
 }
 
 /** `min(max, base * 2^(attempts-1))`, in whole seconds. */
@@ -152,10 +185,8 @@ export interface EnvelopeContext<Body> {
 export function buildEnvelope<Body>(message: Message<Body>, error: unknown, context: EnvelopeContext<Body>): FailureEnvelope | null {
   const body = message.body;
   const ids = context.ids ?? {};
-  const tenant = TenantId.safeParse(ids.tenantId ? ids.tenantId(body) : field(body, "tenantId"));
-  const rawJobId = ids.jobId ? ids.jobId(body) : (field(body, "jobId") ?? field(body, "id"));
-  const jobId = JobId.safeParse(typeof rawJobId === "number" ? String(rawJobId) : rawJobId);
-  if (!tenant.success || !jobId.success) return null;
+  const found = jobIdentity(body, ids);
+  if (!found) return null;
   const userId = ids.userId ? ids.userId(body) : field(body, "userId");
 
   const last = context.now;
@@ -164,8 +195,8 @@ export function buildEnvelope<Body>(message: Message<Body>, error: unknown, cont
   const first = message.attempts <= 1 ? last : Math.min(message.timestamp.getTime(), last);
   return {
     v: 1,
-    tenantId: tenant.data,
-    jobId: jobId.data,
+    tenantId: found.tenantId,
+    jobId: found.jobId,
     ...(typeof userId === "string" && userId.length >= 1 && userId.length <= 256 ? { userId } : {}),
     queue: context.queue,
     body,
@@ -174,6 +205,14 @@ export function buildEnvelope<Body>(message: Message<Body>, error: unknown, cont
     firstFailedAt: new Date(first).toISOString(),
     lastFailedAt: new Date(last).toISOString(),
   };
+}
+
+/** The tenant and job a body belongs to, through the accessors; null when either is missing or invalid. */
+function jobIdentity<Body>(body: Body, ids: IdAccessors<Body>): { tenantId: string; jobId: string } | null {
+  const tenant = TenantId.safeParse(ids.tenantId ? ids.tenantId(body) : field(body, "tenantId"));
+  const rawJobId = ids.jobId ? ids.jobId(body) : (field(body, "jobId") ?? field(body, "id"));
+  const jobId = JobId.safeParse(typeof rawJobId === "number" ? String(rawJobId) : rawJobId);
+  return tenant.success && jobId.success ? { tenantId: tenant.data, jobId: jobId.data } : null;
 }
 
 export function describeError(error: unknown): FailureEnvelope["error"] {

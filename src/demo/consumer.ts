@@ -5,6 +5,7 @@
 
 import { withFailureCapture } from "../capture";
 import { readConfig } from "../config";
+import { reportSucceeded } from "../service";
 import { DemoJob } from "./job";
 
 /** Must equal max_retries of the `jobs` consumer in wrangler.toml. */
@@ -22,10 +23,25 @@ export class DemoJobError extends Error {
   }
 }
 
-export function runDemoJob(job: DemoJob): void {
-  if (job.fail === "none") return;
+export async function runDemoJob(job: DemoJob, env: Env): Promise<void> {
   if (job.fail === "crash") throw new Error("a crash is not run: it fails past the capture helper");
+  if (job.succeedAfter !== undefined) {
+    const delivery = await countDelivery(env, job);
+    if (delivery > job.succeedAfter) return;
+    throw new DemoJobError(job.fail === "none" ? { message: `demo: failing until delivery ${job.succeedAfter + 1}`, status: 503 } : job.fail);
+  }
+  if (job.fail === "none") return;
   throw new DemoJobError(job.fail);
+}
+
+async function countDelivery(env: Env, job: DemoJob): Promise<number> {
+  const row = await env.DB.prepare(
+    `INSERT INTO demo_deliveries (tenant_id, job_id, deliveries) VALUES (?, ?, 1)
+     ON CONFLICT (tenant_id, job_id) DO UPDATE SET deliveries = deliveries + 1 RETURNING deliveries`,
+  )
+    .bind(job.tenantId, job.jobId)
+    .first<{ deliveries: number }>();
+  return row?.deliveries ?? 1;
 }
 
 export async function consumeDemoJobs(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
@@ -37,10 +53,12 @@ export async function consumeDemoJobs(batch: MessageBatch<unknown>, env: Env, ct
     else jobs.push(message as Message<DemoJob>);
   }
 
-  const capture = withFailureCapture<DemoJob, Env>((message) => runDemoJob(message.body), {
+  const capture = withFailureCapture<DemoJob, Env>((message) => runDemoJob(message.body, env), {
     deadLetterQueue: (e) => e.DLQ,
     maxRetries: MAX_RETRIES,
     backoff: { baseSeconds: base },
+    // In a user's worker this is their service binding to DlqLedgerService; here it is the same code, in-process.
+    reportSuccess: (e) => ({ reportSucceeded: (tenantId, jobIds) => reportSucceeded(e, tenantId, jobIds) }),
   });
   await capture({ queue: batch.queue, messages: jobs }, env, ctx);
 }

@@ -21,5 +21,7 @@ export const DemoJob = z.object({
   jobId: JobId,
   userId: z.string().min(1).max(256).optional(),
   fail: DemoFailure,
+  /** Fail the first n deliveries (recovery re-enqueues included), then succeed. */
+  succeedAfter: z.number().int().min(0).max(100).optional(),
 });
 export type DemoJob = z.infer<typeof DemoJob>;

@@ -372,3 +372,30 @@ describe("withFailureCapture: types", () => {
     expect(typeof worker.queue).toBe("function");
   });
 });
+
+describe("success reports", () => {
+  it("reports the batch's successes once per tenant, and a failing report never fails the batch", async () => {
+    const [a, b] = [tenant(), tenant()];
+    const calls: [string, string[]][] = [];
+    const messages = [msg({ tenantId: a, jobId: "1" }), msg({ tenantId: b, id: 2 }), msg({ tenantId: a, jobId: "3" }), msg({ tenantId: a, jobId: "bad" })];
+    const first = await run(messages, (m) => {
+      if (m.body.jobId === "bad") throw new Error("no");
+    }, {
+      reportSuccess: () => ({
+        reportSucceeded: async (t, ids) => {
+          calls.push([t, ids]);
+          if (t === b) throw new Error("service unavailable");
+        },
+      }),
+    });
+    expect(first.outcome.ok).toBe(true);
+    expect(first.acked).toEqual(messages.slice(0, 3).map((m) => m.id));
+    expect(calls).toHaveLength(2);
+    expect(new Map(calls)).toEqual(
+      new Map([
+        [a, ["1", "3"]],
+        [b, ["2"]],
+      ]),
+    );
+  });
+});

@@ -1,9 +1,11 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { InjectedFault, armFault, disarmFaults, faultPoint } from "../../src/faults";
 import type { DemoJob } from "../../src/demo/job";
+import { reportSucceeded } from "../../src/service";
+import { failureInput, runFlush } from "../support/failures";
 
 // getQueueResult's type is only declared in the experimental workers types.
 interface QueueResult {
@@ -127,6 +129,37 @@ describe("demo consumer", () => {
     expect(retried).toEqual(bad.map((m) => m.id));
     for (const m of bad) expect(retries.get(m.id)).toEqual([{ delaySeconds: 1 }]);
     expect(sendSeamUntouched()).toBe(true);
+  });
+});
+
+describe("succeedAfter and success reports", () => {
+  it("fails a job's first n deliveries, then succeeds and reports it: its failure becomes recovered", async () => {
+    const t = tenant();
+    const stub = env.FAILURE_LEDGER.getByName(t);
+    // The job already failed for good once and is in the ledger (and, flushed, in D1).
+    await stub.record([failureInput({ jobId: "flaky", class: "RECOVERABLE", queue: "jobs" })]);
+    await runFlush(stub);
+
+    const body = { ...job(t, "flaky", { message: "upstream unavailable", status: 503 }), succeedAfter: 2 };
+    expect((await deliver([msg(body, 1)])).retried).toHaveLength(1);
+    expect((await deliver([msg(body, 2)])).retried).toHaveLength(1);
+    const third = msg(body, 3);
+    expect((await deliver([third])).acked).toEqual([third.id]);
+
+    expect(await stub.getFailure("flaky")).toMatchObject({ status: "recovered" });
+    expect((await stub.history("flaky"))[0]).toMatchObject({ action: "recovered", actor: "capture-helper" });
+  });
+
+  it("reports through the DlqLedgerService entrypoint, and wakes no ledger for jobs that never failed", async () => {
+    const t = tenant();
+    const stub = env.FAILURE_LEDGER.getByName(t);
+    await stub.record([failureInput({ jobId: "known", class: "USER_ERROR", queue: "jobs" })]);
+    await runFlush(stub);
+    const service = (exports as unknown as { DlqLedgerService: { reportSucceeded(t: string, ids: string[]): Promise<string[]> } }).DlqLedgerService;
+    expect(await service.reportSucceeded(t, ["known", "never-failed"])).toEqual(["known"]);
+    expect(await service.reportSucceeded(tenant(), ["nothing", "here"])).toEqual([]);
+    // (Called in-process: an error thrown across the RPC boundary is reported as unhandled by the test pool.)
+    await expect(reportSucceeded(env, "../bad", ["x"])).rejects.toThrow(/^reportSucceeded: tenantId/);
   });
 });
 

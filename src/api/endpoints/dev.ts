@@ -14,8 +14,10 @@ export const DemoJobsRequest = z
     userId: z.string().min(1).max(256).optional(),
     count: z.number().int().min(1).max(1000).default(1),
     fail: DemoFailure,
+    succeedAfter: z.number().int().min(0).max(100).optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.succeedAfter === undefined || r.fail !== "crash", { message: "succeedAfter does not apply to crashes", path: ["succeedAfter"] });
 
 export async function postDemoJobs(request: IRequest, env: Env) {
   const input = await readJson(request, DemoJobsRequest);
@@ -24,6 +26,7 @@ export async function postDemoJobs(request: IRequest, env: Env) {
     jobId: input.jobId ? (input.count === 1 ? input.jobId : `${input.jobId}-${i + 1}`) : `job-${crypto.randomUUID()}`,
     userId: input.userId,
     fail: input.fail,
+    ...(input.succeedAfter === undefined ? {} : { succeedAfter: input.succeedAfter }),
   }));
   for (let i = 0; i < jobs.length; i += 100) {
     await env.JOBS.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body })));

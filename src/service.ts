@@ -1,0 +1,40 @@
+// The RPC service users' workers bind to (a service binding with entrypoint "DlqLedgerService"),
+// so the capture helper can report that re-enqueued jobs succeeded.
+
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { z } from "zod";
+import { JobId, TenantId } from "./capture/envelope";
+
+const Report = z.object({ tenantId: TenantId, jobIds: z.array(JobId).max(1000) });
+
+/**
+ * Marks as recovered those of `jobIds` that are open failures of `tenantId`. D1 is asked first
+ * (rows read cost next to nothing), so batches of jobs that never failed wake no Durable Object.
+ */
+export async function reportSucceeded(env: Env, tenantId: string, jobIds: string[]): Promise<string[]> {
+  const parsed = Report.safeParse({ tenantId, jobIds });
+  if (!parsed.success) {
+    // A plain error: its message survives the trip back over RPC, a ZodError's does not.
+    throw new TypeError(`reportSucceeded: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const report = parsed.data;
+  const candidates: string[] = [];
+  for (let i = 0; i < report.jobIds.length; i += 90) {
+    const chunk = report.jobIds.slice(i, i + 90);
+    const { results } = await env.DB.prepare(
+      `SELECT job_id FROM failures WHERE tenant_id = ? AND status NOT IN ('recovered', 'abandoned')
+         AND job_id IN (${chunk.map(() => "?").join(", ")})`,
+    )
+      .bind(report.tenantId, ...chunk)
+      .all<{ job_id: string }>();
+    candidates.push(...results.map((r) => r.job_id));
+  }
+  if (candidates.length === 0) return [];
+  return env.FAILURE_LEDGER.getByName(report.tenantId).reportSucceeded(candidates);
+}
+
+export class DlqLedgerService extends WorkerEntrypoint<Env> {
+  async reportSucceeded(tenantId: string, jobIds: string[]): Promise<string[]> {
+    return reportSucceeded(this.env, tenantId, jobIds);
+  }
+}
