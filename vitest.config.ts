@@ -18,10 +18,13 @@ export default defineConfig(async () => {
             ORIGIN_QUEUES: JSON.stringify({ "recovery-test": "RECOVERY_ORIGIN" }),
             RECOVERY_BASE_SECONDS: "3600",
             RETRY_SEAL_KEY: "test-seal-key",
+            ADMIN_TOKEN: "test-admin-token",
             TEST_MIGRATIONS: migrations,
           },
           queueProducers: { RECOVERY_ORIGIN: { queueName: "recovery-origin" } },
           serviceBindings: { RECEIVER: "receiver" },
+          // Every outbound fetch (webhooks) reaches the receiver, a real handler that records it.
+          outboundService: "receiver",
           workers: [
             {
               name: "receiver",
@@ -35,6 +38,15 @@ export default defineConfig(async () => {
       }),
     ],
     test: {
+      // The chaos run's size: small and fixed in `npm test`, set by `npm run chaos` (CHAOS_* env).
+      provide: {
+        chaos: {
+          seeds: (process.env.CHAOS_SEEDS ?? "7").split(",").map(Number),
+          jobs: Number(process.env.CHAOS_JOBS ?? 60),
+          tenants: Number(process.env.CHAOS_TENANTS ?? 4),
+          timeoutMs: Number(process.env.CHAOS_TIMEOUT_MS ?? 120_000),
+        },
+      },
       include: ["test/**/*.test.ts"],
       setupFiles: ["./test/apply-migrations.ts"],
     },

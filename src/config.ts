@@ -33,6 +33,8 @@ const RecoveryPolicy = z
   .strict();
 export type RecoveryPolicy = z.infer<typeof RecoveryPolicy>;
 
+const Threshold = z.object({ perMinute: z.number().int().min(1).max(10_000_000) }).strict();
+
 const ConfigVars = z.object({
   DEV_ROUTES: z.string().default("false").transform((v) => v === "true"),
   DLQ_QUEUE: z.string().min(1).default("jobs-dlq"),
@@ -63,7 +65,28 @@ const ConfigVars = z.object({
   CIRCUIT_FAILURE_THRESHOLD: intVar("CIRCUIT_FAILURE_THRESHOLD", 1, 10_000).default(5),
   CIRCUIT_WINDOW_SECONDS: intVar("CIRCUIT_WINDOW_SECONDS", 1, 86_400).default(300),
   CIRCUIT_COOLDOWN_SECONDS: intVar("CIRCUIT_COOLDOWN_SECONDS", 1, 86_400).default(120),
+  USER_NOTIFY_WEBHOOK_URL: z.union([z.literal(""), z.url({ protocol: /^https?$/, error: "USER_NOTIFY_WEBHOOK_URL must be an http(s) URL" })]).default(""),
+  USER_NOTIFY_LIMIT: intVar("USER_NOTIFY_LIMIT", 1, 10_000).default(5),
+  USER_NOTIFY_WINDOW_SECONDS: intVar("USER_NOTIFY_WINDOW_SECONDS", 1, 7 * 86_400).default(3600),
+  PAGERDUTY_EVENTS_URL: z.url({ protocol: /^https?$/, error: "PAGERDUTY_EVENTS_URL must be an http(s) URL" }).default("https://events.pagerduty.com/v2/enqueue"),
+  ALERT_THRESHOLDS: jsonVar("ALERT_THRESHOLDS", 'a JSON array like [{"perMinute":100}]', z.array(Threshold).max(10)).default([]),
+  ALERT_RESOLVE_AFTER_SECONDS: intVar("ALERT_RESOLVE_AFTER_SECONDS", 60, 30 * 86_400).default(3600),
+  OUTBOX_STUCK_AFTER_SECONDS: intVar("OUTBOX_STUCK_AFTER_SECONDS", 10, 86_400).default(600),
 });
+
+export interface NotifyConfig {
+  /** where user notices are posted, when set (signed with USER_NOTIFY_WEBHOOK_SECRET) */
+  userWebhookUrl: string | null;
+  userWebhookSecret: string | null;
+  slackWebhookUrl: string | null;
+  pagerDutyRoutingKey: string | null;
+  userLimit: number;
+  userWindowMs: number;
+  pagerDutyUrl: string;
+  thresholds: { perMinute: number }[];
+  resolveAfterMs: number;
+  outboxStuckAfterMs: number;
+}
 
 export interface RecoveryConfig {
   defaults: RecoveryPolicy;
@@ -84,6 +107,7 @@ export interface Config {
   flushDelayMs: number;
   retention: { maxRows: number; maxAgeMs: number };
   recovery: RecoveryConfig;
+  notify: NotifyConfig;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -116,6 +140,18 @@ export function readConfig(env: Env): Config {
         windowMs: v.CIRCUIT_WINDOW_SECONDS * 1000,
         cooldownMs: v.CIRCUIT_COOLDOWN_SECONDS * 1000,
       },
+    },
+    notify: {
+      userWebhookUrl: v.USER_NOTIFY_WEBHOOK_URL || null,
+      userWebhookSecret: env.USER_NOTIFY_WEBHOOK_SECRET || null,
+      slackWebhookUrl: env.OPS_SLACK_WEBHOOK_URL || null,
+      pagerDutyRoutingKey: env.OPS_PAGERDUTY_ROUTING_KEY || null,
+      userLimit: v.USER_NOTIFY_LIMIT,
+      userWindowMs: v.USER_NOTIFY_WINDOW_SECONDS * 1000,
+      pagerDutyUrl: v.PAGERDUTY_EVENTS_URL,
+      thresholds: [...v.ALERT_THRESHOLDS].sort((a, b) => a.perMinute - b.perMinute),
+      resolveAfterMs: v.ALERT_RESOLVE_AFTER_SECONDS * 1000,
+      outboxStuckAfterMs: v.OUTBOX_STUCK_AFTER_SECONDS * 1000,
     },
   };
   cache.set(env, config);

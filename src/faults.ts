@@ -12,6 +12,7 @@ export type FaultPoint =
   | "analytics.write"
   | "recovery.send"
   | "recovery.after-send"
+  | "webhook.send"
   | "alarm";
 
 interface Armed {

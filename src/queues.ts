@@ -8,7 +8,7 @@ import { consumeParking } from "./ingest/parking";
 
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   const { queues } = readConfig(env);
-  if (batch.queue === queues.parking) return consumeParking(batch, env);
+  if (batch.queue === queues.parking) return consumeParking(batch, env, ctx);
   if (batch.queue === queues.demo) return consumeDemoJobs(batch, env, ctx);
   await consumeDeadLetters(batch, env);
 }

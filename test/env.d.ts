@@ -6,7 +6,10 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       /** Producer for the "recovery-test" origin queue, consumed by test/fixtures/receiver.js. */
       RECOVERY_ORIGIN: Queue;
-      /** The receiver worker: GET /received lists what reached the "recovery-test" origin queue. */
+      /**
+       * The receiver worker (test/fixtures/receiver.js): GET /received lists what reached the
+       * "recovery-test" origin queue, GET /requests the webhooks the worker sent.
+       */
       RECEIVER: Fetcher;
     }
   }
@@ -16,4 +19,10 @@ declare global {
     timestamp: Date;
     attempts: number;
   } & ({ body: Body } | { serializedBody: ArrayBuffer | ArrayBufferView });
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    chaos: { seeds: number[]; jobs: number; tenants: number; timeoutMs: number };
+  }
 }

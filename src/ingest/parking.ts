@@ -5,6 +5,7 @@
 import { asBytes, isBytes, toBase64 } from "../bytes";
 import { readConfig } from "../config";
 import { faultPoint } from "../faults";
+import { QUARANTINE_TENANT } from "../model";
 import { redactorFor } from "./consumer";
 import type { Redactor } from "./redact";
 
@@ -16,7 +17,7 @@ export function parkingKey(message: Message<unknown>): string {
   return `${PARKING_PREFIX}/${day}/${encodeURIComponent(message.id)}.json`;
 }
 
-export async function consumeParking(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+export async function consumeParking(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   const redact = redactorFor(readConfig(env).redactKeys);
   const archived: { message: Message<unknown>; key: string; bytes: number }[] = [];
   await Promise.all(
@@ -51,6 +52,13 @@ export async function consumeParking(batch: MessageBatch<unknown>, env: Env): Pr
   }
   console.error(`parking: ${archived.length} message(s) from ${batch.queue} archived under ${PARKING_PREFIX}/: ops attention needed`);
   for (const { message } of archived) message.ack();
+  // Ops hear of it through the quarantine ledger's alerts; best effort, after the ack: the
+  // archive does not depend on any Durable Object being well.
+  ctx.waitUntil(
+    env.FAILURE_LEDGER.getByName(QUARANTINE_TENANT)
+      .parked(batch.queue, archived.length, archived[0]!.key)
+      .catch((error: unknown) => console.error("parking: could not alert ops", error)),
+  );
 }
 
 function serialise(queue: string, message: Message<unknown>, redact: Redactor): string {

@@ -3,7 +3,8 @@
 // then the rows leave the outbox. Each step is safe to repeat if a later one fails.
 
 import { putSegment, concat, layOut, segmentKey, type ArchivedLine } from "../sinks/archive";
-import { failureStatements, groupStatements, writeD1Batch, type D1FailureState, type D1GroupState } from "../sinks/d1";
+import { failureStatements, groupStatements, noticeStatements, writeD1Batch, type D1FailureState, type D1GroupState } from "../sinks/d1";
+import type { UserNotice } from "../sinks/webhooks";
 import { writeFailurePoints } from "../sinks/analytics";
 import type { ErrorInfo, FailureClass, FailureStatus } from "../model";
 import { pendingOutbox, type ArchivedOccurrence, type OutboxRow } from "./outbox";
@@ -56,9 +57,11 @@ export async function flushOutbox(t: FlushTarget): Promise<FlushReport> {
   const jobIds = [...new Set(rows.flatMap((r) => JSON.parse(r.row.job_ids) as string[]))];
   const failures = readFailureStates(sql, jobIds, pointers);
   const groups = readGroupStates(sql, [...new Set(failures.map((f) => f.group))]);
+  const notices = rows.flatMap((r) => JSON.parse(r.row.notices) as UserNotice[]);
   report.d1RowsWritten = await writeD1Batch(t.env.DB, t.tenant, [
     ...failureStatements(t.env.DB, t.tenant, failures, t.now),
     ...groupStatements(t.env.DB, t.tenant, groups),
+    ...noticeStatements(t.env.DB, t.tenant, notices),
   ]);
 
   const occurrences = rows.flatMap((r) => r.occurrences);

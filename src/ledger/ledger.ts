@@ -2,13 +2,17 @@
 // typed RPC methods; every write runs in one transactionSync and re-arms the single alarm.
 
 import { DurableObject } from "cloudflare:workers";
-import { readConfig, type RecoveryConfig } from "../config";
+import { readConfig, type NotifyConfig, type RecoveryConfig } from "../config";
 import { faultPoint } from "../faults";
 import type { FailureInput } from "../model";
 import { SinkError } from "../sinks/errors";
-import { counterKey, readCounters, type CounterSnapshot } from "./counters";
+import type { Destination, UserNotice } from "../sinks/webhooks";
+import { CounterDeltas, counterKey, readCounters, type CounterSnapshot } from "./counters";
+import { deliveryHealth, runDeliveries, type DeliveryHealth } from "./notify/deliveries";
+import { alertsForBatch, raise, resolve, resolveIfQuiet, type OpsContext } from "./notify/ops";
+import { digestFor, noticeForFailure } from "./notify/users";
 import { flushOutbox, type FlushReport } from "./flush";
-import { outboxDepth, reserveOutboxIds, writeOutbox } from "./outbox";
+import { outboxDepth, reserveOutboxIds, touchOutbox, writeOutbox } from "./outbox";
 import { getFailure, listFailures, listGroups, type FailureDetail, type FailurePage, type FailureQuery, type GroupSummary } from "./queries";
 import { recordFailures, type RecordResult } from "./record";
 import { Circuits, type CircuitView } from "./recovery/circuit";
@@ -34,6 +38,13 @@ export interface LedgerStats extends CounterSnapshot {
   tenant: string;
   outbox: OutboxHealth;
   circuits: Record<string, CircuitView>;
+  notifications: {
+    sent: number;
+    suppressed: number;
+    digests: number;
+    alerts: number;
+    deliveries: DeliveryHealth & { sent: number; failures: number; dropped: number };
+  };
 }
 
 /** A refused recovery action, as a value: RPC carries it intact, unlike a thrown error's type. */
@@ -54,6 +65,7 @@ export class FailureLedger extends DurableObject<Env> {
   retention: RetentionPolicy;
   flushDelayMs: number;
   recovery: RecoveryConfig;
+  notify: NotifyConfig;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -61,6 +73,7 @@ export class FailureLedger extends DurableObject<Env> {
     this.retention = config.retention;
     this.flushDelayMs = config.flushDelayMs;
     this.recovery = config.recovery;
+    this.notify = config.notify;
     migrate(ctx.storage);
   }
 
@@ -85,6 +98,10 @@ export class FailureLedger extends DurableObject<Env> {
     };
   }
 
+  private opsContext(now: number, deltas: CounterDeltas): OpsContext {
+    return { sql: this.sql, notify: this.notify, tenant: this.tenant, now, deltas };
+  }
+
   /** Records a batch of failures; resolves once they and their outbox rows are durable. */
   async record(failures: FailureInput[]): Promise<RecordResult> {
     const now = this.clock();
@@ -95,13 +112,23 @@ export class FailureLedger extends DurableObject<Env> {
       if (this.ctx.id.name && readState(this.sql, "tenant") === null) writeState(this.sql, "tenant", this.ctx.id.name);
       const { firstId, lastId } = reserveOutboxIds(this.sql, failures.length);
       const plan = (f: FailureInput, prior: Parameters<typeof planOccurrence>[2]) => planOccurrence({ ...c, sql: this.sql }, f, prior);
-      const { result, accepted } = recordFailures(this.sql, failures, now, lastId, plan);
+      const { result, accepted, occurrences } = recordFailures(this.sql, failures, now, lastId, plan);
+      const deltas = new CounterDeltas();
+      const ops = this.opsContext(now, deltas);
+      const notices: UserNotice[] = [];
+      for (const o of occurrences) {
+        const notice = o.notifyUser && o.failure.userId ? noticeForFailure(ops, { ...o.failure, userId: o.failure.userId }) : null;
+        if (notice) notices.push(notice);
+      }
+      alertsForBatch(ops, occurrences);
+      deltas.apply(this.sql, now);
       if (accepted.length > 0) {
         writeOutbox(
           this.sql,
           firstId,
           now,
           accepted.map(({ sealedBody: _, ...f }) => ({ ...f, tenantId: tenant, recordedAt: now })),
+          notices,
         );
         scheduleIfAbsent(this.sql, "flush", "outbox", c.flushAt);
       }
@@ -159,13 +186,44 @@ export class FailureLedger extends DurableObject<Env> {
     return history(this.sql, jobId);
   }
 
+  /** The parking queue archived messages: ops should know (called on the quarantine ledger). */
+  async parked(queue: string, count: number, sampleKey: string): Promise<void> {
+    const now = this.clock();
+    this.ctx.storage.transactionSync(() => {
+      const deltas = new CounterDeltas();
+      raise(this.opsContext(now, deltas), {
+        key: `parking:${queue}`,
+        severity: "error",
+        summary: `${count} message(s) reached the parking queue ${queue}: the DLQ consumer could not record them; archived raw in R2`,
+        details: { queue, count, example: sampleKey },
+      });
+      deltas.apply(this.sql, now);
+    });
+    await rearm(this.ctx.storage);
+  }
+
   async stats(): Promise<LedgerStats> {
     const now = this.clock();
     const state = readStates(this.sql);
     const depth = outboxDepth(this.sql);
+    const counters = readCounters(this.sql, now);
+    const count = (key: string) =>
+      this.sql.exec<{ value: number }>(`SELECT value FROM counters WHERE key = ?`, key).toArray()[0]?.value ?? 0;
     return {
       tenant: this.tenant,
-      ...readCounters(this.sql, now),
+      ...counters,
+      notifications: {
+        sent: count(counterKey.noticesSent),
+        suppressed: count(counterKey.noticesSuppressed),
+        digests: count(counterKey.digests),
+        alerts: count(counterKey.alerts),
+        deliveries: {
+          ...deliveryHealth(this.sql, now),
+          sent: count(counterKey.deliveriesSent),
+          failures: count(counterKey.deliveryFailures),
+          dropped: count(counterKey.deliveriesDropped),
+        },
+      },
       outbox: {
         pendingRows: depth.pendingRows,
         oldestPendingAgeMs: depth.oldestPendingAt === null ? null : Math.max(0, now - depth.oldestPendingAt),
@@ -213,6 +271,20 @@ export class FailureLedger extends DurableObject<Env> {
         case "operation":
           await stepOperation(c, work.key);
           break;
+        case "deliver":
+          await runDeliveries({ storage: this.ctx.storage, notify: this.notify, now }, work.key as Destination);
+          break;
+        case "digest":
+          this.ctx.storage.transactionSync(() => {
+            const deltas = new CounterDeltas();
+            const notice = digestFor(this.opsContext(now, deltas), work.key);
+            if (notice) touchOutbox(this.sql, [], now, now + this.flushDelayMs, [notice]);
+            deltas.apply(this.sql, now);
+          });
+          break;
+        case "resolve":
+          this.ctx.storage.transactionSync(() => resolveIfQuiet(this.opsContext(now, new CounterDeltas()), work.key));
+          break;
         case "retry":
         case "presume":
           break; // batched below
@@ -247,6 +319,17 @@ export class FailureLedger extends DurableObject<Env> {
         writeState(sql, "last_flush_error", error.message.slice(0, 1000));
         writeState(sql, "last_flush_error_at", now);
         scheduleAt(sql, "flush", "outbox", now + flushBackoffMs(failures));
+        const oldest = outboxDepth(sql).oldestPendingAt;
+        if (oldest !== null && now - oldest >= this.notify.outboxStuckAfterMs) {
+          const deltas = new CounterDeltas();
+          raise(this.opsContext(now, deltas), {
+            key: "outbox",
+            severity: "critical",
+            summary: `the outbox has not reached D1/R2 for ${Math.round((now - oldest) / 1000)} s: ${error.message}`.slice(0, 1024),
+            details: { failures, lastError: error.message.slice(0, 500) },
+          });
+          deltas.apply(sql, now);
+        }
       });
       return null;
     }
@@ -254,6 +337,7 @@ export class FailureLedger extends DurableObject<Env> {
       writeState(sql, "flush_failures", 0);
       writeState(sql, "last_flush_error", null);
       writeState(sql, "last_flush_at", now);
+      resolve(this.opsContext(now, new CounterDeltas()), "outbox");
       for (const [key, value] of [
         [counterKey.flushes, 1],
         [counterKey.archivedOccurrences, report.occurrences],

@@ -2,6 +2,7 @@
 // here, in the same transaction. The alarm flushes them in batches (see flush.ts).
 
 import type { FailureInput } from "../model";
+import type { UserNotice } from "../sinks/webhooks";
 import { counterKey } from "./counters";
 import { scheduleIfAbsent } from "./scheduler";
 
@@ -18,6 +19,7 @@ export type OutboxRow = {
   occurrences: string;
   archive_key: string | null;
   archive_offset: number | null;
+  notices: string;
 };
 
 /** Rows stay well under the 2 MB row limit even with 128 KB bodies. */
@@ -37,23 +39,35 @@ export function reserveOutboxIds(sql: SqlStorage, count: number): { firstId: num
   return { firstId: next, lastId: next + Math.max(count, 1) - 1 };
 }
 
-/** Writes the occurrences in chunks, each listing the jobs whose state it must carry to D1. */
-export function writeOutbox(sql: SqlStorage, firstId: number, now: number, occurrences: readonly ArchivedOccurrence[]): number {
+/**
+ * Writes the occurrences in chunks, each listing the jobs whose state it must carry to D1; the
+ * first row also carries the user notices for the D1 inbox.
+ */
+export function writeOutbox(
+  sql: SqlStorage,
+  firstId: number,
+  now: number,
+  occurrences: readonly ArchivedOccurrence[],
+  notices: readonly UserNotice[] = [],
+): number {
   let id = firstId;
   let chunk: string[] = [];
   let jobs = new Set<string>();
   let size = 0;
+  let pendingNotices = notices;
   const emit = () => {
     sql.exec(
-      `INSERT INTO outbox (id, created_at, job_ids, occurrences) VALUES (?, ?, ?, ?)`,
+      `INSERT INTO outbox (id, created_at, job_ids, occurrences, notices) VALUES (?, ?, ?, ?, ?)`,
       id++,
       now,
       JSON.stringify([...jobs]),
       `[${chunk.join(",")}]`,
+      JSON.stringify(pendingNotices),
     );
     chunk = [];
     jobs = new Set();
     size = 0;
+    pendingNotices = [];
   };
   for (const occurrence of occurrences) {
     const json = JSON.stringify(occurrence);
@@ -62,7 +76,7 @@ export function writeOutbox(sql: SqlStorage, firstId: number, now: number, occur
     jobs.add(occurrence.jobId);
     size += json.length;
   }
-  if (chunk.length > 0) emit();
+  if (chunk.length > 0 || pendingNotices.length > 0) emit();
   return id - firstId;
 }
 
@@ -70,10 +84,16 @@ export function writeOutbox(sql: SqlStorage, firstId: number, now: number, occur
  * Owes D1 the current state of `jobIds` (a status change without a new occurrence): one outbox
  * row, and the failures are stamped so retention keeps them until it is flushed.
  */
-export function touchOutbox(sql: SqlStorage, jobIds: readonly string[], now: number, flushAt: number): void {
-  if (jobIds.length === 0) return;
+export function touchOutbox(sql: SqlStorage, jobIds: readonly string[], now: number, flushAt: number, notices: readonly UserNotice[] = []): void {
+  if (jobIds.length === 0 && notices.length === 0) return;
   const { firstId } = reserveOutboxIds(sql, 1);
-  sql.exec(`INSERT INTO outbox (id, created_at, job_ids, occurrences) VALUES (?, ?, ?, '[]')`, firstId, now, JSON.stringify(jobIds));
+  sql.exec(
+    `INSERT INTO outbox (id, created_at, job_ids, occurrences, notices) VALUES (?, ?, ?, '[]', ?)`,
+    firstId,
+    now,
+    JSON.stringify(jobIds),
+    JSON.stringify(notices),
+  );
   for (let i = 0; i < jobIds.length; i += 90) {
     const chunk = jobIds.slice(i, i + 90);
     sql.exec(`UPDATE failures SET outbox_seq = ? WHERE job_id IN (${chunk.map(() => "?").join(", ")})`, firstId, ...chunk);

@@ -22,7 +22,17 @@ type StoredFailure = Prior & {
   queue: string;
   last_failed_at: number;
   recent_keys: string;
+  user_notified: number;
 };
+
+/** What one accepted occurrence did, for notifications and alerts. */
+export interface RecordedOccurrence {
+  failure: FailureInput;
+  previousStatus: FailureStatus | null;
+  status: FailureStatus;
+  /** This occurrence owes its user the job's one notice. */
+  notifyUser: boolean;
+}
 
 interface GroupDelta {
   input: FailureInput;
@@ -44,9 +54,10 @@ export function recordFailures(
   now: number,
   outboxSeq: number,
   plan: Planner,
-): { result: RecordResult; accepted: FailureInput[] } {
+): { result: RecordResult; accepted: FailureInput[]; occurrences: RecordedOccurrence[] } {
   const result: RecordResult = { created: 0, repeated: 0, duplicates: 0 };
   const accepted: FailureInput[] = [];
+  const occurrences: RecordedOccurrence[] = [];
   const deltas = new CounterDeltas();
   const groups = new Map<string, GroupDelta>();
   deltas.add(counterKey.batches, 1);
@@ -54,7 +65,7 @@ export function recordFailures(
   for (const f of failures) {
     const existing = sql
       .exec<StoredFailure>(
-        `SELECT status, class, queue, last_failed_at, recent_keys, recovery_attempts, group_fp, poison_streak
+        `SELECT status, class, queue, last_failed_at, recent_keys, recovery_attempts, group_fp, poison_streak, user_notified
          FROM failures WHERE job_id = ?`,
         f.jobId,
       )
@@ -68,7 +79,9 @@ export function recordFailures(
         continue;
       }
       const p = plan(f, existing);
-      updateFailure(sql, f, existing, p, [...keys, f.occurrenceKey].slice(-RECENT_KEYS), outboxSeq);
+      const notifyUser = owesNotice(f, existing.user_notified === 1);
+      updateFailure(sql, f, existing, p, [...keys, f.occurrenceKey].slice(-RECENT_KEYS), outboxSeq, notifyUser);
+      occurrences.push({ failure: f, previousStatus: existing.status, status: p.status, notifyUser });
       deltas.add(counterKey.attemptsSum, f.attempts);
       deltas.move(counterKey.byStatus(existing.status), counterKey.byStatus(p.status));
       if (f.lastFailedAt >= existing.last_failed_at) deltas.move(`class:${existing.class}`, counterKey.byClass(f.class));
@@ -78,7 +91,9 @@ export function recordFailures(
       result.repeated++;
     } else {
       const p = plan(f, null);
-      insertFailure(sql, f, p, outboxSeq);
+      const notifyUser = owesNotice(f, false);
+      insertFailure(sql, f, p, outboxSeq, notifyUser);
+      occurrences.push({ failure: f, previousStatus: null, status: p.status, notifyUser });
       deltas.add(counterKey.total, 1);
       deltas.add(counterKey.rows, 1);
       deltas.add(counterKey.byClass(f.class), 1);
@@ -108,15 +123,20 @@ export function recordFailures(
     if (upsertGroup(sql, fingerprint, g)) deltas.add(counterKey.groups, 1);
   }
   deltas.apply(sql, now);
-  return { result, accepted };
+  return { result, accepted, occurrences };
 }
 
-function insertFailure(sql: SqlStorage, f: FailureInput, p: Plan, outboxSeq: number): void {
+/** A user is told once per job, the first time it fails as USER_ERROR. */
+function owesNotice(f: FailureInput, alreadyNotified: boolean): boolean {
+  return !alreadyNotified && f.class === "USER_ERROR" && f.userId !== undefined;
+}
+
+function insertFailure(sql: SqlStorage, f: FailureInput, p: Plan, outboxSeq: number, notifyUser: boolean): void {
   sql.exec(
     `INSERT INTO failures (job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
        error, body, body_encoding, body_redacted, sealed_body, first_failed_at, last_failed_at, recent_keys, outbox_seq,
-       recovery_attempts, poison_streak, recovery_note)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       recovery_attempts, poison_streak, recovery_note, user_notified)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     f.jobId,
     f.userId ?? null,
     f.queue,
@@ -137,6 +157,7 @@ function insertFailure(sql: SqlStorage, f: FailureInput, p: Plan, outboxSeq: num
     p.recoveryAttempts,
     p.poisonStreak,
     p.note ?? null,
+    notifyUser ? 1 : 0,
   );
 }
 
@@ -144,7 +165,15 @@ function insertFailure(sql: SqlStorage, f: FailureInput, p: Plan, outboxSeq: num
  * A new occurrence of a known job: occurrences + 1, attempts accumulate, and the latest error
  * (by lastFailedAt, so out-of-order delivery cannot roll it back) becomes the failure's error.
  */
-function updateFailure(sql: SqlStorage, f: FailureInput, existing: StoredFailure, p: Plan, recentKeys: string[], outboxSeq: number): void {
+function updateFailure(
+  sql: SqlStorage,
+  f: FailureInput,
+  existing: StoredFailure,
+  p: Plan,
+  recentKeys: string[],
+  outboxSeq: number,
+  notifyUser: boolean,
+): void {
   const isLatest = f.lastFailedAt >= existing.last_failed_at;
   sql.exec(
     `UPDATE failures SET
@@ -156,6 +185,7 @@ function updateFailure(sql: SqlStorage, f: FailureInput, existing: StoredFailure
        recovery_note = CASE WHEN ? THEN ? ELSE recovery_note END,
        recent_keys = ?,
        outbox_seq = ?,
+       user_notified = MAX(user_notified, ?),
        first_failed_at = MIN(first_failed_at, ?),
        last_failed_at = MAX(last_failed_at, ?),
        user_id = COALESCE(user_id, ?),
@@ -176,6 +206,7 @@ function updateFailure(sql: SqlStorage, f: FailureInput, existing: StoredFailure
     p.note ?? null,
     JSON.stringify(recentKeys),
     outboxSeq,
+    notifyUser ? 1 : 0,
     f.firstFailedAt,
     f.lastFailedAt,
     f.userId ?? null,

@@ -111,6 +111,36 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
        PRIMARY KEY (operation_id, seq)
      ) WITHOUT ROWID`,
   ],
+  // v5: notifications (user notices with a token bucket per user, ops alerts, webhook deliveries)
+  [
+    `ALTER TABLE failures ADD COLUMN user_notified INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE outbox ADD COLUMN notices TEXT NOT NULL DEFAULT '[]'`,
+    `CREATE TABLE user_buckets (
+       user_id         TEXT PRIMARY KEY,
+       tokens          REAL NOT NULL,
+       refilled_at     INTEGER NOT NULL,
+       suppressed      INTEGER NOT NULL DEFAULT 0,
+       suppressed_jobs TEXT NOT NULL DEFAULT '[]'
+     ) WITHOUT ROWID`,
+    `CREATE TABLE deliveries (
+       id          TEXT PRIMARY KEY,
+       destination TEXT NOT NULL,
+       payload     TEXT NOT NULL,
+       created_at  INTEGER NOT NULL,
+       attempts    INTEGER NOT NULL DEFAULT 0,
+       next_at     INTEGER NOT NULL,
+       last_error  TEXT
+     ) WITHOUT ROWID`,
+    `CREATE INDEX deliveries_by_destination ON deliveries (destination, next_at)`,
+    `CREATE TABLE destinations (destination TEXT PRIMARY KEY, paused_until INTEGER NOT NULL) WITHOUT ROWID`,
+    `CREATE TABLE alerts (
+       dedup_key  TEXT PRIMARY KEY,
+       state      TEXT NOT NULL,
+       fingerprint TEXT,
+       changed_at INTEGER NOT NULL
+     ) WITHOUT ROWID`,
+    `CREATE TABLE minute_counts (minute INTEGER PRIMARY KEY, count INTEGER NOT NULL)`,
+  ],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

@@ -4,6 +4,7 @@
 import { faultPoint } from "../faults";
 import type { ErrorInfo, FailureClass, FailureStatus } from "../model";
 import { inSink } from "./errors";
+import type { UserNotice } from "./webhooks";
 
 /** D1 allows 100 bound parameters per statement. */
 const MAX_PARAMS = 100;
@@ -125,6 +126,18 @@ export function groupStatements(db: D1Database, tenant: string, groups: readonly
        count = excluded.count, first_seen = excluded.first_seen, last_seen = excluded.last_seen`,
     groups,
     (g) => [tenant, g.fingerprint, g.queue, g.class, g.errorName, g.messageSample, g.sampleJobId, g.count, g.firstSeen, g.lastSeen],
+  );
+}
+
+/** Into the users' inbox; a notice is written once whatever the retries (its id is its key). */
+export function noticeStatements(db: D1Database, tenant: string, notices: readonly UserNotice[]): D1PreparedStatement[] {
+  return multiRow(
+    db,
+    `INSERT INTO user_notifications (tenant_id, id, user_id, kind, job_id, title, body, created_at)`,
+    8,
+    `ON CONFLICT (tenant_id, id) DO NOTHING`,
+    notices,
+    (n) => [tenant, n.id, n.userId, n.kind, n.jobId, n.title, n.body, n.createdAt],
   );
 }
 

@@ -167,6 +167,19 @@ describe("circuit breaker per origin queue", () => {
     expect((await received(tenant)).map((b) => b.jobId).sort()).toEqual(["a", "a", "b", "b", "c"]);
   });
 
+  it("counts a retried job that then dead-letters raw against its own origin queue", async () => {
+    const flat = { baseSeconds: 1, capSeconds: 1, maxAttempts: 10 };
+    const { tenant, stub } = await setup({ perQueue: { [ORIGIN]: flat }, circuit: { threshold: 1, windowMs: 60_000, cooldownMs: 30_000 } });
+    await stub.record([recoverable(tenant, "p")]);
+    await alarmAt(stub, FUTURE + 1000);
+    // The retry crashed the consumer: the platform dead-letters the raw body, whose queue is only a guess.
+    await stub.record([recoverable(tenant, "p", { occurrenceKey: "raw", class: "UNKNOWN", reason: "no error context", error: null, queue: "jobs" })]);
+    const circuits = (await stub.stats()).circuits;
+    expect(circuits[ORIGIN]?.state).toBe("open");
+    expect(circuits.jobs).toBeUndefined();
+    expect(await stub.getFailure("p")).toMatchObject({ queue: ORIGIN, status: "open", class: "UNKNOWN" });
+  });
+
   it("opens again when the probe fails", async () => {
     const flat = { baseSeconds: 1, capSeconds: 1, maxAttempts: 10 };
     const { tenant, stub } = await setup({ perQueue: { [ORIGIN]: flat }, circuit: { threshold: 1, windowMs: 60_000, cooldownMs: 30_000 } });

@@ -12,6 +12,8 @@ export const POISON_STREAK = 2;
 
 export type Prior = {
   status: FailureStatus;
+  /** The failure's origin queue as first recorded (a later raw dead-letter can only guess it). */
+  queue: string;
   recovery_attempts: number;
   group_fp: string;
   poison_streak: number;
@@ -37,15 +39,16 @@ export interface PlannerContext {
 }
 
 export function planOccurrence(c: PlannerContext, f: FailureInput, prior: Prior | null): Plan {
+  const queue = prior?.queue ?? f.queue;
   const blocker = retryBlocker(
-    { class: f.class, queue: f.queue, bodyRedacted: f.bodyRedacted === true, hasSealedBody: f.sealedBody !== undefined },
+    { class: f.class, queue, bodyRedacted: f.bodyRedacted === true, hasSealedBody: f.sealedBody !== undefined },
     c.config,
     c.env,
   );
   const startFrom = (recoveryAttempts: number, poisonStreak: number, refailed: boolean): Plan => {
     if (blocker) return { status: "open", recoveryAttempts, poisonStreak, note: f.class === "RECOVERABLE" ? blocker : null, refailed };
     const attempt = recoveryAttempts + 1;
-    scheduleAt(c.sql, "retry", f.jobId, c.now + backoffMs(policyFor(c.config, f.queue), attempt, c.random));
+    scheduleAt(c.sql, "retry", f.jobId, c.now + backoffMs(policyFor(c.config, queue), attempt, c.random));
     return { status: "retrying", recoveryAttempts, poisonStreak, note: null, refailed };
   };
 
@@ -63,10 +66,10 @@ export function planOccurrence(c: PlannerContext, f: FailureInput, prior: Prior 
     case "retrying": {
       // Dead-lettered again while its retry is still waiting: the same failure seen twice.
       if (isScheduled(c.sql, "retry", f.jobId)) return keep;
-      c.circuits.failed(f.queue, f.jobId, c.now);
+      c.circuits.failed(queue, f.jobId, c.now);
       unschedule(c.sql, "presume", f.jobId);
       const poisonStreak = f.fingerprint === prior.group_fp ? prior.poison_streak + 1 : 0;
-      const max = policyFor(c.config, f.queue).maxAttempts;
+      const max = policyFor(c.config, queue).maxAttempts;
       if (!blocker && prior.recovery_attempts >= max) {
         return { status: "exhausted", recoveryAttempts: prior.recovery_attempts, poisonStreak, note: `gave up after ${max} recovery attempts`, refailed: true };
       }

@@ -1,0 +1,101 @@
+// Webhook deliveries wait in the ledger's own table, so sending never blocks ingest. The alarm
+// sends them per destination at that destination's pace, honours 429 Retry-After, and backs
+// off on errors. A delivery leaves the table in the same step that saw it succeed.
+
+import type { NotifyConfig } from "../../config";
+import { outboundRequest, send, type Destination } from "../../sinks/webhooks";
+import { CounterDeltas, counterKey } from "../counters";
+import { scheduleAt, scheduleIfAbsent, unschedule } from "../scheduler";
+
+/** Deliveries per second each destination accepts (Slack: about 1/s; PagerDuty: 120/min). */
+const PER_SECOND: Record<Destination, number> = { slack: 1, pagerduty: 2, user_webhook: 10 };
+const backoffMs = (attempts: number) => Math.min(300_000, 2000 * 2 ** Math.min(attempts - 1, 8));
+
+export function enqueueDelivery(sql: SqlStorage, id: string, destination: Destination, payload: unknown, now: number): void {
+  sql.exec(
+    `INSERT INTO deliveries (id, destination, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    id,
+    destination,
+    JSON.stringify(payload),
+    now,
+    now,
+  );
+  scheduleIfAbsent(sql, "deliver", destination, now);
+}
+
+type DeliveryRow = { id: string; payload: string; attempts: number };
+
+export interface DeliveryContext {
+  storage: DurableObjectStorage;
+  notify: NotifyConfig;
+  now: number;
+}
+
+export async function runDeliveries(c: DeliveryContext, destination: Destination): Promise<void> {
+  const sql = c.storage.sql;
+  const paused = sql.exec<{ paused_until: number }>(`SELECT paused_until FROM destinations WHERE destination = ?`, destination).toArray()[0];
+  if (paused && paused.paused_until > c.now) {
+    scheduleAt(sql, "deliver", destination, paused.paused_until);
+    return;
+  }
+  const due = sql
+    .exec<DeliveryRow>(
+      `SELECT id, payload, attempts FROM deliveries WHERE destination = ? AND next_at <= ? ORDER BY next_at, created_at LIMIT ?`,
+      destination,
+      c.now,
+      PER_SECOND[destination],
+    )
+    .toArray();
+
+  for (const row of due) {
+    const request = await outboundRequest(c.notify, destination, JSON.parse(row.payload), c.now);
+    const result = request ? await send(destination, request, c.now) : null;
+    let stop = false;
+    c.storage.transactionSync(() => {
+      const deltas = new CounterDeltas();
+      if (!request) {
+        console.warn(`delivery ${row.id}: ${destination} is not configured any more; dropped`);
+        sql.exec(`DELETE FROM deliveries WHERE id = ?`, row.id);
+        deltas.add(counterKey.deliveriesDropped, 1);
+      } else if (result?.ok) {
+        sql.exec(`DELETE FROM deliveries WHERE id = ?`, row.id);
+        deltas.add(counterKey.deliveriesSent, 1);
+      } else if (result) {
+        const attempts = row.attempts + 1;
+        const wait = result.retryAfterMs ?? (result.status === 429 ? 60_000 : backoffMs(attempts));
+        sql.exec(`UPDATE deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?`, attempts, c.now + wait, result.error, row.id);
+        deltas.add(counterKey.deliveryFailures, 1);
+        if (result.status === 429) {
+          // The destination asked us to slow down: nothing goes to it until then.
+          sql.exec(
+            `INSERT INTO destinations (destination, paused_until) VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET paused_until = excluded.paused_until`,
+            destination,
+            c.now + wait,
+          );
+          stop = true;
+        }
+      }
+      deltas.apply(sql, c.now);
+    });
+    if (stop) break;
+  }
+
+  const next = sql.exec<{ at: number | null }>(`SELECT MIN(next_at) AS at FROM deliveries WHERE destination = ?`, destination).one().at;
+  if (next === null) unschedule(sql, "deliver", destination);
+  // At most PER_SECOND[destination] per second: the next run is a second after this one at the earliest.
+  else scheduleAt(sql, "deliver", destination, Math.max(next, c.now + 1000));
+}
+
+export interface DeliveryHealth {
+  pending: number;
+  oldestPendingAgeMs: number | null;
+  lastError: string | null;
+}
+
+export function deliveryHealth(sql: SqlStorage, now: number): DeliveryHealth {
+  const row = sql.exec<{ n: number; oldest: number | null }>(`SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries`).one();
+  const lastError = sql
+    .exec<{ last_error: string }>(`SELECT last_error FROM deliveries WHERE last_error IS NOT NULL ORDER BY next_at DESC LIMIT 1`)
+    .toArray()[0];
+  return { pending: row.n, oldestPendingAgeMs: row.oldest === null ? null : now - row.oldest, lastError: lastError?.last_error ?? null };
+}

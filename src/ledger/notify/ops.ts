@@ -1,0 +1,138 @@
+// Ops alerts: to Slack and PagerDuty, through the deliveries table. A new group of SYSTEM_ERROR
+// or UNKNOWN failures alerts at once, repeats only count; a failure rate over a tier alerts once
+// per minute window; exhausted recovery, parked messages and a stuck outbox alert too. An alert
+// resolves (PagerDuty) when what raised it has been quiet for ALERT_RESOLVE_AFTER_SECONDS.
+
+import type { NotifyConfig } from "../../config";
+import type { FailureInput, FailureStatus } from "../../model";
+import type { Destination, OpsAlert, Severity } from "../../sinks/webhooks";
+import { CounterDeltas, counterKey } from "../counters";
+import { scheduleAt, unschedule } from "../scheduler";
+import { enqueueDelivery } from "./deliveries";
+
+export interface OpsContext {
+  sql: SqlStorage;
+  notify: NotifyConfig;
+  tenant: string;
+  now: number;
+  deltas: CounterDeltas;
+}
+
+type AlertRow = { state: "triggered" | "resolved"; fingerprint: string | null; changed_at: number };
+
+function opsDestinations(notify: NotifyConfig): Destination[] {
+  return [...(notify.slackWebhookUrl ? (["slack"] as const) : []), ...(notify.pagerDutyRoutingKey ? (["pagerduty"] as const) : [])];
+}
+
+/** Raises an alert unless it is already open; an open alert only notes that it is still active. */
+export function raise(
+  c: OpsContext,
+  alert: { key: string; severity: Severity; summary: string; fingerprint?: string; details: OpsAlert["details"] },
+): void {
+  const dedupKey = `${c.tenant}:${alert.key}`;
+  const row = c.sql.exec<AlertRow>(`SELECT state, fingerprint, changed_at FROM alerts WHERE dedup_key = ?`, dedupKey).toArray()[0];
+  c.sql.exec(
+    `INSERT INTO alerts (dedup_key, state, fingerprint, changed_at) VALUES (?, 'triggered', ?, ?)
+     ON CONFLICT (dedup_key) DO UPDATE SET state = 'triggered', changed_at = excluded.changed_at`,
+    dedupKey,
+    alert.fingerprint ?? null,
+    c.now,
+  );
+  if (row?.state === "triggered") return;
+  const payload: OpsAlert = { action: "trigger", dedupKey, severity: alert.severity, summary: alert.summary, tenant: c.tenant, details: alert.details };
+  for (const destination of opsDestinations(c.notify)) enqueueDelivery(c.sql, `${destination}:trigger:${dedupKey}:${c.now}`, destination, payload, c.now);
+  scheduleAt(c.sql, "resolve", dedupKey, c.now + c.notify.resolveAfterMs);
+  c.deltas.add(counterKey.alerts, 1);
+}
+
+/** Resolves now (the condition is known to be over), if the alert is open. */
+export function resolve(c: OpsContext, key: string): void {
+  const dedupKey = `${c.tenant}:${key}`;
+  const row = c.sql.exec<AlertRow>(`SELECT state FROM alerts WHERE dedup_key = ?`, dedupKey).toArray()[0];
+  if (row?.state === "triggered") resolveKey(c, dedupKey);
+}
+
+function resolveKey(c: OpsContext, dedupKey: string): void {
+  c.sql.exec(`UPDATE alerts SET state = 'resolved', changed_at = ? WHERE dedup_key = ?`, c.now, dedupKey);
+  unschedule(c.sql, "resolve", dedupKey);
+  if (c.notify.pagerDutyRoutingKey) {
+    const payload: OpsAlert = { action: "resolve", dedupKey, severity: "info", summary: "resolved", tenant: c.tenant, details: {} };
+    enqueueDelivery(c.sql, `pagerduty:resolve:${dedupKey}:${c.now}`, "pagerduty", payload, c.now);
+  }
+}
+
+/** Due: resolve when quiet long enough, otherwise look again when it would be. */
+export function resolveIfQuiet(c: OpsContext, dedupKey: string): void {
+  const row = c.sql.exec<AlertRow>(`SELECT state, fingerprint, changed_at FROM alerts WHERE dedup_key = ?`, dedupKey).toArray()[0];
+  if (!row || row.state !== "triggered") {
+    unschedule(c.sql, "resolve", dedupKey);
+    return;
+  }
+  const groupSeen = row.fingerprint
+    ? c.sql.exec<{ last_seen: number }>(`SELECT last_seen FROM groups WHERE fingerprint = ?`, row.fingerprint).toArray()[0]?.last_seen
+    : undefined;
+  const lastActive = Math.max(row.changed_at, groupSeen ?? 0);
+  if (c.now - lastActive >= c.notify.resolveAfterMs) resolveKey(c, dedupKey);
+  else scheduleAt(c.sql, "resolve", dedupKey, lastActive + c.notify.resolveAfterMs);
+}
+
+export interface Occurrence {
+  failure: FailureInput;
+  status: FailureStatus;
+  previousStatus: FailureStatus | null;
+}
+
+const ALERTING: readonly string[] = ["SYSTEM_ERROR", "UNKNOWN"];
+
+/** The alerts a recorded batch raises. */
+export function alertsForBatch(c: OpsContext, occurrences: readonly Occurrence[]): void {
+  const seen = new Set<string>();
+  for (const { failure: f, status, previousStatus } of occurrences) {
+    if (ALERTING.includes(f.class) && !seen.has(f.fingerprint)) {
+      seen.add(f.fingerprint);
+      const open = c.sql
+        .exec<{ state: string }>(`SELECT state FROM alerts WHERE dedup_key = ?`, `${c.tenant}:group:${f.fingerprint}`)
+        .toArray()[0];
+      if (open?.state !== "triggered") {
+        raise(c, {
+          key: `group:${f.fingerprint}`,
+          fingerprint: f.fingerprint,
+          severity: f.class === "SYSTEM_ERROR" ? "error" : "warning",
+          summary: `${f.class} in ${f.queue}: ${f.error ? `${f.error.name}: ${f.error.message}` : f.reason}`.slice(0, 1024),
+          details: { class: f.class, queue: f.queue, group: f.fingerprint, jobId: f.jobId, reason: f.reason },
+        });
+      }
+    }
+    if (status === "exhausted" && previousStatus !== "exhausted") {
+      raise(c, {
+        key: `exhausted:${f.fingerprint}`,
+        fingerprint: f.fingerprint,
+        severity: "error",
+        summary: `recovery gave up on ${f.jobId} in ${f.queue}: it is in the manual recovery queue`,
+        details: { class: f.class, queue: f.queue, group: f.fingerprint, jobId: f.jobId },
+      });
+    }
+  }
+
+  if (occurrences.length > 0 && c.notify.thresholds.length > 0) {
+    const minute = Math.floor(c.now / 60_000);
+    const before = c.sql.exec<{ count: number }>(`SELECT count FROM minute_counts WHERE minute = ?`, minute).toArray()[0]?.count ?? 0;
+    const after = before + occurrences.length;
+    c.sql.exec(
+      `INSERT INTO minute_counts (minute, count) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET count = excluded.count`,
+      minute,
+      after,
+    );
+    c.sql.exec(`DELETE FROM minute_counts WHERE minute < ?`, minute - 60);
+    c.notify.thresholds.forEach((tier, i) => {
+      if (before < tier.perMinute && after >= tier.perMinute) {
+        raise(c, {
+          key: `rate:${tier.perMinute}`,
+          severity: i === c.notify.thresholds.length - 1 && i > 0 ? "critical" : "warning",
+          summary: `more than ${tier.perMinute} failures a minute (${after} so far this minute)`,
+          details: { perMinute: tier.perMinute, thisMinute: after },
+        });
+      }
+    });
+  }
+}

@@ -1,0 +1,98 @@
+// Telling users their job failed: once per job, at most `limit` notices per user per window (a
+// token bucket), the rest folded into one digest when the window ends. Notices land in the D1
+// inbox through the outbox, and go to the user webhook when one is configured.
+
+import type { NotifyConfig } from "../../config";
+import type { FailureInput } from "../../model";
+import type { UserNotice } from "../../sinks/webhooks";
+import { CounterDeltas, counterKey } from "../counters";
+import { isScheduled, scheduleAt, unschedule } from "../scheduler";
+import { enqueueDelivery } from "./deliveries";
+
+const DIGEST_SAMPLE = 20;
+
+type Bucket = { tokens: number; refilled_at: number; suppressed: number; suppressed_jobs: string };
+
+export interface NoticeContext {
+  sql: SqlStorage;
+  notify: NotifyConfig;
+  tenant: string;
+  now: number;
+  deltas: CounterDeltas;
+}
+
+function readBucket(c: NoticeContext, userId: string): Bucket {
+  const row = c.sql.exec<Bucket>(`SELECT tokens, refilled_at, suppressed, suppressed_jobs FROM user_buckets WHERE user_id = ?`, userId).toArray()[0];
+  const limit = c.notify.userLimit;
+  if (!row) return { tokens: limit, refilled_at: c.now, suppressed: 0, suppressed_jobs: "[]" };
+  const refill = ((c.now - row.refilled_at) * limit) / c.notify.userWindowMs;
+  return { ...row, tokens: Math.min(limit, row.tokens + Math.max(0, refill)), refilled_at: c.now };
+}
+
+function writeBucket(c: NoticeContext, userId: string, b: Bucket): void {
+  c.sql.exec(
+    `INSERT INTO user_buckets (user_id, tokens, refilled_at, suppressed, suppressed_jobs) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (user_id) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at,
+       suppressed = excluded.suppressed, suppressed_jobs = excluded.suppressed_jobs`,
+    userId,
+    b.tokens,
+    b.refilled_at,
+    b.suppressed,
+    b.suppressed_jobs,
+  );
+}
+
+function publish(c: NoticeContext, notice: UserNotice): UserNotice {
+  if (c.notify.userWebhookUrl) enqueueDelivery(c.sql, `user_webhook:${notice.id}`, "user_webhook", notice, c.now);
+  return notice;
+}
+
+/** A USER_ERROR failure's one notice, or null when the user's bucket is empty (it joins the digest). */
+export function noticeForFailure(c: NoticeContext, f: FailureInput & { userId: string }): UserNotice | null {
+  const bucket = readBucket(c, f.userId);
+  if (bucket.tokens < 1) {
+    const sample = JSON.parse(bucket.suppressed_jobs) as string[];
+    writeBucket(c, f.userId, {
+      ...bucket,
+      suppressed: bucket.suppressed + 1,
+      suppressed_jobs: JSON.stringify(sample.length < DIGEST_SAMPLE ? [...sample, f.jobId] : sample),
+    });
+    if (!isScheduled(c.sql, "digest", f.userId)) scheduleAt(c.sql, "digest", f.userId, c.now + c.notify.userWindowMs);
+    c.deltas.add(counterKey.noticesSuppressed, 1);
+    return null;
+  }
+  writeBucket(c, f.userId, { ...bucket, tokens: bucket.tokens - 1 });
+  c.deltas.add(counterKey.noticesSent, 1);
+  const where = f.error ? `: ${f.error.message}` : "";
+  return publish(c, {
+    id: `n:${f.jobId}`,
+    kind: "failure",
+    tenantId: c.tenant,
+    userId: f.userId,
+    jobId: f.jobId,
+    title: `Job ${f.jobId} failed`,
+    body: `Your job ${f.jobId} on ${f.queue} failed and was not completed${where}`.slice(0, 2000),
+    createdAt: c.now,
+  });
+}
+
+/** The end of a user's window: everything suppressed in it, as one notice. */
+export function digestFor(c: NoticeContext, userId: string): UserNotice | null {
+  unschedule(c.sql, "digest", userId);
+  const bucket = readBucket(c, userId);
+  if (bucket.suppressed === 0) return null;
+  const sample = JSON.parse(bucket.suppressed_jobs) as string[];
+  writeBucket(c, userId, { ...bucket, suppressed: 0, suppressed_jobs: "[]" });
+  c.deltas.add(counterKey.digests, 1);
+  const more = bucket.suppressed > sample.length ? `, and ${bucket.suppressed - sample.length} more` : "";
+  return publish(c, {
+    id: `d:${userId}:${c.now}`,
+    kind: "digest",
+    tenantId: c.tenant,
+    userId,
+    jobId: null,
+    title: `${bucket.suppressed} more jobs failed`,
+    body: `${bucket.suppressed} more jobs failed: ${sample.join(", ")}${more}`.slice(0, 2000),
+    createdAt: c.now,
+  });
+}
