@@ -20,7 +20,8 @@ export interface IngestContext {
   redact: Redactor;
 }
 
-type Decoded = { kind: "value"; value: unknown } | { kind: "bytes"; bytes: Uint8Array };
+/** A body as read: a value (with the text or bytes it was parsed from, if any), or bytes that are not JSON. */
+type Decoded = { kind: "value"; value: unknown; source?: string | Uint8Array } | { kind: "bytes"; bytes: Uint8Array };
 
 export async function toFailure(message: Message<unknown>, dlqName: string, ctx: IngestContext): Promise<TenantFailure> {
   const decoded = decode(message.body);
@@ -105,7 +106,7 @@ async function quarantine(
       reason: `quarantined: ${why}`,
       fingerprint: await fingerprint("Quarantined", why.split(" (")[0] ?? why, dlqName),
       error: null,
-      ...encodeBody(decoded, redact),
+      ...rawBody(decoded, redact),
       attempts: 0,
       firstFailedAt: at,
       lastFailedAt: at,
@@ -120,7 +121,7 @@ function decode(body: unknown): Decoded {
     const text = decodeUtf8(bytes);
     if (text !== null) {
       try {
-        return { kind: "value", value: JSON.parse(text) };
+        return { kind: "value", value: JSON.parse(text), source: bytes };
       } catch {
         // valid text but not JSON: kept as the exact bytes
       }
@@ -129,12 +130,20 @@ function decode(body: unknown): Decoded {
   }
   if (typeof body === "string") {
     try {
-      return { kind: "value", value: JSON.parse(body) };
+      return { kind: "value", value: JSON.parse(body), source: body };
     } catch {
       return { kind: "value", value: body };
     }
   }
   return { kind: "value", value: body };
+}
+
+/** A quarantined body is kept as it came (text or bytes, redacted), not as re-serialised JSON. */
+function rawBody(decoded: Decoded, redact: Redactor): Pick<FailureInput, "body" | "bodyEncoding"> {
+  if (decoded.kind === "value" && decoded.source instanceof Uint8Array) return { body: toBase64(redact.bytes(decoded.source)), bodyEncoding: "base64" };
+  if (decoded.kind === "value" && typeof decoded.source === "string") return { body: JSON.stringify(redact.text(decoded.source)), bodyEncoding: "json" };
+  const { body, bodyEncoding } = encodeBody(decoded, redact);
+  return { body, bodyEncoding };
 }
 
 /**
