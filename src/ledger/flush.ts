@@ -6,8 +6,10 @@ import { putSegment, concat, layOut, segmentKey, type ArchivedLine } from "../si
 import { failureStatements, groupStatements, noticeStatements, writeD1Batch, type D1FailureState, type D1GroupState } from "../sinks/d1";
 import type { UserNotice } from "../sinks/webhooks";
 import { writeFailurePoints } from "../sinks/analytics";
-import type { ErrorInfo, FailureClass, FailureStatus } from "../model";
+import type { ErrorInfo } from "../model";
+import { inChunks } from "./chunks";
 import { pendingOutbox, type ArchivedOccurrence, type OutboxRow } from "./outbox";
+import { SUMMARY_COLUMNS, type FailureRow } from "./queries";
 
 export interface FlushTarget {
   storage: DurableObjectStorage;
@@ -86,36 +88,10 @@ function latestLines(rows: OutboxRow[], occurrences: ArchivedOccurrence[][]): Ma
   return latest;
 }
 
-type FailureStateRow = {
-  job_id: string;
-  user_id: string | null;
-  queue: string;
-  class: FailureClass;
-  reason: string;
-  status: FailureStatus;
-  attempts: number;
-  occurrences: number;
-  group_fp: string;
-  error: string | null;
-  first_failed_at: number;
-  last_failed_at: number;
-};
-
-function inChunks<T>(ids: readonly string[], read: (chunk: string[], placeholders: string) => T[]): T[] {
-  const out: T[] = [];
-  for (let i = 0; i < ids.length; i += 90) {
-    const chunk = ids.slice(i, i + 90);
-    out.push(...read(chunk, chunk.map(() => "?").join(", ")));
-  }
-  return out;
-}
-
 function readFailureStates(sql: SqlStorage, jobIds: string[], pointers: Map<string, ArchivedLine & { key: string }>): D1FailureState[] {
   return inChunks(jobIds, (chunk, placeholders) =>
     sql
-      .exec<FailureStateRow>(
-        `SELECT job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp, error, first_failed_at, last_failed_at
-         FROM failures WHERE job_id IN (${placeholders})`,
+      .exec<FailureRow>(`SELECT ${SUMMARY_COLUMNS} FROM failures WHERE job_id IN (${placeholders})`,
         ...chunk,
       )
       .toArray(),

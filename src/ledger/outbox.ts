@@ -3,6 +3,7 @@
 
 import type { FailureInput } from "../model";
 import type { UserNotice } from "../sinks/webhooks";
+import { inChunks } from "./chunks";
 import { counterKey } from "./counters";
 import { scheduleIfAbsent } from "./scheduler";
 
@@ -94,10 +95,7 @@ export function touchOutbox(sql: SqlStorage, jobIds: readonly string[], now: num
     JSON.stringify(jobIds),
     JSON.stringify(notices),
   );
-  for (let i = 0; i < jobIds.length; i += 90) {
-    const chunk = jobIds.slice(i, i + 90);
-    sql.exec(`UPDATE failures SET outbox_seq = ? WHERE job_id IN (${chunk.map(() => "?").join(", ")})`, firstId, ...chunk);
-  }
+  inChunks(jobIds, (chunk, placeholders) => sql.exec(`UPDATE failures SET outbox_seq = ? WHERE job_id IN (${placeholders})`, firstId, ...chunk).toArray());
   scheduleIfAbsent(sql, "flush", "outbox", flushAt);
 }
 

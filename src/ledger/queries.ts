@@ -97,7 +97,7 @@ export interface GroupSummary {
   lastSeen: string;
 }
 
-type FailureRow = {
+export type FailureRow = {
   job_id: string;
   user_id: string | null;
   queue: string;
@@ -115,7 +115,7 @@ type FailureRow = {
   recovery_note: string | null;
 };
 
-const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp, error,
+export const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp, error,
   first_failed_at, last_failed_at, recovery_attempts, poison_streak, recovery_note`;
 
 export function listFailures(sql: SqlStorage, tenantId: string, query: FailureQuery): FailurePage {

@@ -69,7 +69,9 @@ describe("ledger retention", () => {
     const day = 24 * 3600_000;
     const t0 = FUTURE;
     await tuneLedger(stub, { now: t0, flushDelayMs: 0, retention: { maxAgeMs: 2 * day } });
-    await stub.record([failureInput({ jobId: "old", lastFailedAt: t0 - day }), failureInput({ jobId: "new", lastFailedAt: t0 })]);
+    // USER_ERROR: no ops alert, so the only due work is the flush and retention.
+    const userError = { class: "USER_ERROR" as const, userId: undefined };
+    await stub.record([failureInput({ jobId: "old", lastFailedAt: t0 - day, ...userError }), failureInput({ jobId: "new", lastFailedAt: t0, ...userError })]);
     expect(await runDurableObjectAlarm(stub)).toBe(true); // the flush
 
     const alarmAt = await runInDurableObject(stub, (_i: FailureLedger, state) => state.storage.getAlarm());
@@ -80,7 +82,7 @@ describe("ledger retention", () => {
 
     expect(await stub.getFailure("old")).toBeNull();
     expect(await stub.getFailure("new")).not.toBeNull();
-    expect(await stub.stats()).toMatchObject({ total: 2, rows: 1, evicted: 1 });
+    expect(await stub.stats()).toMatchObject({ total: 2, rows: 1, evicted: 1, byClass: { USER_ERROR: 2 } });
     expect(await runInDurableObject(stub, (_i: FailureLedger, state) => state.storage.getAlarm())).toBe(t0 + 2 * day);
   });
 });

@@ -1,5 +1,6 @@
 import type { RecoveryConfig } from "../../config";
 import type { FailureStatus } from "../../model";
+import { inChunks } from "../chunks";
 import { CounterDeltas, counterKey } from "../counters";
 import type { Circuits } from "./circuit";
 
@@ -29,18 +30,16 @@ export type RecoveryRow = {
 };
 
 export function readRecoveryRows(sql: SqlStorage, jobIds: readonly string[]): Map<string, RecoveryRow> {
-  const rows = new Map<string, RecoveryRow>();
-  for (let i = 0; i < jobIds.length; i += 90) {
-    const chunk = jobIds.slice(i, i + 90);
-    for (const row of sql.exec<RecoveryRow>(
-      `SELECT job_id, status, queue, class, body, body_encoding, body_redacted, sealed_body, recovery_attempts, retry_in_flight
-       FROM failures WHERE job_id IN (${chunk.map(() => "?").join(", ")})`,
-      ...chunk,
-    )) {
-      rows.set(row.job_id, row);
-    }
-  }
-  return rows;
+  const rows = inChunks(jobIds, (chunk, placeholders) =>
+    sql
+      .exec<RecoveryRow>(
+        `SELECT job_id, status, queue, class, body, body_encoding, body_redacted, sealed_body, recovery_attempts, retry_in_flight
+         FROM failures WHERE job_id IN (${placeholders})`,
+        ...chunk,
+      )
+      .toArray(),
+  );
+  return new Map(rows.map((row) => [row.job_id, row]));
 }
 
 /** Moves a failure to `to`, keeping the status counters in step. */
