@@ -8,6 +8,7 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = "ApiError";
@@ -16,12 +17,22 @@ export class ApiError extends Error {
 
 export const notFound = (message: string) => new ApiError(404, "not_found", message);
 
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: "Stable, machine-readable: invalid_request, unauthorized, not_found, rate_limited …" }),
+      message: z.string().meta({ description: "What went wrong and, where it helps, what to do." }),
+      details: z.unknown().optional().meta({ description: "For invalid_request: one { path, message } per problem." }),
+    }),
+  })
+  .meta({ description: "The one error shape of every 4xx and 5xx response." });
+
 export function errorResponse(status: number, code: string, message: string, details?: unknown, headers?: HeadersInit): Response {
   return Response.json({ error: { code, message, ...(details === undefined ? {} : { details }) } }, { status, headers });
 }
 
 export function toErrorResponse(error: unknown): Response {
-  if (error instanceof ApiError) return errorResponse(error.status, error.code, error.message, error.details);
+  if (error instanceof ApiError) return errorResponse(error.status, error.code, error.message, error.details, error.headers);
   if (error instanceof z.ZodError) {
     return errorResponse(
       400,
@@ -30,6 +41,7 @@ export function toErrorResponse(error: unknown): Response {
       error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
     );
   }
+  // Never echo an unexpected error: it may carry internals. The log has it.
   console.error("unhandled error in API", error);
   return errorResponse(500, "internal_error", "Something went wrong on our side; it has been logged.");
 }

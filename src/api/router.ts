@@ -1,57 +1,84 @@
-import { AutoRouter, type IRequest } from "itty-router";
+// The worker's HTTP surface, built from the route table: each route is registered with one
+// handler that authenticates, rate-limits, validates and answers in the one error shape.
+
+import { Router, type IRequest } from "itty-router";
 import { readConfig } from "../config";
-import { getFailure, listFailures } from "./endpoints/failures";
-import { getStats } from "./endpoints/stats";
-import { listGroups } from "./endpoints/groups";
-import { listParked } from "./endpoints/parking";
-import { abandonFailure, createOperation, failureHistory, getOperation, requeueFailure } from "./endpoints/recovery";
-import { postDemoJobs, postRawDeadLetter } from "./endpoints/dev";
+import { authenticate, enforceRateLimit } from "./auth";
+import { corsHeaders, preflight } from "./cors";
 import { ApiError, errorResponse, toErrorResponse } from "./errors";
+import { isReply, type ApiRequest, type Route } from "./route";
+import { ROUTES } from "./routes";
+import { pathParam, readBodyBytes, readJson } from "./validate";
 
 type Args = [Env, ExecutionContext];
 
-/** Every path the API serves, with its methods, so a wrong method gets 405 rather than 404. */
-const ROUTES: [RegExp, string[]][] = [
-  [/^\/health$/, ["GET"]],
-  [/^\/api\/queue\/dlq\/stats$/, ["GET"]],
-  [/^\/api\/queue\/dlq\/failures$/, ["GET"]],
-  [/^\/api\/queue\/dlq\/failures\/[^/]+$/, ["GET"]],
-  [/^\/api\/queue\/dlq\/failures\/[^/]+\/(requeue|abandon)$/, ["POST"]],
-  [/^\/api\/queue\/dlq\/failures\/[^/]+\/history$/, ["GET"]],
-  [/^\/api\/queue\/dlq\/operations$/, ["POST"]],
-  [/^\/api\/queue\/dlq\/operations\/[^/]+$/, ["GET"]],
-  [/^\/api\/queue\/dlq\/groups$/, ["GET"]],
-  [/^\/api\/queue\/dlq\/parking$/, ["GET"]],
-  [/^\/dev\/jobs$/, ["POST"]],
-  [/^\/dev\/dlq$/, ["POST"]],
-];
+const DEFAULT_BODY_LIMIT = 64 * 1024;
 
+function serve(route: Route) {
+  const [first] = Object.entries(route.responses);
+  const defaultStatus = Number(first![0]);
+  const textType = first && "text" in first[1] ? first[1].text : null;
+
+  return async (request: ApiRequest, env: Env, ctx: ExecutionContext): Promise<Response> => {
+    if (route.access === "dev" && !readConfig(env).devRoutes) throw new ApiError(404, "not_found", "the /dev routes exist only in local development");
+    if (route.access !== "public" && route.access !== "dev") {
+      const auth = await authenticate(request, env);
+      if (route.access === "admin" && auth.kind !== "admin") throw new ApiError(403, "forbidden", "this route needs the admin token");
+      await enforceRateLimit(env, auth);
+      request.auth = auth;
+    }
+    // Parsed in order, path first: a bad id is reported before anything else.
+    const rawParams: Record<string, string> = {};
+    for (const name of Object.keys(request.params ?? {})) rawParams[name] = pathParam(request, name);
+    const params = route.params ? route.params.parse(rawParams) : {};
+    request.served = { route, params: params as Record<string, string> };
+    const query = route.query ? route.query.parse({ ...request.query }) : rejectQuery(request);
+    let body: unknown;
+    if (route.body && !route.body.raw) {
+      body = await readJson(request, route.body.schema, { maxBytes: route.body.maxBytes ?? DEFAULT_BODY_LIMIT, optional: route.body.optional });
+    } else if (!route.body && request.method !== "GET" && request.method !== "HEAD") {
+      // A body where none is taken is refused too, so nobody believes it was read.
+      if ((await readBodyBytes(request, DEFAULT_BODY_LIMIT)).byteLength > 0) {
+        throw new ApiError(400, "invalid_request", `${route.method} ${route.path} takes no body`);
+      }
+    }
+
+    const result = await route.handler({ request, env, ctx, query, params, body });
+    const [status, payload] = isReply(result) ? [result.status, result.body] : [defaultStatus, result];
+    if (textType !== null && typeof payload === "string") return new Response(payload, { status, headers: { "content-type": textType } });
+    return Response.json(payload, { status });
+  };
+}
+
+/** A route that takes no query parameters still refuses them: strict, like every schema. */
+function rejectQuery(request: IRequest): Record<string, never> {
+  const names = Object.keys(request.query ?? {});
+  if (names.length > 0) throw new ApiError(400, "invalid_request", `unexpected query parameter${names.length > 1 ? "s" : ""}: ${names.join(", ")}`);
+  return {};
+}
+
+const base = Router<IRequest, Args>({
+  before: [preflight],
+  catch: toErrorResponse,
+  finally: [(response: Response | undefined, request: IRequest, env: Env) => corsHeaders(response ?? missing(request), request, env)],
+});
+for (const route of ROUTES) base[route.method.toLowerCase() as "get" | "post" | "delete"](route.path, serve(route));
+
+/** Methods served at a path, from the table. */
+export function allowedMethods(path: string): string[] {
+  return base.routes.filter(([, pattern]) => pattern.test(path)).map(([method]) => method);
+}
+
+/** No route matched: 405 with Allow when the path exists under another method, else 404. */
 function missing(request: IRequest): Response {
   const path = new URL(request.url).pathname;
-  const route = ROUTES.find(([pattern]) => pattern.test(path));
-  if (route) {
-    return errorResponse(405, "method_not_allowed", `${request.method} is not allowed here; use ${route[1].join(", ")}`, undefined, {
-      allow: route[1].join(", "),
+  const allowed = allowedMethods(path);
+  if (allowed.length > 0) {
+    return errorResponse(405, "method_not_allowed", `${request.method} is not allowed here; use ${allowed.join(", ")}`, undefined, {
+      allow: allowed.join(", "),
     });
   }
   return errorResponse(404, "not_found", `no route for ${request.method} ${path}`);
 }
 
-function devOnly(_request: IRequest, env: Env) {
-  if (!readConfig(env).devRoutes) throw new ApiError(404, "not_found", "the /dev routes exist only in local development");
-}
-
-export const router = AutoRouter<IRequest, Args>({ catch: toErrorResponse, missing })
-  .get("/health", () => ({ ok: true }))
-  .get("/api/queue/dlq/stats", getStats)
-  .get("/api/queue/dlq/failures", listFailures)
-  .get("/api/queue/dlq/failures/:jobId", getFailure)
-  .get("/api/queue/dlq/failures/:jobId/history", failureHistory)
-  .post("/api/queue/dlq/failures/:jobId/requeue", requeueFailure)
-  .post("/api/queue/dlq/failures/:jobId/abandon", abandonFailure)
-  .post("/api/queue/dlq/operations", createOperation)
-  .get("/api/queue/dlq/operations/:id", getOperation)
-  .get("/api/queue/dlq/groups", listGroups)
-  .get("/api/queue/dlq/parking", listParked)
-  .post("/dev/jobs", devOnly, postDemoJobs)
-  .post("/dev/dlq", devOnly, postRawDeadLetter);
+export const router = { fetch: (request: Request, env: Env, ctx: ExecutionContext) => base.fetch(request, env, ctx) };

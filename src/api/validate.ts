@@ -19,12 +19,34 @@ export function pathParam(request: IRequest, name: string): string {
   }
 }
 
-/** Reads a JSON body of at most `maxBytes`; anything else is a 4xx, never a crash. */
+/**
+ * Reads a body of at most `maxBytes`; anything else is a 4xx, never a crash. A body without a
+ * Content-Length is read only up to the limit, so a huge stream is cut off, not buffered.
+ */
 export async function readBodyBytes(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const tooLarge = () => new ApiError(413, "payload_too_large", `request body must be at most ${maxBytes} bytes`);
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw new ApiError(413, "payload_too_large", `request body must be at most ${maxBytes} bytes`);
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  if (bytes.byteLength > maxBytes) throw new ApiError(413, "payload_too_large", `request body must be at most ${maxBytes} bytes`);
+  if (declared > maxBytes) throw tooLarge();
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
   return bytes;
 }
 

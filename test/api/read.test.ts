@@ -1,14 +1,15 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { apiFetch } from "../support/api";
 import { failureInput, ledger, uniqueTenant } from "../support/failures";
 
 const tenant = uniqueTenant("api");
 const base = Date.now() - 3600_000;
 
 async function get(path: string) {
-  const res = await exports.default.fetch(`http://local${path}`);
+  const res = await apiFetch(path);
   return { status: res.status, body: (await res.json()) as any, headers: res.headers };
 }
 
@@ -112,7 +113,7 @@ describe("GET /api/queue/dlq/groups", () => {
 
 describe("bad requests get one error shape", () => {
   it.each([
-    ["/api/queue/dlq/stats", 400, "invalid_request"],
+    ["/api/queue/dlq/failures", 400, "invalid_request"],
     ["/api/queue/dlq/stats?tenant=../x", 400, "invalid_request"],
     ["/api/queue/dlq/stats?tenant=a&tenant=b", 400, "invalid_request"],
     ["/api/queue/dlq/stats?tenant=a&extra=1", 400, "invalid_request"],
@@ -134,7 +135,7 @@ describe("bad requests get one error shape", () => {
   });
 
   it("answers a wrong method with 405 and Allow", async () => {
-    const res = await exports.default.fetch(`http://local/api/queue/dlq/stats?tenant=${tenant}`, { method: "DELETE" });
+    const res = await apiFetch(`/api/queue/dlq/stats?tenant=${tenant}`, { method: "DELETE" });
     expect(res.status).toBe(405);
     expect(res.headers.get("allow")).toBe("GET");
     expect(((await res.json()) as any).error.code).toBe("method_not_allowed");

@@ -1,8 +1,10 @@
-import { exports } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { QUARANTINE_TENANT } from "../../src/model";
 import { afterEach, describe, expect, it } from "vitest";
 import { armFault, disarmFaults } from "../../src/faults";
 import { parkingKey } from "../../src/ingest/parking";
+import { apiFetch } from "../support/api";
 import { deliver, message } from "../support/dlq";
 
 afterEach(() => disarmFaults());
@@ -22,13 +24,19 @@ describe("parking queue consumer", () => {
     const third = await deliver([{ ...messages[0]!, attempts: 2 }], "jobs-dlq-parking");
     expect(third.explicitAcks).toEqual([messages[0]!.id]);
 
-    const parked = await (await exports.default.fetch("http://local/api/queue/dlq/parking")).json<any>();
+    const parked = await (await apiFetch("/api/queue/dlq/parking")).json<any>();
     expect(parked.total).toBe(3);
     expect(parked.items.map((i: { messageId: string }) => i.messageId).sort()).toEqual(messages.map((m) => m.id).sort());
 
     const archived = await env.ARCHIVE.get(parked.items.find((i: { messageId: string }) => i.messageId === messages[2]!.id).archiveKey);
     expect(JSON.parse(await archived!.text())).toMatchObject({ id: messages[2]!.id, queue: "jobs-dlq-parking", bodyEncoding: "base64", body: "AQID" });
     expect(parkingKey({ id: "a/b", timestamp: new Date("2026-01-02T03:04:05Z") } as Message<unknown>)).toBe("_parking/2026/01/02/a%2Fb.json");
+
+    // Ops hear of it: an alert on the quarantine ledger (sent wherever ops alerts are configured).
+    const alerted = await runInDurableObject(env.FAILURE_LEDGER.getByName(QUARANTINE_TENANT), (_i, state) =>
+      state.storage.sql.exec<{ dedup_key: string; state: string }>(`SELECT dedup_key, state FROM alerts WHERE dedup_key LIKE '%parking%'`).toArray(),
+    );
+    expect(alerted).toEqual([{ dedup_key: `${QUARANTINE_TENANT}:parking:jobs-dlq-parking`, state: "triggered" }]);
   });
 
   it("retries every archived message when D1 is down, then lists each once", async () => {

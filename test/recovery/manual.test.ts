@@ -1,16 +1,24 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { FailureLedger } from "../../src/ledger/ledger";
+import { apiFetch, createToken } from "../support/api";
 import { FUTURE, ledger, uniqueTenant } from "../support/failures";
 import { ORIGIN, alarmAt, configure, dueRetries, received, recoverable } from "../support/recovery";
 
-async function call(method: string, path: string, body?: unknown, actor = "ana") {
-  const res = await exports.default.fetch(`http://local${path}`, {
-    method,
-    headers: { "content-type": "application/json", "x-dlq-actor": actor },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+/** The audit trail names the token's label: each tenant gets a token labelled "ana". */
+const anasTokens = new Map<string, Promise<string>>();
+function anasToken(path: string): Promise<string> {
+  const tenant = new URL(path, "http://local").searchParams.get("tenant")!;
+  if (!anasTokens.has(tenant)) anasTokens.set(tenant, createToken(tenant, "ana").then((t) => t.token));
+  return anasTokens.get(tenant)!;
+}
+
+async function call(method: string, path: string, body?: unknown) {
+  const res = await apiFetch(
+    path,
+    { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) },
+    await anasToken(path),
+  );
   return { status: res.status, body: (await res.json()) as any };
 }
 

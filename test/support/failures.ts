@@ -35,10 +35,8 @@ export function ledger(tenant: string) {
 
 /** One failure as the HTTP API serves it (body parsed), or null on 404. */
 export async function servedFailure(tenant: string, jobId: string): Promise<Record<string, any> | null> {
-  const { exports } = await import("cloudflare:workers");
-  const res = await exports.default.fetch(
-    `http://local/api/queue/dlq/failures/${encodeURIComponent(jobId)}?tenant=${encodeURIComponent(tenant)}`,
-  );
+  const { apiFetch } = await import("./api");
+  const res = await apiFetch(`/api/queue/dlq/failures/${encodeURIComponent(jobId)}?tenant=${encodeURIComponent(tenant)}`);
   if (res.status === 404) return null;
   if (res.status !== 200) throw new Error(`GET failure ${jobId}: ${res.status} ${await res.text()}`);
   return res.json();

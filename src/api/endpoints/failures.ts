@@ -1,13 +1,12 @@
-import type { IRequest } from "itty-router";
 import { z } from "zod";
-import { FAILURE_CLASSES, FAILURE_STATUSES } from "../../model";
-import type { PageCursor } from "../../ledger/queries";
-import { notFound } from "../errors";
-import { TenantParam, ledgerFor, tenantOf } from "../tenant";
-import { parseQuery, pathParam } from "../validate";
 import { JobId } from "../../capture/envelope";
+import type { PageCursor } from "../../ledger/queries";
 import { readArchivedLine } from "../../sinks/archive";
 import { archivedFailure } from "../../sinks/d1";
+import { notFound } from "../errors";
+import { defineRoute } from "../route";
+import { FailureClassSchema, FailurePage, FailureStatusSchema, FailureView, Fingerprint } from "../schemas";
+import { TenantParam, ledgerFor, tenantOf } from "../tenant";
 
 /** Opaque to clients: base64url of [lastFailedAt, jobId]. */
 const Cursor = z
@@ -24,51 +23,77 @@ const Cursor = z
     }
     ctx.addIssue({ code: "custom", message: "cursor is not one this API returned" });
     return z.NEVER;
-  });
+  })
+  .meta({ description: "nextCursor from the previous page" });
 
 export function encodeCursor(cursor: PageCursor): string {
   return btoa(JSON.stringify([cursor.lastFailedAt, cursor.jobId])).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
+export const TenantQuery = z.object({ tenant: TenantParam.optional() }).strict();
+
 export const FailuresQuery = z
   .object({
-    tenant: TenantParam,
-    limit: z.coerce.number().int().min(1).max(500).default(50),
+    tenant: TenantParam.optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50).meta({ description: "page size" }),
     cursor: Cursor.optional(),
-    class: z.enum(FAILURE_CLASSES).optional(),
+    class: FailureClassSchema.optional(),
     queue: z.string().min(1).max(128).optional(),
-    status: z.enum(FAILURE_STATUSES).optional(),
-    group: z.string().regex(/^[0-9a-f]{16}$/, "group must be a 16-hex-digit fingerprint").optional(),
+    status: FailureStatusSchema.optional(),
+    group: Fingerprint.optional(),
   })
   .strict();
 
-export const FailureQuery = z.object({ tenant: TenantParam }).strict();
+export const JobParams = z.object({ jobId: JobId.meta({ description: "The job's id, as the producer set it" }) }).strict();
 
-export async function listFailures(request: IRequest, env: Env) {
-  const query = parseQuery(request, FailuresQuery);
-  const { tenant: _, cursor, ...filters } = query;
-  const page = await ledgerFor(env, tenantOf(request, query)).listFailures({ ...filters, after: cursor });
-  return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
-}
+/** The one 404 of every route about one failure (a tenant token naming another tenant gets it too). */
+export const noSuchFailure = ({ jobId }: { jobId: string }) => `no failure with jobId ${JSON.stringify(jobId)} in this tenant`;
+
+export const listFailures = defineRoute({
+  method: "GET",
+  path: "/api/queue/dlq/failures",
+  tag: "failures",
+  summary: "List failures, newest first",
+  description: "Keyset-paginated: follow nextCursor until it is null. Filters combine with AND.",
+  access: "tenant",
+  query: FailuresQuery,
+  responses: { 200: { description: "One page of failures", schema: FailurePage } },
+  async handler({ request, env, query }) {
+    const { tenant: _, cursor, ...filters } = query;
+    const page = await ledgerFor(env, tenantOf(request, query)).listFailures({ ...filters, after: cursor });
+    return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
+  },
+});
 
 /**
  * One failure: live from the ledger while it is in the hot window, and with its archived
  * envelope read back from R2 by range once the outbox has flushed it. After the ledger evicted
  * it, D1 and R2 still answer.
  */
-export async function getFailure(request: IRequest, env: Env) {
-  const tenant = tenantOf(request, parseQuery(request, FailureQuery));
-  const jobId = JobId.parse(pathParam(request, "jobId"));
-  const [live, record] = await Promise.all([ledgerFor(env, tenant).getFailure(jobId), archivedFailure(env.DB, tenant, jobId)]);
-  const envelope = record?.archive ? await readArchivedLine(env.ARCHIVE, record.archive.key, record.archive.offset, record.archive.length) : null;
-  const archive = record?.archive ? { ...record.archive, envelope } : null;
-  if (live) {
-    const body = live.bodyEncoding === "json" ? (JSON.parse(live.body) as unknown) : live.body;
-    return { ...live, body, source: "ledger", archive };
-  }
-  if (record) {
-    const { archive: _, ...summary } = record;
-    return { ...summary, body: envelope?.body ?? null, bodyEncoding: envelope?.bodyEncoding ?? null, source: "archive", archive };
-  }
-  throw notFound(`no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
-}
+export const getFailure = defineRoute({
+  method: "GET",
+  path: "/api/queue/dlq/failures/:jobId",
+  tag: "failures",
+  summary: "One failure, with its body and archive",
+  access: "tenant",
+  query: TenantQuery,
+  params: JobParams,
+  notFound: noSuchFailure,
+  responses: { 200: { description: "The failure", schema: FailureView } },
+  async handler({ request, env, query, params }) {
+    const tenant = tenantOf(request, query);
+    const { jobId } = params;
+    const [live, record] = await Promise.all([ledgerFor(env, tenant).getFailure(jobId), archivedFailure(env.DB, tenant, jobId)]);
+    const envelope = record?.archive ? await readArchivedLine(env.ARCHIVE, record.archive.key, record.archive.offset, record.archive.length) : null;
+    const archive = record?.archive ? { ...record.archive, envelope } : null;
+    if (live) {
+      const body = live.bodyEncoding === "json" ? (JSON.parse(live.body) as unknown) : live.body;
+      return { ...live, body, source: "ledger" as const, archive };
+    }
+    if (record) {
+      const { archive: _, ...summary } = record;
+      return { ...summary, body: envelope?.body ?? null, bodyEncoding: envelope?.bodyEncoding ?? null, source: "archive" as const, archive };
+    }
+    throw notFound(noSuchFailure(params));
+  },
+});

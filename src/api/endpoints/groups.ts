@@ -1,17 +1,24 @@
-import type { IRequest } from "itty-router";
 import { z } from "zod";
+import { defineRoute } from "../route";
+import { Groups } from "../schemas";
 import { TenantParam, ledgerFor, tenantOf } from "../tenant";
-import { parseQuery } from "../validate";
 
 export const GroupsQuery = z
   .object({
-    tenant: TenantParam,
+    tenant: TenantParam.optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict();
 
-export async function listGroups(request: IRequest, env: Env) {
-  const query = parseQuery(request, GroupsQuery);
-  const tenant = tenantOf(request, query);
-  return { items: await ledgerFor(env, tenant).listGroups(query.limit) };
-}
+export const listGroups = defineRoute({
+  method: "GET",
+  path: "/api/queue/dlq/groups",
+  tag: "failures",
+  summary: "Failure groups (same error, same job type), most recently seen first",
+  access: "tenant",
+  query: GroupsQuery,
+  responses: { 200: { description: "The groups", schema: Groups } },
+  async handler({ request, env, query }) {
+    return { items: await ledgerFor(env, tenantOf(request, query)).listGroups(query.limit) };
+  },
+});

@@ -1,0 +1,107 @@
+// Tenant tokens, managed by the admin: created (the token shown once), listed, revoked.
+
+import { z } from "zod";
+import { TenantId } from "../../capture/envelope";
+import { newToken, sha256, toHex } from "../auth";
+import { notFound } from "../errors";
+import { defineRoute, reply } from "../route";
+import { CreatedToken, TokenList, TokenView } from "../schemas";
+import { actorOf } from "../tenant";
+
+export const TokenLabel = z
+  .string()
+  .regex(/^[\w.@:-]{1,64}$/, "label must be 1-64 letters, digits, '_', '.', '@', ':' or '-'")
+  .refine((l) => l !== "admin", "label 'admin' is reserved for the admin token")
+  .meta({ description: "Who holds the token (a person, a service); recorded as the actor of what it does" });
+
+export const CreateTokenRequest = z.object({ tenant: TenantId, label: TokenLabel }).strict();
+
+export const TokensQuery = z
+  .object({
+    tenant: TenantId.optional().meta({ description: "Only this tenant's tokens" }),
+    revoked: z.enum(["true", "false"]).default("false").transform((v) => v === "true").meta({ description: "Include revoked tokens" }),
+  })
+  .strict();
+
+export const TokenParams = z.object({ id: z.string().regex(/^tok_[0-9a-f]{16}$/, "not a token id") }).strict();
+
+type TokenRow = { id: string; tenant_id: string; label: string; created_at: number; created_by: string; revoked_at: number | null };
+
+const view = (row: TokenRow): z.input<typeof TokenView> => ({
+  id: row.id,
+  tenant: row.tenant_id,
+  label: row.label,
+  createdAt: new Date(row.created_at).toISOString(),
+  createdBy: row.created_by,
+  revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at).toISOString(),
+});
+
+export const createToken = defineRoute({
+  method: "POST",
+  path: "/api/admin/tokens",
+  tag: "admin",
+  summary: "Create a token bound to one tenant",
+  description: "The answer carries the token itself, this once: only its SHA-256 is stored.",
+  access: "admin",
+  body: { schema: CreateTokenRequest, maxBytes: 4096 },
+  responses: { 201: { description: "The new token", schema: CreatedToken } },
+  async handler({ request, env, body }) {
+    const token = newToken();
+    const row: TokenRow = {
+      id: `tok_${toHex(crypto.getRandomValues(new Uint8Array(8)))}`,
+      tenant_id: body.tenant,
+      label: body.label,
+      created_at: Date.now(),
+      created_by: actorOf(request),
+      revoked_at: null,
+    };
+    await env.DB.prepare(`INSERT INTO api_tokens (id, tenant_id, label, token_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)`)
+      .bind(row.id, row.tenant_id, row.label, toHex(await sha256(token)), row.created_at, row.created_by)
+      .run();
+    return reply(201, { ...view(row), token });
+  },
+});
+
+export const listTokens = defineRoute({
+  method: "GET",
+  path: "/api/admin/tokens",
+  tag: "admin",
+  summary: "List tenant tokens (never the tokens themselves)",
+  access: "admin",
+  query: TokensQuery,
+  responses: { 200: { description: "Tokens, newest first", schema: TokenList } },
+  async handler({ env, query }) {
+    const where = [query.tenant === undefined ? null : `tenant_id = ?`, query.revoked ? null : `revoked_at IS NULL`].filter((w) => w !== null);
+    const { results } = await env.DB.prepare(
+      `SELECT id, tenant_id, label, created_at, created_by, revoked_at FROM api_tokens
+       ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id LIMIT 1000`,
+    )
+      .bind(...(query.tenant === undefined ? [] : [query.tenant]))
+      .all<TokenRow>();
+    return { items: results.map(view) };
+  },
+});
+
+const noSuchToken = ({ id }: { id: string }) => `no token ${id}`;
+
+export const revokeToken = defineRoute({
+  method: "DELETE",
+  path: "/api/admin/tokens/:id",
+  tag: "admin",
+  summary: "Revoke a tenant token; it stops working at once",
+  description: "Revoking a revoked token changes nothing and answers the same.",
+  access: "admin",
+  params: TokenParams,
+  notFound: noSuchToken,
+  responses: { 200: { description: "The revoked token", schema: TokenView } },
+  async handler({ env, params }) {
+    const row = await env.DB.prepare(
+      `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?
+       RETURNING id, tenant_id, label, created_at, created_by, revoked_at`,
+    )
+      .bind(Date.now(), params.id)
+      .first<TokenRow>();
+    if (!row) throw notFound(noSuchToken(params));
+    return view(row);
+  },
+});

@@ -1,0 +1,148 @@
+// A route is one entry of the table in routes.ts: method, path, who may call it, the zod schemas
+// of its parameters, body and responses, and the handler. The router registers, validates and
+// authorises from the entry, and the OpenAPI document is generated from the same entry, so a
+// route cannot be served without being documented, nor documented differently from how it runs.
+
+import type { IRequest } from "itty-router";
+import type { z } from "zod";
+import type { Auth } from "./auth";
+
+export type Method = "GET" | "POST" | "DELETE";
+
+/**
+ * public: anyone · dev: anyone, and only when DEV_ROUTES=true · token: any valid token ·
+ * tenant: a tenant token (its own tenant) or the admin token (naming a tenant) · admin: the admin token.
+ */
+export type Access = "public" | "dev" | "token" | "tenant" | "admin";
+
+/** Error statuses a route may answer with beyond the ones its access and inputs imply. */
+export type ExtraError = 404 | 409 | 422 | 503;
+
+export type AnyObject = z.ZodObject<z.ZodRawShape>;
+
+export interface JsonResponse {
+  description: string;
+  schema: z.ZodType;
+}
+export interface TextResponse {
+  description: string;
+  text: string;
+}
+export type ResponseSpec = JsonResponse | TextResponse;
+export type Responses = Partial<Record<200 | 201 | 202, ResponseSpec>>;
+
+type BodyOf<S> = S extends JsonResponse ? z.input<S["schema"]> : S extends TextResponse ? string : never;
+
+const REPLY = Symbol("reply");
+export interface Reply<T> {
+  [REPLY]: true;
+  status: number;
+  body: T;
+}
+
+/** A body with a status other than the route's first documented one. */
+export function reply<const S extends number, T>(status: S, body: T): Reply<T> & { status: S } {
+  return { [REPLY]: true, status, body };
+}
+
+export function isReply(value: unknown): value is Reply<unknown> {
+  return typeof value === "object" && value !== null && REPLY in value;
+}
+
+type Result<R extends Responses> = { [S in keyof R]: BodyOf<R[S]> | (Reply<BodyOf<R[S]>> & { status: S }) }[keyof R];
+
+export interface BodySpec<B extends z.ZodType> {
+  schema: B;
+  /** Bytes; larger bodies get 413 before they are parsed. */
+  maxBytes?: number;
+  /** An empty body parses as `undefined` (the schema's default applies). */
+  optional?: boolean;
+  /** The handler reads the body itself (raw bytes): the schema only documents it. */
+  raw?: { contentTypes: string[] };
+}
+
+/** What the router hands a handler: the request and env, and its inputs, parsed. */
+export interface Call<Q, P, B> {
+  request: ApiRequest;
+  env: Env;
+  ctx: ExecutionContext;
+  query: Q;
+  params: P;
+  body: B;
+}
+
+export interface ApiRequest extends IRequest {
+  /** Who is calling; set for every route that takes a token. */
+  auth?: Auth;
+  /** The route being served and its parsed path parameters (for tenantOf's 404). */
+  served?: { route: Route; params: Record<string, string> };
+}
+
+export interface RouteSpec<Q extends AnyObject | undefined, P extends AnyObject | undefined, B extends z.ZodType | undefined, R extends Responses> {
+  method: Method;
+  /** itty-router pattern, e.g. /api/queue/dlq/failures/:jobId */
+  path: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  access: Access;
+  query?: Q;
+  params?: P;
+  body?: B extends z.ZodType ? BodySpec<B> : undefined;
+  responses: R;
+  errors?: ExtraError[];
+  /**
+   * The 404 message for a missing resource of this route. A tenant token naming another tenant
+   * gets exactly this answer too, so it learns nothing about what that tenant has.
+   */
+  notFound?: (params: P extends AnyObject ? z.output<P> : Record<string, never>) => string;
+  handler: (
+    call: Call<
+      Q extends AnyObject ? z.output<Q> : Record<string, never>,
+      P extends AnyObject ? z.output<P> : Record<string, never>,
+      B extends z.ZodType ? z.output<B> : undefined
+    >,
+  ) => Promise<Result<R>> | Result<R>;
+}
+
+/** The erased form the router and the OpenAPI generator work with. */
+export interface Route {
+  method: Method;
+  path: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  access: Access;
+  query?: AnyObject;
+  params?: AnyObject;
+  body?: BodySpec<z.ZodType>;
+  responses: Responses;
+  errors?: ExtraError[];
+  notFound?: (params: Record<string, unknown>) => string;
+  handler: (call: Call<any, any, any>) => Promise<unknown> | unknown;
+}
+
+export function defineRoute<
+  Q extends AnyObject | undefined = undefined,
+  P extends AnyObject | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+  R extends Responses = Responses,
+>(spec: RouteSpec<Q, P, B, R>): Route {
+  return spec as unknown as Route;
+}
+
+/** The statuses a route can answer with, derived from what it takes and who may call it. */
+export function errorStatuses(route: Route): number[] {
+  const statuses = new Set<number>();
+  if (route.query || route.params || route.body) statuses.add(400);
+  if (route.access !== "public" && route.access !== "dev") {
+    statuses.add(401);
+    statuses.add(429);
+  }
+  if (route.access === "admin") statuses.add(403);
+  if (route.access === "tenant" || route.access === "dev" || route.notFound) statuses.add(404);
+  if (route.body) statuses.add(413);
+  for (const status of route.errors ?? []) statuses.add(status);
+  statuses.add(500);
+  return [...statuses].sort((a, b) => a - b);
+}

@@ -1,0 +1,199 @@
+// Response schemas: what the API answers, one per resource. They document the API (OpenAPI)
+// and type the handlers: a handler's result must fit its route's schema or it does not compile.
+
+import { z } from "zod";
+import { FAILURE_CLASSES, FAILURE_STATUSES } from "../model";
+
+const count = z.number().int().min(0);
+const time = z.string().meta({ description: "ISO 8601 date-time (UTC)", format: "date-time" });
+const classCounts = z.object(Object.fromEntries(FAILURE_CLASSES.map((c) => [c, count])) as Record<(typeof FAILURE_CLASSES)[number], typeof count>);
+const statusCounts = z.object(Object.fromEntries(FAILURE_STATUSES.map((s) => [s, count])) as Record<(typeof FAILURE_STATUSES)[number], typeof count>);
+
+export const FailureClassSchema = z.enum(FAILURE_CLASSES);
+export const FailureStatusSchema = z.enum(FAILURE_STATUSES);
+export const Fingerprint = z.string().regex(/^[0-9a-f]{16}$/, "group must be a 16-hex-digit fingerprint");
+
+export const ErrorInfo = z.object({
+  name: z.string(),
+  message: z.string(),
+  status: z.number().int().optional(),
+  code: z.string().optional(),
+  stack: z.string().optional(),
+});
+
+export const FailureSummary = z.object({
+  jobId: z.string(),
+  tenantId: z.string(),
+  userId: z.string().nullable(),
+  queue: z.string(),
+  class: FailureClassSchema,
+  reason: z.string(),
+  status: FailureStatusSchema,
+  attempts: count,
+  occurrences: count,
+  group: z.string().meta({ description: "The failure group's fingerprint" }),
+  error: ErrorInfo.nullable().meta({ description: "null when the platform dead-lettered the job without error context" }),
+  firstFailedAt: time,
+  lastFailedAt: time,
+  recovery: z.object({
+    attempts: count,
+    poison: z.boolean(),
+    note: z.string().nullable().meta({ description: "why it is not (or no longer) retried automatically" }),
+  }),
+});
+
+export const FailurePage = z.object({
+  items: z.array(FailureSummary),
+  nextCursor: z.string().nullable().meta({ description: "Pass as ?cursor= for the next page; null on the last page." }),
+});
+
+const BodyEncoding = z.enum(["json", "base64"]);
+
+/** A failure after a requeue or abandon: the summary with its body. */
+export const FailureWithBody = FailureSummary.extend({
+  body: z.unknown().meta({ description: "The job body: JSON as sent, or base64 of raw bytes" }),
+  bodyEncoding: BodyEncoding,
+});
+
+export const FailureView = FailureSummary.extend({
+  recovery: FailureSummary.shape.recovery.optional().meta({ description: "absent once the ledger has evicted the failure" }),
+  body: z.unknown(),
+  bodyEncoding: BodyEncoding.nullable(),
+  source: z.enum(["ledger", "archive"]).meta({ description: "ledger: live; archive: evicted from the ledger, read from D1 and R2" }),
+  archive: z
+    .object({ key: z.string(), offset: count, length: count, envelope: z.unknown().nullable() })
+    .nullable()
+    .meta({ description: "Where the full envelope is archived in R2, once flushed" }),
+});
+
+export const ActionEntry = z.object({
+  action: z.string(),
+  actor: z.string(),
+  at: time,
+  operationId: z.string().nullable(),
+  detail: z.record(z.string(), z.union([z.string(), z.number(), z.null()])).nullable(),
+});
+export const History = z.object({ items: z.array(ActionEntry) });
+
+export const GroupSummary = z.object({
+  fingerprint: z.string(),
+  queue: z.string(),
+  class: FailureClassSchema,
+  errorName: z.string(),
+  messageSample: z.string(),
+  sampleJobId: z.string(),
+  count,
+  firstSeen: time,
+  lastSeen: time,
+});
+export const Groups = z.object({ items: z.array(GroupSummary) });
+
+export const LedgerStats = z.object({
+  tenant: z.string(),
+  total: count,
+  occurrences: count,
+  duplicates: count,
+  batches: count,
+  last24h: count,
+  byClass: classCounts,
+  byStatus: statusCounts,
+  byQueue: z.record(z.string(), count),
+  avgAttempts: z.number(),
+  recoveryQueueSize: count,
+  groups: count,
+  rows: count,
+  evicted: count,
+  archive: z.object({ flushes: count, segments: count, occurrences: count, d1RowsWritten: count }),
+  recovery: z.object({
+    scheduledRetries: count,
+    retriesSent: count,
+    resends: count,
+    sendFailures: count,
+    refailures: count,
+    exhausted: count,
+    poison: count,
+    recovered: count,
+    presumedRecovered: count,
+    manualRequeues: count,
+    abandoned: count,
+  }),
+  notifications: z.object({ sent: count, suppressed: count }).optional(),
+  outbox: z.object({
+    pendingRows: count,
+    oldestPendingAgeMs: count.nullable(),
+    lastFlushAt: time.nullable(),
+    lastFlushError: z.object({ message: z.string(), at: time }).nullable(),
+    consecutiveFlushFailures: count,
+  }),
+  circuits: z.record(
+    z.string(),
+    z.object({ state: z.enum(["closed", "open", "half_open"]), recentFailures: count, openedAt: time.nullable(), probeJobId: z.string().nullable() }),
+  ),
+});
+
+export const CrossTenantStats = z.object({
+  scope: z.literal("all"),
+  source: z.literal("d1").meta({ description: "Counted from D1, which trails the live ledgers by the flush delay" }),
+  total: count,
+  byClass: classCounts,
+  byStatus: statusCounts,
+  tenantCount: count,
+  tenants: z
+    .array(z.object({ tenant: z.string(), total: count, byClass: classCounts, byStatus: statusCounts }))
+    .meta({ description: "The tenants with the most failures first, at most ?limit of them" }),
+});
+
+export const OperationFilterView = z.object({
+  class: FailureClassSchema.optional(),
+  queue: z.string().optional(),
+  status: FailureStatusSchema.optional(),
+  group: z.string().optional(),
+  from: z.number().optional().meta({ description: "epoch ms" }),
+  to: z.number().optional().meta({ description: "epoch ms" }),
+});
+
+export const Operation = z.object({
+  id: z.string(),
+  action: z.enum(["requeue", "abandon"]),
+  filter: OperationFilterView,
+  rate: count,
+  status: z.enum(["running", "done"]),
+  total: count,
+  processed: count,
+  succeeded: count,
+  failed: count,
+  errors: z.array(z.object({ jobId: z.string(), error: z.string() })).meta({ description: "The first 100 items that failed" }),
+  createdBy: z.string(),
+  createdAt: time,
+  updatedAt: time,
+  finishedAt: time.nullable(),
+});
+
+export const OperationPreview = z.object({
+  dryRun: z.literal(true),
+  action: z.enum(["requeue", "abandon"]),
+  matched: count,
+  sample: z.array(z.string()).meta({ description: "Up to 10 of the matching job ids" }),
+});
+
+export const Parked = z.object({
+  total: count,
+  items: z.array(
+    z.object({ messageId: z.string(), queue: z.string(), archiveKey: z.string(), bytes: count, attempts: count, parkedAt: time }),
+  ),
+});
+
+export const TokenView = z.object({
+  id: z.string(),
+  tenant: z.string(),
+  label: z.string(),
+  createdAt: time,
+  createdBy: z.string(),
+  revokedAt: time.nullable(),
+});
+export const CreatedToken = TokenView.extend({
+  token: z.string().meta({ description: "The token itself. Shown this once: only its SHA-256 is kept." }),
+});
+export const TokenList = z.object({ items: z.array(TokenView) });
+
+export const Health = z.object({ ok: z.literal(true) });
