@@ -7,6 +7,7 @@ import { postDemoJobs, postRawDeadLetter, DemoJobsRequest } from "./endpoints/de
 import { getFailure, listFailures } from "./endpoints/failures";
 import { listGroups } from "./endpoints/groups";
 import { getMetrics } from "./endpoints/metrics";
+import { listNotifications, markNotificationsRead } from "./endpoints/notifications";
 import { listParked } from "./endpoints/parking";
 import { abandonFailure, createOperation, failureHistory, getOperation, requeueFailure } from "./endpoints/recovery";
 import { getStats } from "./endpoints/stats";
@@ -82,6 +83,8 @@ export const ROUTES: readonly Route[] = [
   getOperation,
   listGroups,
   listParked,
+  listNotifications,
+  markNotificationsRead,
   createToken,
   listTokens,
   revokeToken,

@@ -20,6 +20,7 @@ let doomedTokenId = "";
 
 interface Example {
   params?: () => Record<string, string>;
+  query?: Record<string, string>;
   body?: unknown;
   /** The admin's success status, when not the route's first documented one. */
   status?: number;
@@ -40,6 +41,8 @@ const examples: Record<string, Example> = {
   "GET /api/queue/dlq/operations/:id": { params: () => ({ id: operationId }) },
   "GET /api/queue/dlq/groups": {},
   "GET /api/queue/dlq/parking": {},
+  "GET /api/notifications": { query: { userId: "u-1" } },
+  "POST /api/notifications/read": { body: { userId: "u-1", ids: ["n:job-show"] } },
   "POST /api/admin/tokens": { body: { tenant: A, label: "matrix" } },
   "GET /api/admin/tokens": {},
   "DELETE /api/admin/tokens/:id": { params: () => ({ id: doomedTokenId }) },
@@ -52,7 +55,8 @@ const key = (route: Route) => `${route.method} ${route.path}`;
 function url(route: Route, tenant: string | null, example = examples[key(route)]!): string {
   const params = example.params?.() ?? {};
   const path = route.path.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(params[name]!));
-  return tenant === null ? path : `${path}?tenant=${encodeURIComponent(tenant)}`;
+  const query = new URLSearchParams({ ...(tenant === null ? {} : { tenant }), ...example.query }).toString();
+  return query ? `${path}?${query}` : path;
 }
 
 async function call(route: Route, options: { token?: string | null; header?: string; tenant?: string | null } = {}) {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { signUserWebhook } from "../../src/sinks/webhooks";
 import { FUTURE, failureInput, ledger, runFlush, uniqueTenant } from "../support/failures";
 import { alarmAt, configure } from "../support/recovery";
+import { apiFetch } from "../support/api";
 import { configureNotify, endpoints, requestsTo, script } from "../support/notify";
 
 const SECRET = "webhook-signing-secret";
@@ -103,5 +104,34 @@ describe("user notices", () => {
     await runFlush(stub);
     expect((await inbox(tenant)).map((n) => n.id)).toEqual(["n:j1"]);
     expect(await requestsTo(host)).toEqual([]);
+  });
+});
+
+describe("the inbox API", () => {
+  it("lists a user's notices newest first, pages them, and marks them read", async () => {
+    const { tenant, stub } = await setup(10);
+    await configureNotify(stub, { userWebhookUrl: null });
+    for (const j of ["a", "b", "c"]) {
+      await configure(stub, { now: FUTURE + j.charCodeAt(0) });
+      await stub.record([userError(j)]);
+    }
+    await runFlush(stub);
+    const get = async (query: string) => (await apiFetch(`/api/notifications?tenant=${tenant}&${query}`)).json<any>();
+
+    const first = await get("userId=u1&limit=2");
+    expect(first.items.map((n: { id: string }) => n.id)).toEqual(["n:c", "n:b"]);
+    expect(first.unread).toBe(3);
+    const second = await get(`userId=u1&limit=2&cursor=${first.nextCursor}`);
+    expect(second).toMatchObject({ items: [{ id: "n:a", kind: "failure", jobId: "a", readAt: null }], nextCursor: null });
+
+    const marked = await apiFetch(`/api/notifications/read?tenant=${tenant}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ userId: "u1", ids: ["n:a", "n:b", "n:unknown"] }),
+    });
+    expect(await marked.json()).toEqual({ marked: 2 });
+    expect((await get("userId=u1&unread=true")).items.map((n: { id: string }) => n.id)).toEqual(["n:c"]);
+    expect((await get("userId=u2")).items).toEqual([]);
+    expect((await apiFetch(`/api/notifications?tenant=${tenant}`)).status).toBe(400);
   });
 });

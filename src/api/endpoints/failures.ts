@@ -1,34 +1,12 @@
 import { z } from "zod";
 import { JobId } from "../../capture/envelope";
-import type { PageCursor } from "../../ledger/queries";
 import { readArchivedLine } from "../../sinks/archive";
 import { archivedFailure } from "../../sinks/d1";
+import { Cursor, encodeCursor } from "../cursor";
 import { notFound } from "../errors";
 import { defineRoute } from "../route";
 import { FailureClassSchema, FailurePage, FailureStatusSchema, FailureView, Fingerprint } from "../schemas";
 import { TenantParam, ledgerFor, tenantOf } from "../tenant";
-
-/** Opaque to clients: base64url of [lastFailedAt, jobId]. */
-const Cursor = z
-  .string()
-  .max(1024)
-  .transform((text, ctx): PageCursor => {
-    try {
-      const [lastFailedAt, jobId] = JSON.parse(atob(text.replaceAll("-", "+").replaceAll("_", "/"))) as unknown[];
-      if (typeof lastFailedAt === "number" && Number.isSafeInteger(lastFailedAt) && typeof jobId === "string") {
-        return { lastFailedAt, jobId };
-      }
-    } catch {
-      // fall through to the issue below
-    }
-    ctx.addIssue({ code: "custom", message: "cursor is not one this API returned" });
-    return z.NEVER;
-  })
-  .meta({ description: "nextCursor from the previous page" });
-
-export function encodeCursor(cursor: PageCursor): string {
-  return btoa(JSON.stringify([cursor.lastFailedAt, cursor.jobId])).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
 
 export const TenantQuery = z.object({ tenant: TenantParam.optional() }).strict();
 
@@ -60,8 +38,9 @@ export const listFailures = defineRoute({
   responses: { 200: { description: "One page of failures", schema: FailurePage } },
   async handler({ request, env, query }) {
     const { tenant: _, cursor, ...filters } = query;
-    const page = await ledgerFor(env, tenantOf(request, query)).listFailures({ ...filters, after: cursor });
-    return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
+    const after = cursor && { lastFailedAt: cursor.at, jobId: cursor.id };
+    const page = await ledgerFor(env, tenantOf(request, query)).listFailures({ ...filters, after });
+    return { items: page.items, nextCursor: page.next ? encodeCursor({ at: page.next.lastFailedAt, id: page.next.jobId }) : null };
   },
 });
 

@@ -1,0 +1,68 @@
+// The users' inbox: notices of their failed jobs (and digests), served from D1.
+
+import { z } from "zod";
+import { listInbox, markInboxRead } from "../../sinks/inbox";
+import { Cursor, encodeCursor } from "../cursor";
+import { defineRoute } from "../route";
+import { TenantParam, tenantOf } from "../tenant";
+
+const UserId = z.string().min(1).max(256);
+
+export const NotificationsQuery = z
+  .object({
+    tenant: TenantParam.optional(),
+    userId: UserId,
+    unread: z.enum(["true", "false"]).default("false").transform((v) => v === "true").meta({ description: "only notices not yet read" }),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: Cursor.optional(),
+  })
+  .strict();
+
+const Notice = z.object({
+  id: z.string(),
+  userId: z.string(),
+  kind: z.enum(["failure", "digest"]),
+  jobId: z.string().nullable(),
+  title: z.string(),
+  body: z.string(),
+  createdAt: z.string(),
+  readAt: z.string().nullable(),
+});
+
+const NoticePage = z.object({ items: z.array(Notice), nextCursor: z.string().nullable(), unread: z.number().int() });
+
+export const MarkReadRequest = z.object({ userId: UserId, ids: z.array(z.string().min(1).max(512)).min(1).max(50) }).strict();
+
+export const listNotifications = defineRoute({
+  method: "GET",
+  path: "/api/notifications",
+  tag: "notifications",
+  summary: "A user's notices, newest first (USER_ERROR failures told once per job, and digests)",
+  description: "Notices reach this inbox when the ledger's outbox flushes (seconds after the failure).",
+  access: "tenant",
+  query: NotificationsQuery,
+  responses: { 200: { description: "A page of notices, with the user's unread count", schema: NoticePage } },
+  async handler({ request, env, query }) {
+    const page = await listInbox(env.DB, tenantOf(request, query), {
+      userId: query.userId,
+      unread: query.unread,
+      limit: query.limit,
+      after: query.cursor && { createdAt: query.cursor.at, id: query.cursor.id },
+    });
+    return { items: page.items, nextCursor: page.next ? encodeCursor({ at: page.next.createdAt, id: page.next.id }) : null, unread: page.unread };
+  },
+});
+
+export const markNotificationsRead = defineRoute({
+  method: "POST",
+  path: "/api/notifications/read",
+  tag: "notifications",
+  summary: "Mark a user's notices read",
+  access: "tenant",
+  query: z.object({ tenant: TenantParam.optional() }).strict(),
+  body: { schema: MarkReadRequest },
+  responses: { 200: { description: "How many notices were newly marked read", schema: z.object({ marked: z.number().int() }) } },
+  async handler({ request, env, query, body }) {
+    return { marked: await markInboxRead(env.DB, tenantOf(request, query), body.userId, body.ids, Date.now()) };
+  },
+});
