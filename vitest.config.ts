@@ -1,54 +1,74 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   return {
-    plugins: [
-      cloudflareTest({
-        main: "./src/index.ts",
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            DEV_ROUTES: "true",
-            // Flushes wait an hour, so that tests drive them with runDurableObjectAlarm, deterministically.
-            FLUSH_DELAY_SECONDS: "3600",
-            // Only the "recovery-test" queue is retried automatically, into a receiver that counts
-            // what arrives; every other failure stays open unless a test asks for more.
-            ORIGIN_QUEUES: JSON.stringify({ "recovery-test": "RECOVERY_ORIGIN" }),
-            RECOVERY_BASE_SECONDS: "3600",
-            RETRY_SEAL_KEY: "test-seal-key",
-            ADMIN_TOKEN: "test-admin-token",
-            TEST_MIGRATIONS: migrations,
-          },
-          queueProducers: { RECOVERY_ORIGIN: { queueName: "recovery-origin" } },
-          serviceBindings: { RECEIVER: "receiver" },
-          // Every outbound fetch (webhooks) reaches the receiver, a real handler that records it.
-          outboundService: "receiver",
-          workers: [
-            {
-              name: "receiver",
-              modules: true,
-              scriptPath: "./test/fixtures/receiver.js",
-              compatibilityDate: "2026-04-20",
-              queueConsumers: { "recovery-origin": { maxBatchTimeout: 0.05 } },
-            },
-          ],
-        },
-      }),
-    ],
     test: {
-      // The chaos run's size: small and fixed in `npm test`, set by `npm run chaos` (CHAOS_* env).
-      provide: {
-        chaos: {
-          seeds: (process.env.CHAOS_SEEDS ?? "7").split(",").map(Number),
-          jobs: Number(process.env.CHAOS_JOBS ?? 60),
-          tenants: Number(process.env.CHAOS_TENANTS ?? 4),
-          timeoutMs: Number(process.env.CHAOS_TIMEOUT_MS ?? 120_000),
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              main: "./src/index.ts",
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  DEV_ROUTES: "true",
+                  // Flushes wait an hour, so that tests drive them with runDurableObjectAlarm, deterministically.
+                  FLUSH_DELAY_SECONDS: "3600",
+                  // Only the "recovery-test" queue is retried automatically, into a receiver that counts
+                  // what arrives; every other failure stays open unless a test asks for more.
+                  ORIGIN_QUEUES: JSON.stringify({ "recovery-test": "RECOVERY_ORIGIN" }),
+                  RECOVERY_BASE_SECONDS: "3600",
+                  RETRY_SEAL_KEY: "test-seal-key",
+                  ADMIN_TOKEN: "test-admin-token",
+                  TEST_MIGRATIONS: migrations,
+                },
+                queueProducers: { RECOVERY_ORIGIN: { queueName: "recovery-origin" } },
+                serviceBindings: { RECEIVER: "receiver" },
+                // Every outbound fetch (webhooks) reaches the receiver, a real handler that records it.
+                outboundService: "receiver",
+                workers: [
+                  {
+                    name: "receiver",
+                    modules: true,
+                    scriptPath: "./test/fixtures/receiver.js",
+                    compatibilityDate: "2026-04-20",
+                    queueConsumers: { "recovery-origin": { maxBatchTimeout: 0.05 } },
+                  },
+                ],
+              },
+            }),
+          ],
+          test: {
+            // The chaos run's size: small and fixed in `npm test`, set by `npm run chaos` (CHAOS_* env).
+            provide: {
+              chaos: {
+                seeds: (process.env.CHAOS_SEEDS ?? "7").split(",").map(Number),
+                jobs: Number(process.env.CHAOS_JOBS ?? 60),
+                tenants: Number(process.env.CHAOS_TENANTS ?? 4),
+                timeoutMs: Number(process.env.CHAOS_TIMEOUT_MS ?? 120_000),
+              },
+            },
+            name: "workers",
+            include: ["test/**/*.test.ts"],
+            // Node-side tests (the CLI against `wrangler dev`) run in the project below.
+            exclude: [...configDefaults.exclude, "test/cli/**"],
+            setupFiles: ["./test/apply-migrations.ts"],
+          },
         },
-      },
-      include: ["test/**/*.test.ts"],
-      setupFiles: ["./test/apply-migrations.ts"],
+        {
+          // The `dlq` CLI end to end: Node runs the CLI as a child process against the worker
+          // started by `wrangler dev` (test/cli/harness.ts), over HTTP on loopback.
+          test: {
+            name: "cli",
+            environment: "node",
+            include: ["test/cli/**/*.test.ts"],
+            testTimeout: 60_000,
+            hookTimeout: 240_000,
+          },
+        },
+      ],
     },
   };
 });

@@ -1,0 +1,134 @@
+// dlq stats · dlq list · dlq show · dlq groups
+
+import { UsageError } from "../errors.mjs";
+import { CLASSES, intOption, printJson, readFilter, stringOption, tenantQuery } from "../context.mjs";
+import { ago, counts, table } from "../format.mjs";
+
+/** @typedef {import("../context.mjs").Context} Context */
+
+/** @param {Context} ctx */
+export async function stats(ctx) {
+  const limit = intOption(ctx, "limit", 1, 1000);
+  const s = await ctx.client.request("GET", "/api/queue/dlq/stats", { query: { ...tenantQuery(ctx), limit } });
+  if (ctx.json) return printJson(ctx, s);
+  const w = (/** @type {string} */ line) => ctx.out.write(`${line}\n`);
+  if (s.scope === "all") {
+    w(`All tenants (from D1, a few seconds behind): ${s.total} failures in ${s.tenantCount} tenants`);
+    w(`  by class   ${counts(s.byClass)}`);
+    w(`  by status  ${counts(s.byStatus)}`);
+    if (s.tenants.length) {
+      w("");
+      ctx.out.write(
+        table(
+          ["TENANT", "TOTAL", ...CLASSES, "OPEN", "EXHAUSTED"],
+          s.tenants.map((/** @type {any} */ t) => [t.tenant, t.total, ...CLASSES.map((c) => t.byClass[c]), t.byStatus.open, t.byStatus.exhausted]),
+        ),
+      );
+      if (s.tenantCount > s.tenants.length) w(`(${s.tenantCount - s.tenants.length} more tenants: --limit ${Math.min(1000, s.tenantCount)})`);
+    }
+    return;
+  }
+  const r = s.recovery;
+  w(`Tenant ${s.tenant}: ${s.total} failures (${s.last24h} in the last 24 h), ${s.recoveryQueueSize} waiting for a person`);
+  w(`  by class   ${counts(s.byClass)}`);
+  w(`  by status  ${counts(s.byStatus)}`);
+  w(`  by queue   ${counts(s.byQueue)}`);
+  w(`  groups     ${s.groups}`);
+  w(`  recovery   ${r.scheduledRetries} scheduled · ${r.retriesSent} retries sent · ${r.recovered} recovered · ${r.presumedRecovered} presumed recovered · ${r.manualRequeues} requeued by hand · ${r.abandoned} abandoned`);
+  if (s.notifications) w(`  notices    ${s.notifications.sent} sent · ${s.notifications.suppressed} suppressed`);
+  const o = s.outbox;
+  w(`  outbox     ${o.pendingRows} pending · last flush ${ago(o.lastFlushAt, ctx.now())}${o.lastFlushError ? ` · last error: ${o.lastFlushError.message}` : ""}`);
+  const open = Object.entries(s.circuits ?? {}).filter(([, c]) => /** @type {any} */ (c).state !== "closed");
+  for (const [queue, c] of open) w(`  circuit    ${queue}: ${/** @type {any} */ (c).state} since ${/** @type {any} */ (c).openedAt}`);
+}
+
+/** @param {Context} ctx */
+export async function list(ctx) {
+  const filter = readFilter(ctx);
+  if (filter.from !== undefined || filter.to !== undefined) throw new UsageError("list filters by class, queue, status and group (from/to are for requeue, abandon and export)", "list");
+  const limit = intOption(ctx, "limit", 1, 500) ?? 20;
+  const page = await ctx.client.request("GET", "/api/queue/dlq/failures", {
+    query: { ...tenantQuery(ctx), ...filter, limit, cursor: stringOption(ctx, "cursor") },
+  });
+  if (ctx.json) return printJson(ctx, page);
+  if (page.items.length === 0) {
+    ctx.out.write(Object.keys(filter).length ? "No failures match.\n" : "No failures.\n");
+    return;
+  }
+  const now = ctx.now();
+  ctx.out.write(
+    table(
+      ["JOB ID", "QUEUE", "CLASS", "STATUS", "TRIES", "LAST FAILED", "REASON"],
+      page.items.map((/** @type {any} */ f) => [f.jobId, f.queue, f.class, f.status, f.attempts, ago(f.lastFailedAt, now), f.error?.message ? `${f.reason}: ${f.error.message}` : f.reason]),
+      ctx.out.isTTY ? ctx.out.columns : undefined,
+    ),
+  );
+  if (page.nextCursor) {
+    const again = [
+      "dlq list",
+      ...(ctx.tenant ? [`--tenant ${ctx.tenant}`] : []),
+      ...Object.entries(filter).map(([k, v]) => `--${k} ${v}`),
+      `--limit ${limit}`,
+      `--cursor ${page.nextCursor}`,
+    ].join(" ");
+    ctx.err.write(`More: ${again}\n`);
+  }
+}
+
+/** @param {Context} ctx */
+export async function show(ctx) {
+  const jobId = ctx.positionals[0];
+  if (!jobId || ctx.positionals.length > 1) throw new UsageError("show takes one job id: dlq show <jobId>", "show");
+  const path = `/api/queue/dlq/failures/${encodeURIComponent(jobId)}`;
+  const [failure, history] = await Promise.all([
+    ctx.client.request("GET", path, { query: tenantQuery(ctx) }),
+    ctx.client.request("GET", `${path}/history`, { query: tenantQuery(ctx) }),
+  ]);
+  if (ctx.json) return printJson(ctx, { ...failure, history: history.items });
+  const w = (/** @type {string} */ line) => ctx.out.write(`${line}\n`);
+  const now = ctx.now();
+  w(`Job ${failure.jobId} (tenant ${failure.tenantId})`);
+  w(`  status     ${failure.status}${failure.recovery?.note ? ` (${failure.recovery.note})` : ""}`);
+  w(`  class      ${failure.class}: ${failure.reason}`);
+  w(`  queue      ${failure.queue}`);
+  if (failure.userId) w(`  user       ${failure.userId}`);
+  w(`  attempts   ${failure.attempts} (failed ${failure.occurrences} time${failure.occurrences === 1 ? "" : "s"})`);
+  w(`  first      ${failure.firstFailedAt} (${ago(failure.firstFailedAt, now)})`);
+  w(`  last       ${failure.lastFailedAt} (${ago(failure.lastFailedAt, now)})`);
+  w(`  group      ${failure.group}`);
+  if (failure.recovery) w(`  recovery   ${failure.recovery.attempts} automatic retries${failure.recovery.poison ? " · poison: fails again on every retry" : ""}`);
+  w(`  source     ${failure.source}${failure.archive ? ` · archived in ${failure.archive.key}` : ""}`);
+  if (failure.error) {
+    w(`  error      ${failure.error.name}: ${failure.error.message}${failure.error.status ? ` (status ${failure.error.status})` : ""}`);
+    if (failure.error.stack) w(`${failure.error.stack.replace(/^/gm, "             ")}`);
+  } else w("  error      none recorded (the platform dead-lettered it without one)");
+  w(`  body (${failure.bodyEncoding ?? "unknown"})`);
+  const body = failure.bodyEncoding === "json" ? JSON.stringify(failure.body, null, 2) : String(failure.body);
+  w(body.replace(/^/gm, "    "));
+  if (history.items.length) {
+    w("  history");
+    for (const h of history.items) {
+      w(`    ${h.at}  ${h.action} by ${h.actor}${h.operationId ? ` (operation ${h.operationId})` : ""}${h.detail ? ` ${JSON.stringify(h.detail)}` : ""}`);
+    }
+  }
+}
+
+/** @param {Context} ctx */
+export async function groups(ctx) {
+  const limit = intOption(ctx, "limit", 1, 500);
+  const res = await ctx.client.request("GET", "/api/queue/dlq/groups", { query: { ...tenantQuery(ctx), limit } });
+  if (ctx.json) return printJson(ctx, res);
+  if (res.items.length === 0) {
+    ctx.out.write("No failure groups.\n");
+    return;
+  }
+  const now = ctx.now();
+  ctx.out.write(
+    table(
+      ["GROUP", "COUNT", "CLASS", "QUEUE", "LAST SEEN", "ERROR"],
+      res.items.map((/** @type {any} */ g) => [g.fingerprint, g.count, g.class, g.queue, ago(g.lastSeen, now), `${g.errorName}: ${g.messageSample}`]),
+      ctx.out.isTTY ? ctx.out.columns : undefined,
+    ),
+  );
+  ctx.err.write("List a group's failures with: dlq list --group <GROUP>\n");
+}
