@@ -1,0 +1,73 @@
+// 3. Read latency vs size, and 4. ledger bytes per failure at size: stats() and a failures page
+// of 50, p50 and p99, with 1,000 / 100,000 / 1,000,000 failures in one ledger, each against a
+// trivial RPC round trip (ping) to the same object measured in the same loop.
+//
+// The first 1,000 failures go through the real consumer and are flushed by the alarm; the ledger
+// then grows by direct SQL (MeteredLedger.fillCopies: copies of those rows, counters adjusted),
+// since recording a million through the consumer would take ten minutes on its own.
+
+import { expect, it } from "vitest";
+import { FLUSH_DELAY_MS, deliver, ledger, phase, runDueAlarms, sizes, summary } from "../harness";
+import { sim } from "../meter";
+import { batches } from "../workload";
+
+/** No operation gets more than this much wall time per size (after at least MIN_SAMPLES). */
+const BUDGET_MS = 12_000;
+const MIN_SAMPLES = 20;
+
+it("read latency vs size", async ({ task }) => {
+  await phase("read: fill 1,000 through the consumer");
+  const tenant = "read";
+  const { stub, meter } = ledger(tenant);
+  const start = sim.now + 24 * 3600_000;
+  let lastAt = start;
+  for (const batch of batches({ tenant, failures: 1_000, repeatRate: 0, seed: 9, startAt: start, batchIntervalMs: 1000 })) {
+    await runDueAlarms(stub, meter, batch.at);
+    sim.now = lastAt = batch.at;
+    await deliver(batch.messages);
+  }
+  await runDueAlarms(stub, meter, lastAt + FLUSH_DELAY_MS);
+
+  const ops: Record<string, () => Promise<unknown>> = {
+    ping: () => stub.ping(),
+    stats: () => stub.stats(),
+    page: () => stub.listFailures({ limit: 50 }),
+    // filters the API offers: 10 % of rows match; and one that matches nothing (the worst case)
+    pageClass10pct: () => stub.listFailures({ limit: 50, class: "UNKNOWN" }),
+    pageNoMatch: () => stub.listFailures({ limit: 50, status: "exhausted" }),
+  };
+
+  const points = [];
+  for (const size of sizes.read) {
+    await phase(`read: ${size.toLocaleString("en-US")} failures`);
+    const fillStarted = Date.now();
+    const fill = size > 1_000 ? await stub.fillCopies(size) : null;
+    const fillMs = Date.now() - fillStarted;
+    const stats = await stub.stats();
+    expect(stats.total).toBe(size);
+    expect((await stub.listFailures({ limit: 50 })).items).toHaveLength(50);
+
+    const samples: Record<string, number[]> = Object.fromEntries(Object.keys(ops).map((k) => [k, []]));
+    const spent: Record<string, number> = Object.fromEntries(Object.keys(ops).map((k) => [k, 0]));
+    for (const op of Object.values(ops)) for (let i = 0; i < 3; i++) await op(); // warm-up
+    for (let i = 0; i < sizes.readSamples; i++) {
+      let ran = false;
+      // round robin, so every operation sees the same conditions
+      for (const [name, op] of Object.entries(ops)) {
+        if (samples[name]!.length >= MIN_SAMPLES && spent[name]! > BUDGET_MS) continue;
+        const started = Date.now();
+        await op();
+        const ms = Date.now() - started;
+        samples[name]!.push(ms);
+        spent[name]! += ms;
+        ran = true;
+      }
+      if (!ran) break;
+    }
+    const latency = Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, summary(s)]));
+    const ledgerBytes = await stub.databaseSize();
+    points.push({ size, fill: fill && { ...fill, ms: fillMs }, latency, ledgerBytes, bytesPerFailure: ledgerBytes / size });
+    console.log(`read @${size}: ${Object.entries(latency).map(([n, l]) => `${n} p50 ${l.p50} p99 ${l.p99}`).join(", ")}; ${ledgerBytes} bytes`);
+  }
+  task.meta.bench = { realPathFailures: 1_000, points };
+});
