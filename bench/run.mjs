@@ -78,6 +78,7 @@ let phase = "startup";
 // ---- run vitest ----
 
 const started = Date.now();
+const git = gitInfo(); // the code measured is the code at the start
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
 const child = spawn(process.execPath, [vitest, "run", "--config", "bench/vitest.config.ts"], {
   cwd: root,
@@ -209,7 +210,7 @@ const summary = {
   at: new Date(started).toISOString(),
   runSeconds: Math.round(runMs / 1000),
   machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", memoryGb: Math.round(totalmem() / 2 ** 30) },
-  git: gitInfo(),
+  git,
   throughput: tp,
   cost: scenarios,
   read,
