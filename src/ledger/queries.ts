@@ -118,25 +118,52 @@ export type FailureRow = {
 export const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp, error,
   first_failed_at, last_failed_at, recovery_attempts, poison_streak, recovery_note`;
 
-export function listFailures(sql: SqlStorage, tenantId: string, query: FailureQuery): FailurePage {
-  const { where, params } = filterTerms(query);
+/**
+ * A filtered page looks at most this many failures (newest first): a filter that matches little
+ * answers a short page with a cursor to go on from, instead of holding the ledger for a scan of
+ * every row.
+ */
+export const SCAN_BUDGET = 10_000;
+
+export function listFailures(sql: SqlStorage, tenantId: string, query: FailureQuery, scanBudget = SCAN_BUDGET): FailurePage {
+  const { where: filters, params: filterParams } = filterTerms(query);
+  const position: string[] = [];
+  const positionParams: (string | number)[] = [];
   if (query.after) {
-    where.push(`(last_failed_at, job_id) < (?, ?)`);
-    params.push(query.after.lastFailedAt, query.after.jobId);
+    position.push(`(last_failed_at, job_id) < (?, ?)`);
+    positionParams.push(query.after.lastFailedAt, query.after.jobId);
   }
+  const positionWhere = position.length ? `WHERE ${position.join(" AND ")}` : "";
+  // The newest failures after the cursor, at most scanBudget of them (the recent index walks them in order).
+  const window = `SELECT * FROM failures ${positionWhere} ORDER BY last_failed_at DESC, job_id DESC LIMIT ${scanBudget}`;
   const rows = sql
     .exec<FailureRow>(
-      `SELECT ${SUMMARY_COLUMNS} FROM failures ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-       ORDER BY last_failed_at DESC, job_id DESC LIMIT ?`,
-      ...params,
+      filters.length === 0
+        ? `SELECT ${SUMMARY_COLUMNS} FROM failures ${positionWhere} ORDER BY last_failed_at DESC, job_id DESC LIMIT ?`
+        : `SELECT ${SUMMARY_COLUMNS} FROM (${window}) WHERE ${filters.join(" AND ")} ORDER BY last_failed_at DESC, job_id DESC LIMIT ?`,
+      ...positionParams,
+      ...filterParams,
       query.limit + 1,
     )
     .toArray();
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
+  if (rows.length > query.limit && last) {
+    return { items: page.map((row) => toSummary(tenantId, row)), next: { lastFailedAt: last.last_failed_at, jobId: last.job_id } };
+  }
+  // Short page: if the budget ran out before the failures did, go on from the last one looked at.
+  const [edge, beyond] =
+    filters.length === 0
+      ? []
+      : sql
+          .exec<{ last_failed_at: number; job_id: string }>(
+            `SELECT last_failed_at, job_id FROM failures ${positionWhere} ORDER BY last_failed_at DESC, job_id DESC LIMIT 2 OFFSET ${scanBudget - 1}`,
+            ...positionParams,
+          )
+          .toArray();
   return {
     items: page.map((row) => toSummary(tenantId, row)),
-    next: rows.length > query.limit && last ? { lastFailedAt: last.last_failed_at, jobId: last.job_id } : null,
+    next: edge && beyond ? { lastFailedAt: edge.last_failed_at, jobId: edge.job_id } : null,
   };
 }
 

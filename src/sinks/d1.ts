@@ -38,8 +38,13 @@ export interface D1GroupState {
   lastSeen: number;
 }
 
-/** Statuses that leave a failure waiting in the manual recovery queue. */
-const AWAITING_RECOVERY: readonly FailureStatus[] = ["open", "exhausted"];
+/**
+ * dlq_recovery_queue holds the jobs automatic recovery gave up on (exhausted), as the seed's
+ * table did. A failure leaves it when a person or a success settles it; an open failure was
+ * never in it, so no delete is spent on it.
+ */
+const IN_RECOVERY_QUEUE: FailureStatus = "exhausted";
+const NEVER_QUEUED: FailureStatus = "open";
 
 function multiRow<T>(db: D1Database, head: string, columns: number, tail: string, items: readonly T[], values: (item: T) => unknown[]) {
   const perStatement = Math.floor(MAX_PARAMS / columns);
@@ -59,8 +64,10 @@ export function failureStatements(db: D1Database, tenant: string, failures: read
        error_name, error_message, error_status, error_code, first_failed_at, last_failed_at,
        archive_key, archive_offset, archive_length, updated_at)`,
     20,
+    // user_id is left out on purpose: it is indexed, and naming it costs an index write per repeat
+    // even when unchanged (the user known at the first flush is the one kept).
     `ON CONFLICT (tenant_id, job_id) DO UPDATE SET
-       user_id = excluded.user_id, queue = excluded.queue, class = excluded.class, reason = excluded.reason,
+       queue = excluded.queue, class = excluded.class, reason = excluded.reason,
        status = excluded.status, attempts = excluded.attempts, occurrences = excluded.occurrences,
        group_fp = excluded.group_fp, error_name = excluded.error_name, error_message = excluded.error_message,
        error_status = excluded.error_status, error_code = excluded.error_code,
@@ -94,8 +101,8 @@ export function failureStatements(db: D1Database, tenant: string, failures: read
     ],
   );
 
-  const waiting = failures.filter((f) => AWAITING_RECOVERY.includes(f.status));
-  const settled = failures.filter((f) => !AWAITING_RECOVERY.includes(f.status));
+  const waiting = failures.filter((f) => f.status === IN_RECOVERY_QUEUE);
+  const settled = failures.filter((f) => f.status !== IN_RECOVERY_QUEUE && f.status !== NEVER_QUEUED);
   const enqueue = multiRow(
     db,
     `INSERT INTO dlq_recovery_queue (tenant_id, job_id, queue, class, status, reason, enqueued_at, updated_at)`,

@@ -1,3 +1,6 @@
+import { runInDurableObject } from "cloudflare:test";
+import { listFailures } from "../../src/ledger/queries";
+import type { FailureLedger } from "../../src/ledger/ledger";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -156,5 +159,32 @@ describe("bad requests get one error shape", () => {
 describe("GET /health", () => {
   it("is up", async () => {
     expect(await get("/health")).toMatchObject({ status: 200, body: { ok: true } });
+  });
+});
+
+describe("filtered pages on a large ledger", () => {
+  it("look at a bounded number of failures per page and hand back a cursor to go on", async () => {
+    const big = uniqueTenant("big");
+    const stub = ledger(big);
+    const rare = new Set([3, 17, 25]);
+    await stub.record(
+      Array.from({ length: 30 }, (_, i) =>
+        failureInput({ jobId: `b${String(i).padStart(2, "0")}`, lastFailedAt: base + i * 1000, class: rare.has(i) ? "SYSTEM_ERROR" : "USER_ERROR" }),
+      ),
+    );
+    // A budget of 10 rows a page: the rare class is found page by page, nothing skipped or repeated.
+    const found: string[] = [];
+    const pages: number[] = [];
+    let after: { lastFailedAt: number; jobId: string } | undefined;
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      do {
+        const page = listFailures(state.storage.sql, big, { class: "SYSTEM_ERROR", limit: 5, after }, 10);
+        found.push(...page.items.map((i) => i.jobId));
+        pages.push(page.items.length);
+        after = page.next ?? undefined;
+      } while (after);
+    });
+    expect(found).toEqual(["b25", "b17", "b03"]);
+    expect(pages).toEqual([1, 1, 1]);
   });
 });

@@ -2,7 +2,8 @@ import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { armFault, disarmFaults } from "../../src/faults";
 import type { FailureLedger } from "../../src/ledger/ledger";
-import { FUTURE, ledger, uniqueTenant } from "../support/failures";
+import { env } from "cloudflare:workers";
+import { FUTURE, ledger, runFlush, uniqueTenant } from "../support/failures";
 import { ORIGIN, alarmAt, configure, dueRetries, received, recoverable, seeded } from "../support/recovery";
 
 afterEach(() => disarmFaults());
@@ -52,6 +53,11 @@ describe("automatic recovery", () => {
     expect(stats.recovery).toMatchObject({ retriesSent: 3, refailures: 3, exhausted: 1, scheduledRetries: 0 });
     expect(stats.byStatus.exhausted).toBe(1);
     expect(await received(tenant)).toEqual([1, 2, 3].map(() => ({ tenantId: tenant, jobId: "j1" })));
+
+    // Flushed, it is in D1's manual recovery queue.
+    for (let i = 0; i < 5 && (await stub.stats()).outbox.pendingRows > 0; i++) await runFlush(stub);
+    const queued = await env.DB.prepare(`SELECT job_id, status FROM dlq_recovery_queue WHERE tenant_id = ?`).bind(tenant).all();
+    expect(queued.results).toEqual([{ job_id: "j1", status: "exhausted" }]);
   });
 
   it("keeps a retry pending and backs off when the send fails", async () => {

@@ -32,7 +32,8 @@ export const listFailures = defineRoute({
   path: "/api/queue/dlq/failures",
   tag: "failures",
   summary: "List failures, newest first",
-  description: "Keyset-paginated: follow nextCursor until it is null. Filters combine with AND.",
+  description:
+    "Keyset-paginated: follow nextCursor until it is null. Filters combine with AND. A filtered page looks at no more than 10,000 failures, so it may hold fewer items than limit (even none) while nextCursor is not null.",
   access: "tenant",
   query: FailuresQuery,
   responses: { 200: { description: "One page of failures", schema: FailurePage } },
