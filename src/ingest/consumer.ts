@@ -46,9 +46,15 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
   };
 
   const byTenant = new Map<string, { messages: Message<unknown>[]; items: TenantFailure[] }>();
-  for (const message of batch.messages) {
-    const item = await toFailure(message, batch.queue, ctx);
-    await sealOriginal(item.failure, env.RETRY_SEAL_KEY);
+  // Parsed side by side (hashing and sealing are async), grouped in batch order.
+  const parsed = await Promise.all(
+    batch.messages.map(async (message) => {
+      const item = await toFailure(message, batch.queue, ctx);
+      await sealOriginal(item.failure, env.RETRY_SEAL_KEY);
+      return { message, item };
+    }),
+  );
+  for (const { message, item } of parsed) {
     const group = byTenant.get(item.tenant) ?? { messages: [], items: [] };
     group.messages.push(message);
     group.items.push(item);

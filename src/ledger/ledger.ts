@@ -10,7 +10,7 @@ import type { Destination, UserNotice } from "../sinks/webhooks";
 import { CounterDeltas, counterKey, readCounters, type CounterSnapshot } from "./counters";
 import { deliveryHealth, runDeliveries, type DeliveryHealth } from "./notify/deliveries";
 import { alertsForBatch, raise, resolve, resolveIfQuiet, type OpsContext } from "./notify/ops";
-import { digestFor, noticeForFailure } from "./notify/users";
+import { digestFor, noticeForFailure, saveBuckets } from "./notify/users";
 import { flushOutbox, type FlushReport } from "./flush";
 import { outboxDepth, reserveOutboxIds, touchOutbox, writeOutbox } from "./outbox";
 import { getFailure, listFailures, listGroups, type FailureDetail, type FailurePage, type FailureQuery, type GroupSummary } from "./queries";
@@ -99,7 +99,7 @@ export class FailureLedger extends DurableObject<Env> {
   }
 
   private opsContext(now: number, deltas: CounterDeltas): OpsContext {
-    return { sql: this.sql, notify: this.notify, tenant: this.tenant, now, deltas };
+    return { sql: this.sql, notify: this.notify, tenant: this.tenant, now, deltas, buckets: new Map() };
   }
 
   /** Records a batch of failures; resolves once they and their outbox rows are durable. */
@@ -120,6 +120,7 @@ export class FailureLedger extends DurableObject<Env> {
         const notice = o.notifyUser && o.failure.userId ? noticeForFailure(ops, { ...o.failure, userId: o.failure.userId }) : null;
         if (notice) notices.push(notice);
       }
+      saveBuckets(ops);
       alertsForBatch(ops, occurrences);
       deltas.apply(this.sql, now);
       if (accepted.length > 0) {
@@ -277,7 +278,9 @@ export class FailureLedger extends DurableObject<Env> {
         case "digest":
           this.ctx.storage.transactionSync(() => {
             const deltas = new CounterDeltas();
-            const notice = digestFor(this.opsContext(now, deltas), work.key);
+            const c = this.opsContext(now, deltas);
+            const notice = digestFor(c, work.key);
+            saveBuckets(c);
             if (notice) touchOutbox(this.sql, [], now, now + this.flushDelayMs, [notice]);
             deltas.apply(this.sql, now);
           });

@@ -9,6 +9,7 @@ import type { Destination, OpsAlert, Severity } from "../../sinks/webhooks";
 import { CounterDeltas, counterKey } from "../counters";
 import { scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./deliveries";
+import type { Bucket } from "./users";
 
 export interface OpsContext {
   sql: SqlStorage;
@@ -16,6 +17,8 @@ export interface OpsContext {
   tenant: string;
   now: number;
   deltas: CounterDeltas;
+  /** the users' notice buckets touched in this event (see users.ts) */
+  buckets: Map<string, Bucket>;
 }
 
 type AlertRow = { state: "triggered" | "resolved"; fingerprint: string | null; changed_at: number };

@@ -11,7 +11,7 @@ import { enqueueDelivery } from "./deliveries";
 
 const DIGEST_SAMPLE = 20;
 
-type Bucket = { tokens: number; refilled_at: number; suppressed: number; suppressed_jobs: string };
+export type Bucket = { tokens: number; refilled_at: number; suppressed: number; suppressed_jobs: string };
 
 export interface NoticeContext {
   sql: SqlStorage;
@@ -19,9 +19,13 @@ export interface NoticeContext {
   tenant: string;
   now: number;
   deltas: CounterDeltas;
+  /** Buckets touched in this event, written once each by saveBuckets(). */
+  buckets: Map<string, Bucket>;
 }
 
 function readBucket(c: NoticeContext, userId: string): Bucket {
+  const touched = c.buckets.get(userId);
+  if (touched) return touched;
   const row = c.sql.exec<Bucket>(`SELECT tokens, refilled_at, suppressed, suppressed_jobs FROM user_buckets WHERE user_id = ?`, userId).toArray()[0];
   const limit = c.notify.userLimit;
   if (!row) return { tokens: limit, refilled_at: c.now, suppressed: 0, suppressed_jobs: "[]" };
@@ -30,6 +34,16 @@ function readBucket(c: NoticeContext, userId: string): Bucket {
 }
 
 function writeBucket(c: NoticeContext, userId: string, b: Bucket): void {
+  c.buckets.set(userId, b);
+}
+
+/** One row write per user per event, however many of their jobs failed in it. */
+export function saveBuckets(c: NoticeContext): void {
+  for (const [userId, b] of c.buckets) saveBucket(c, userId, b);
+  c.buckets.clear();
+}
+
+function saveBucket(c: NoticeContext, userId: string, b: Bucket): void {
   c.sql.exec(
     `INSERT INTO user_buckets (user_id, tokens, refilled_at, suppressed, suppressed_jobs) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (user_id) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at,
