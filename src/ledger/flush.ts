@@ -6,10 +6,9 @@ import { putSegment, concat, layOut, segmentKey, type ArchivedLine } from "../si
 import { failureStatements, groupStatements, noticeStatements, writeD1Batch, type D1FailureState, type D1GroupState } from "../sinks/d1";
 import type { UserNotice } from "../sinks/webhooks";
 import { writeFailurePoints } from "../sinks/analytics";
-import type { ErrorInfo } from "../model";
 import { inChunks } from "./chunks";
 import { pendingOutbox, type ArchivedOccurrence, type OutboxRow } from "./outbox";
-import { SUMMARY_COLUMNS, type FailureRow } from "./queries";
+import { SUMMARY_COLUMNS, failureFields, type FailureRow } from "./queries";
 
 export interface FlushTarget {
   storage: DurableObjectStorage;
@@ -97,21 +96,7 @@ function readFailureStates(sql: SqlStorage, jobIds: string[], pointers: Map<stri
       .toArray(),
   ).map((row) => {
     const pointer = pointers.get(row.job_id);
-    return {
-      jobId: row.job_id,
-      userId: row.user_id,
-      queue: row.queue,
-      class: row.class,
-      reason: row.reason,
-      status: row.status,
-      attempts: row.attempts,
-      occurrences: row.occurrences,
-      group: row.group_fp,
-      error: row.error ? (JSON.parse(row.error) as ErrorInfo) : null,
-      firstFailedAt: row.first_failed_at,
-      lastFailedAt: row.last_failed_at,
-      archive: pointer ? { key: pointer.key, offset: pointer.offset, length: pointer.length } : null,
-    };
+    return { ...failureFields(row), archive: pointer ? { key: pointer.key, offset: pointer.offset, length: pointer.length } : null };
   });
 }
 

@@ -209,10 +209,10 @@ export function listGroups(sql: SqlStorage, limit: number): GroupSummary[] {
     }));
 }
 
-function toSummary(tenantId: string, row: FailureRow): FailureSummary {
+/** A failure row's fields, times in ms: what the API summary and the D1 flush both start from. */
+export function failureFields(row: FailureRow) {
   return {
     jobId: row.job_id,
-    tenantId,
     userId: row.user_id,
     queue: row.queue,
     class: row.class,
@@ -222,8 +222,18 @@ function toSummary(tenantId: string, row: FailureRow): FailureSummary {
     occurrences: row.occurrences,
     group: row.group_fp,
     error: row.error ? (JSON.parse(row.error) as ErrorInfo) : null,
-    firstFailedAt: iso(row.first_failed_at),
-    lastFailedAt: iso(row.last_failed_at),
+    firstFailedAt: row.first_failed_at,
+    lastFailedAt: row.last_failed_at,
+  };
+}
+
+function toSummary(tenantId: string, row: FailureRow): FailureSummary {
+  const fields = failureFields(row);
+  return {
+    ...fields,
+    tenantId,
+    firstFailedAt: iso(fields.firstFailedAt),
+    lastFailedAt: iso(fields.lastFailedAt),
     recovery: { attempts: row.recovery_attempts, poison: row.poison_streak >= POISON_STREAK, note: row.recovery_note },
   };
 }

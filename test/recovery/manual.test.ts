@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { FailureLedger } from "../../src/ledger/ledger";
 import { apiFetch, createToken } from "../support/api";
 import { FUTURE, ledger, uniqueTenant } from "../support/failures";
-import { ORIGIN, alarmAt, configure, dueRetries, received, recoverable } from "../support/recovery";
+import { alarmAt, configure, dueRetries, received, recoverable } from "../support/recovery";
 
 /** The audit trail names the token's label: each tenant gets a token labelled "ana". */
 const anasTokens = new Map<string, Promise<string>>();

@@ -2,26 +2,17 @@
 // token bucket), the rest folded into one digest when the window ends. Notices land in the D1
 // inbox through the outbox, and go to the user webhook when one is configured.
 
-import type { NotifyConfig } from "../../config";
 import type { FailureInput } from "../../model";
 import type { UserNotice } from "../../sinks/webhooks";
-import { CounterDeltas, counterKey } from "../counters";
+import { counterKey } from "../counters";
 import { isScheduled, scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./deliveries";
+import type { OpsContext as NoticeContext } from "./ops";
 
 const DIGEST_SAMPLE = 20;
 
 export type Bucket = { tokens: number; refilled_at: number; suppressed: number; suppressed_jobs: string };
 
-export interface NoticeContext {
-  sql: SqlStorage;
-  notify: NotifyConfig;
-  tenant: string;
-  now: number;
-  deltas: CounterDeltas;
-  /** Buckets touched in this event, written once each by saveBuckets(). */
-  buckets: Map<string, Bucket>;
-}
 
 function readBucket(c: NoticeContext, userId: string): Bucket {
   const touched = c.buckets.get(userId);
