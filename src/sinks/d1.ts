@@ -66,12 +66,17 @@ export function failureStatements(db: D1Database, tenant: string, failures: read
     20,
     // user_id is left out on purpose: it is indexed, and naming it costs an index write per repeat
     // even when unchanged (the user known at the first flush is the one kept).
+    // A row whose first failure comes after everything D1 has for the job is the same job failing
+    // again after the ledger evicted it: its counts add to the record instead of replacing it.
     `ON CONFLICT (tenant_id, job_id) DO UPDATE SET
-       queue = excluded.queue, class = excluded.class, reason = excluded.reason,
-       status = excluded.status, attempts = excluded.attempts, occurrences = excluded.occurrences,
+       queue = excluded.queue, class = excluded.class, reason = excluded.reason, status = excluded.status,
+       attempts = CASE WHEN excluded.first_failed_at > failures.last_failed_at
+         THEN failures.attempts + excluded.attempts ELSE excluded.attempts END,
+       occurrences = CASE WHEN excluded.first_failed_at > failures.last_failed_at
+         THEN failures.occurrences + excluded.occurrences ELSE excluded.occurrences END,
        group_fp = excluded.group_fp, error_name = excluded.error_name, error_message = excluded.error_message,
        error_status = excluded.error_status, error_code = excluded.error_code,
-       first_failed_at = excluded.first_failed_at, last_failed_at = excluded.last_failed_at,
+       first_failed_at = MIN(failures.first_failed_at, excluded.first_failed_at), last_failed_at = excluded.last_failed_at,
        archive_key = COALESCE(excluded.archive_key, failures.archive_key),
        archive_offset = COALESCE(excluded.archive_offset, failures.archive_offset),
        archive_length = COALESCE(excluded.archive_length, failures.archive_length),

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { armFault, disarmFaults } from "../../src/faults";
 import { deliver, envelope, message } from "../support/dlq";
-import { ledger, runFlush, servedFailure, tuneLedger, uniqueTenant } from "../support/failures";
+import { FUTURE, failureInput, ledger, runFlush, servedFailure, tuneLedger, uniqueTenant } from "../support/failures";
 
 afterEach(() => disarmFaults());
 
@@ -155,5 +155,30 @@ describe("reading the archive", () => {
       body: { tenantId: tenant, jobId: "j0", payload: "x" },
       error: { name: "Error", message: "upstream timed out", status: 503 },
     });
+  });
+});
+
+describe("a job failing again after the ledger evicted it", () => {
+  it("adds to its D1 record instead of replacing it", async () => {
+    const tenant = uniqueTenant();
+    const stub = ledger(tenant);
+    const at = FUTURE;
+    // Alarms set from a clock far ahead only run when driven here; flushes are due at once.
+    await tuneLedger(stub, { now: at, flushDelayMs: 0, retention: { maxRows: 1 } });
+    const job = (jobId: string, time: number, attempts = 4) =>
+      failureInput({ jobId, lastFailedAt: time, firstFailedAt: time, attempts, class: "USER_ERROR", userId: undefined });
+    const flushAll = async () => {
+      for (let i = 0; i < 5 && (await stub.stats()).outbox.pendingRows > 0; i++) await runFlush(stub);
+    };
+    await stub.record([job("again", at - 60_000)]);
+    await stub.record([job("other", at - 50_000)]);
+    await flushAll();
+    expect(await stub.getFailure("again")).toBeNull(); // evicted, once flushed
+    await stub.record([job("again", at - 10_000, 2)]);
+    await flushAll();
+    const row = await env.DB.prepare(`SELECT occurrences, attempts, first_failed_at FROM failures WHERE tenant_id = ? AND job_id = 'again'`)
+      .bind(tenant)
+      .first<{ occurrences: number; attempts: number; first_failed_at: number }>();
+    expect(row).toEqual({ occurrences: 2, attempts: 6, first_failed_at: at - 60_000 });
   });
 });
