@@ -2,20 +2,9 @@
 // deterministic for a seed. A job keeps its error kind, so a repeat lands in the same group.
 
 import type { FailureEnvelope } from "../src/capture/envelope";
+import { seeded as prng } from "../test/support/prng";
 
 export const BATCH_SIZE = 100;
-
-/** mulberry32: small, fast, good enough to pick jobs and errors reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ErrorKind {
   weight: number;

@@ -3,12 +3,12 @@
 // then the rows leave the outbox. Each step is safe to repeat if a later one fails.
 
 import { putSegment, concat, layOut, segmentKey, type ArchivedLine } from "../sinks/archive";
-import { failureStatements, groupStatements, noticeStatements, writeD1Batch, type D1FailureState, type D1GroupState } from "../sinks/d1";
+import { failureStatements, groupStatements, noticeStatements, writeD1Batch, type D1FailureState } from "../sinks/d1";
 import type { UserNotice } from "../sinks/webhooks";
 import { writeFailurePoints } from "../sinks/analytics";
 import { inChunks } from "./chunks";
 import { pendingOutbox, type ArchivedOccurrence, type OutboxRow } from "./outbox";
-import { SUMMARY_COLUMNS, failureFields, type FailureRow } from "./queries";
+import { SUMMARY_COLUMNS, failureFields, readGroups, type FailureRow } from "./queries";
 
 export interface FlushTarget {
   storage: DurableObjectStorage;
@@ -57,7 +57,7 @@ export async function flushOutbox(t: FlushTarget): Promise<FlushReport> {
   const pointers = latestLines(rows.map((r) => r.row), rows.map((r) => r.occurrences));
   const jobIds = [...new Set(rows.flatMap((r) => JSON.parse(r.row.job_ids) as string[]))];
   const failures = readFailureStates(sql, jobIds, pointers);
-  const groups = readGroupStates(sql, [...new Set(failures.map((f) => f.group))]);
+  const groups = readGroups(sql, [...new Set(failures.map((f) => f.group))]);
   const notices = rows.flatMap((r) => JSON.parse(r.row.notices) as UserNotice[]);
   report.d1RowsWritten = await writeD1Batch(t.env.DB, t.tenant, [
     ...failureStatements(t.env.DB, t.tenant, failures, t.now),
@@ -98,32 +98,4 @@ function readFailureStates(sql: SqlStorage, jobIds: string[], pointers: Map<stri
     const pointer = pointers.get(row.job_id);
     return { ...failureFields(row), archive: pointer ? { key: pointer.key, offset: pointer.offset, length: pointer.length } : null };
   });
-}
-
-function readGroupStates(sql: SqlStorage, fingerprints: string[]): D1GroupState[] {
-  return inChunks(fingerprints, (chunk, placeholders) =>
-    sql
-      .exec<{
-        fingerprint: string;
-        queue: string;
-        class: string;
-        error_name: string;
-        message_sample: string;
-        sample_job_id: string;
-        count: number;
-        first_seen: number;
-        last_seen: number;
-      }>(`SELECT * FROM groups WHERE fingerprint IN (${placeholders})`, ...chunk)
-      .toArray(),
-  ).map((g) => ({
-    fingerprint: g.fingerprint,
-    queue: g.queue,
-    class: g.class,
-    errorName: g.error_name,
-    messageSample: g.message_sample,
-    sampleJobId: g.sample_job_id,
-    count: g.count,
-    firstSeen: g.first_seen,
-    lastSeen: g.last_seen,
-  }));
 }

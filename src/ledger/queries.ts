@@ -2,6 +2,7 @@
 // the groups. All are served from the ledger's own tables, live.
 
 import type { ErrorInfo, FailureClass, FailureStatus } from "../model";
+import { inChunks } from "./chunks";
 import { POISON_STREAK } from "./recovery/planner";
 
 export interface FailureFilter {
@@ -182,31 +183,47 @@ export function getFailure(sql: SqlStorage, tenantId: string, jobId: string): Fa
   };
 }
 
+type GroupRow = {
+  fingerprint: string;
+  queue: string;
+  class: FailureClass;
+  error_name: string;
+  message_sample: string;
+  sample_job_id: string;
+  count: number;
+  first_seen: number;
+  last_seen: number;
+};
+
+/** A group row's fields, times in ms: what the API and the D1 flush both start from. */
+function groupFields(g: GroupRow) {
+  return {
+    fingerprint: g.fingerprint,
+    queue: g.queue,
+    class: g.class,
+    errorName: g.error_name,
+    messageSample: g.message_sample,
+    sampleJobId: g.sample_job_id,
+    count: g.count,
+    firstSeen: g.first_seen,
+    lastSeen: g.last_seen,
+  };
+}
+
+export function readGroups(sql: SqlStorage, fingerprints: readonly string[]) {
+  return inChunks(fingerprints, (chunk, placeholders) =>
+    sql.exec<GroupRow>(`SELECT * FROM groups WHERE fingerprint IN (${placeholders})`, ...chunk).toArray(),
+  ).map(groupFields);
+}
+
 export function listGroups(sql: SqlStorage, limit: number): GroupSummary[] {
   return sql
-    .exec<{
-      fingerprint: string;
-      queue: string;
-      class: FailureClass;
-      error_name: string;
-      message_sample: string;
-      sample_job_id: string;
-      count: number;
-      first_seen: number;
-      last_seen: number;
-    }>(`SELECT * FROM groups ORDER BY last_seen DESC, fingerprint LIMIT ?`, limit)
+    .exec<GroupRow>(`SELECT * FROM groups ORDER BY last_seen DESC, fingerprint LIMIT ?`, limit)
     .toArray()
-    .map((g) => ({
-      fingerprint: g.fingerprint,
-      queue: g.queue,
-      class: g.class,
-      errorName: g.error_name,
-      messageSample: g.message_sample,
-      sampleJobId: g.sample_job_id,
-      count: g.count,
-      firstSeen: iso(g.first_seen),
-      lastSeen: iso(g.last_seen),
-    }));
+    .map((g) => {
+      const fields = groupFields(g);
+      return { ...fields, firstSeen: iso(fields.firstSeen), lastSeen: iso(fields.lastSeen) };
+    });
 }
 
 /** A failure row's fields, times in ms: what the API summary and the D1 flush both start from. */

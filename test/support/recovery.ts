@@ -5,20 +5,10 @@ import type { FailureLedger } from "../../src/ledger/ledger";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, failureInput } from "./failures";
 
+export { seeded } from "./prng";
+
 /** The origin queue tests retry into; ORIGIN_QUEUES in vitest.config.ts maps it to the receiver. */
 export const ORIGIN = "recovery-test";
-
-/** A small deterministic generator for jitter. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function recoverable(tenant: string, jobId: string, overrides: Partial<FailureInput> = {}): FailureInput {
   return failureInput({
