@@ -9,7 +9,8 @@ import {
   withFailureCapture,
   type FailureCaptureOptions,
 } from "../../src/capture";
-import { InjectedFault, armFault, disarmFaults, faultPoint } from "../../src/faults";
+import { InjectedFault, armFault, disarmFaults } from "../../src/faults";
+import { LEDGER_WAIT, recordRetries, sendSeamUntouched } from "../support/queue";
 import type { FailureDetail } from "../../src/ledger/queries";
 
 type Body = Record<string, unknown>;
@@ -48,16 +49,7 @@ class HttpError extends Error {
  */
 async function run(messages: TestMessage[], handle: (message: Message<Body>) => unknown, options: Partial<FailureCaptureOptions<Body, Env>> = {}) {
   const batch = createMessageBatch<Body>("jobs", messages);
-  const retries = new Map<string, (QueueRetryOptions | undefined)[]>();
-  for (const m of batch.messages) {
-    const retry = m.retry.bind(m);
-    Object.defineProperty(m, "retry", {
-      value: (o?: QueueRetryOptions) => {
-        retries.set(m.id, [...(retries.get(m.id) ?? []), o]);
-        retry(o);
-      },
-    });
-  }
+  const retries = recordRetries(batch as MessageBatch<unknown>);
   const ctx = createExecutionContext();
   const handler = withFailureCapture<Body, Env>(handle, { deadLetterQueue: (e) => e.DLQ, ...options });
   const outcome = await handler(batch, env, ctx).then(
@@ -84,20 +76,7 @@ async function recorded(tenantId: string, jobId: string): Promise<FailureDetail>
   );
 }
 
-/** True when nothing passed the capture.send seam since the test armed it (so nothing was sent). */
-function sendSeamUntouched(): boolean {
-  try {
-    faultPoint("capture.send");
-    return false;
-  } catch (error) {
-    return error instanceof InjectedFault;
-  }
-}
-
 afterEach(() => disarmFaults());
-
-/** Tests that wait for the background DLQ consumer (max_batch_timeout = 2 s) need more than the default 5 s. */
-const LEDGER_WAIT = { timeout: 15_000 };
 
 describe("withFailureCapture: settling messages", () => {
   it("acks every message the handler processes, passing message, env and ctx", async () => {

@@ -2,7 +2,8 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { InjectedFault, armFault, disarmFaults, faultPoint } from "../../src/faults";
+import { armFault, disarmFaults } from "../../src/faults";
+import { LEDGER_WAIT, recordRetries, sendSeamUntouched } from "../support/queue";
 import type { DemoJob } from "../../src/demo/job";
 import { reportSucceeded } from "../../src/service";
 import { failureInput, runFlush } from "../support/failures";
@@ -26,37 +27,14 @@ const job = (tenantId: string, jobId: string, fail: DemoJob["fail"]): DemoJob =>
 /** Delivers a batch of the demo queue `jobs` through the worker's queue handler. */
 async function deliver(messages: ServiceBindingQueueMessage<unknown>[]) {
   const batch = createMessageBatch("jobs", messages);
-  // getQueueResult does not report retry delays: record them on the way to the real retry().
-  const retries = new Map<string, (QueueRetryOptions | undefined)[]>();
-  for (const m of batch.messages) {
-    const retry = m.retry.bind(m);
-    Object.defineProperty(m, "retry", {
-      value: (o?: QueueRetryOptions) => {
-        retries.set(m.id, [...(retries.get(m.id) ?? []), o]);
-        retry(o);
-      },
-    });
-  }
+  const retries = recordRetries(batch as MessageBatch<unknown>);
   const ctx = createExecutionContext();
   await worker.queue(batch, env, ctx);
   const result = (await getQueueResult(batch, ctx)) as QueueResult;
   return { acked: result.explicitAcks, retried: result.retryMessages.map((r) => r.msgId), retries };
 }
 
-/** True when nothing passed the capture.send seam since the test armed it (so nothing was sent). */
-function sendSeamUntouched(): boolean {
-  try {
-    faultPoint("capture.send");
-    return false;
-  } catch (error) {
-    return error instanceof InjectedFault;
-  }
-}
-
 afterEach(() => disarmFaults());
-
-/** Tests that wait for the background DLQ consumer (max_batch_timeout = 2 s) need more than the default 5 s. */
-const LEDGER_WAIT = { timeout: 15_000 };
 
 describe("demo consumer", () => {
   it('acks jobs that do not fail ("none")', async () => {

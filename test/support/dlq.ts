@@ -1,8 +1,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { vi } from "vitest";
 import worker from "../../src/index";
 import type { FailureEnvelope } from "../../src/capture/envelope";
+import { recordRetries } from "./queue";
 
 let ids = 0;
 export function message(body: unknown, id = `msg-${++ids}`): ServiceBindingQueueMessage<unknown> {
@@ -29,15 +29,9 @@ export function envelope(tenantId: string, jobId: string, overrides: Partial<Fai
 /** Runs the worker's queue handler on a batch; also reports each retry's requested delay. */
 export async function deliver(messages: ServiceBindingQueueMessage<unknown>[], queue = "jobs-dlq", environment: Env = env) {
   const batch = createMessageBatch(queue, messages);
-  const delays = new Map<string, number | undefined>();
-  for (const m of batch.messages) {
-    const retry = m.retry.bind(m);
-    vi.spyOn(m, "retry").mockImplementation((options) => {
-      delays.set(m.id, options?.delaySeconds);
-      retry(options);
-    });
-  }
+  const retries = recordRetries(batch);
   const ctx = createExecutionContext();
   await worker.queue(batch, environment, ctx);
+  const delays = new Map([...retries].map(([id, calls]) => [id, calls[calls.length - 1]?.delaySeconds]));
   return { ...(await getQueueResult(batch, ctx)), delays };
 }
