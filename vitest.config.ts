@@ -53,7 +53,7 @@ export default defineConfig(async () => {
             name: "workers",
             include: ["test/**/*.test.ts"],
             // Node-side tests (the CLI against `wrangler dev`) run in the project below.
-            exclude: [...configDefaults.exclude, "test/cli/**"],
+            exclude: [...configDefaults.exclude, "test/cli/**", "test/console/**"],
             setupFiles: ["./test/apply-migrations.ts"],
           },
         },
@@ -64,6 +64,16 @@ export default defineConfig(async () => {
             name: "cli",
             environment: "node",
             include: ["test/cli/**/*.test.ts"],
+            testTimeout: 60_000,
+            hookTimeout: 240_000,
+          },
+        },
+        {
+          // The operator console in a real headless Chromium against `wrangler dev`.
+          test: {
+            name: "console",
+            environment: "node",
+            include: ["test/console/**/*.test.ts"],
             testTimeout: 60_000,
             hookTimeout: 240_000,
           },

@@ -1,10 +1,11 @@
 import { router } from "./api/router";
+import { isConsolePath, serveConsole } from "./console/serve";
 import { handleQueue } from "./queues";
 
 export { FailureLedger } from "./ledger/ledger";
 export { DlqLedgerService } from "./service";
 
 export default {
-  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+  fetch: (request, env, ctx) => (isConsolePath(new URL(request.url).pathname) ? serveConsole(request, env) : router.fetch(request, env, ctx)),
   queue: (batch, env, ctx) => handleQueue(batch, env, ctx),
 } satisfies ExportedHandler<Env>;

@@ -9,7 +9,8 @@ import { listGroups } from "./endpoints/groups";
 import { getMetrics } from "./endpoints/metrics";
 import { listNotifications, markNotificationsRead } from "./endpoints/notifications";
 import { listParked } from "./endpoints/parking";
-import { abandonFailure, createOperation, failureHistory, getOperation, requeueFailure } from "./endpoints/recovery";
+import { abandonFailure, createOperation, failureHistory, getOperation, listOperations, requeueFailure } from "./endpoints/recovery";
+import { getSession } from "./endpoints/session";
 import { getStats } from "./endpoints/stats";
 import { createToken, listTokens, revokeToken } from "./endpoints/tokens";
 import { openApiDocument } from "./openapi";
@@ -73,6 +74,7 @@ export const ROUTES: readonly Route[] = [
   health,
   getMetrics,
   openapi,
+  getSession,
   getStats,
   listFailures,
   getFailure,
@@ -80,6 +82,7 @@ export const ROUTES: readonly Route[] = [
   requeueFailure,
   abandonFailure,
   createOperation,
+  listOperations,
   getOperation,
   listGroups,
   listParked,

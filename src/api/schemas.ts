@@ -169,6 +169,8 @@ export const Operation = z.object({
   finishedAt: time.nullable(),
 });
 
+export const OperationList = z.object({ items: z.array(Operation) });
+
 export const OperationPreview = z.object({
   dryRun: z.literal(true),
   action: z.enum(["requeue", "abandon"]),
@@ -195,5 +197,12 @@ export const CreatedToken = TokenView.extend({
   token: z.string().meta({ description: "The token itself. Shown this once: only its SHA-256 is kept." }),
 });
 export const TokenList = z.object({ items: z.array(TokenView) });
+
+export const Session = z.object({
+  kind: z.enum(["admin", "tenant"]),
+  tenant: z.string().nullable().meta({ description: "The tenant a tenant token is bound to; null for the admin" }),
+  label: z.string().meta({ description: "Who holds the token; the actor of what it does" }),
+  scope: z.enum(["read", "operate", "admin"]).meta({ description: "What the token may do" }),
+});
 
 export const Health = z.object({ ok: z.literal(true) });

@@ -18,7 +18,7 @@ import { recordFailures, type RecordResult } from "./record";
 import { Circuits, type CircuitView } from "./recovery/circuit";
 import type { RecoveryContext } from "./recovery/context";
 import { abandonOne, history, requeueOne, RecoveryRefused, type ActionEntry } from "./recovery/manual";
-import { preview, startOperation, stepOperation, viewOperation, type OperationRequest, type OperationView } from "./recovery/operations";
+import { preview, recentOperations, startOperation, stepOperation, viewOperation, type OperationRequest, type OperationView } from "./recovery/operations";
 import { planOccurrence } from "./recovery/planner";
 import { markRecovered, presumeRecovered, sendDueRetries } from "./recovery/retries";
 import { afterRecord, applyRetention, type RetentionPolicy } from "./retention";
@@ -181,6 +181,10 @@ export class FailureLedger extends DurableObject<Env> {
 
   async getOperation(id: string): Promise<OperationView | null> {
     return viewOperation(this.sql, id);
+  }
+
+  async listOperations(limit: number): Promise<OperationView[]> {
+    return recentOperations(this.sql, limit);
   }
 
   async history(jobId: string): Promise<ActionEntry[]> {

@@ -15,7 +15,17 @@ const dlqBin = join(root, "bin", "dlq.mjs");
 
 /** Children get this environment and nothing of the developer's (no DLQ_URL, no CLOUDFLARE_*). */
 function baseEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" };
+  // CLOUDFLARE_CF_FETCH_ENABLED=false: miniflare would fetch Request.cf data from the internet at
+  // start; offline that failed lookup has once ended `wrangler dev` before it served.
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TMPDIR: process.env.TMPDIR,
+    CI: "true",
+    WRANGLER_SEND_METRICS: "false",
+    NO_COLOR: "1",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  };
 }
 
 export async function freePort(): Promise<number> {

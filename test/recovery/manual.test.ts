@@ -155,6 +155,22 @@ describe("bulk operations", () => {
     expect((await stub.getFailure("x1"))?.recovery.note).toBe("abandoned: emails provider retired");
   });
 
+  it("lists a tenant's recent operations, newest first", async () => {
+    const tenant = uniqueTenant("opslist");
+    const stub = ledger(tenant);
+    await stub.record(["o1", "o2"].map((j, i) => recoverable(tenant, j, { class: "SYSTEM_ERROR", queue: `q${i}` })));
+    const first = await call("POST", `/api/queue/dlq/operations?tenant=${tenant}`, { action: "abandon", filter: { queue: "q0" }, reason: "one" });
+    await configure(stub, { now: FUTURE });
+    const second = await call("POST", `/api/queue/dlq/operations?tenant=${tenant}`, { action: "abandon", filter: { queue: "q1" }, reason: "two" });
+    const all = await call("GET", `/api/queue/dlq/operations?tenant=${tenant}`);
+    expect(all.status).toBe(200);
+    expect(all.body.items.map((o: { id: string }) => o.id)).toEqual([second.body.id, first.body.id]);
+    expect(all.body.items[1]).toMatchObject({ action: "abandon", filter: { queue: "q0" }, total: 1, createdBy: "ana" });
+    const one = await call("GET", `/api/queue/dlq/operations?tenant=${tenant}&limit=1`);
+    expect(one.body.items).toHaveLength(1);
+    expect((await call("GET", `/api/queue/dlq/operations?tenant=${uniqueTenant("none")}`)).body.items).toEqual([]);
+  });
+
   it("rejects malformed operations with one error shape", async () => {
     const tenant = uniqueTenant();
     for (const body of [

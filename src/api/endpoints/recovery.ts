@@ -6,8 +6,8 @@ import type { Refusal } from "../../ledger/ledger";
 import { archivedFailure } from "../../sinks/d1";
 import { ApiError, notFound } from "../errors";
 import { defineRoute, reply } from "../route";
-import { FailureClassSchema, FailureStatusSchema, FailureWithBody, Fingerprint, History, Operation, OperationPreview } from "../schemas";
-import { actorOf, ledgerFor, tenantOf } from "../tenant";
+import { FailureClassSchema, FailureStatusSchema, FailureWithBody, Fingerprint, History, Operation, OperationList, OperationPreview } from "../schemas";
+import { actorOf, ledgerFor, TenantParam, tenantOf } from "../tenant";
 import { JobParams, TenantQuery, noSuchFailure } from "./failures";
 
 export const RequeueRequest = z
@@ -157,5 +157,22 @@ export const getOperation = defineRoute({
     const operation = await ledgerFor(env, tenantOf(request, query)).getOperation(params.id);
     if (!operation) throw notFound(noSuchOperation(params));
     return operation;
+  },
+});
+
+export const OperationsQuery = z
+  .object({ tenant: TenantParam.optional(), limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: "How many, newest first" }) })
+  .strict();
+
+export const listOperations = defineRoute({
+  method: "GET",
+  path: "/api/queue/dlq/operations",
+  tag: "recovery",
+  summary: "The most recent bulk operations of a tenant, newest first",
+  access: "tenant",
+  query: OperationsQuery,
+  responses: { 200: { description: "Recent operations with their progress", schema: OperationList } },
+  async handler({ request, env, query }) {
+    return { items: await ledgerFor(env, tenantOf(request, query)).listOperations(query.limit) };
   },
 });

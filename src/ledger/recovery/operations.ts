@@ -236,3 +236,11 @@ export function viewOperation(sql: SqlStorage, id: string): OperationView | null
     finishedAt: op.finished_at === null ? null : new Date(op.finished_at).toISOString(),
   };
 }
+
+/** The most recent operations, newest first. Operations are few (people start them), so a scan is fine. */
+export function recentOperations(sql: SqlStorage, limit: number): OperationView[] {
+  return sql
+    .exec<{ id: string }>(`SELECT id FROM operations ORDER BY created_at DESC, id LIMIT ?`, limit)
+    .toArray()
+    .flatMap((row) => viewOperation(sql, row.id) ?? []);
+}
