@@ -89,6 +89,19 @@ describe("GET /api/live", () => {
     client.close();
   });
 
+  it("keeps an update small: failures with huge stacks are cut, and the update says so", async () => {
+    const tenant = uniqueTenant("big");
+    const client = await connect(tenant);
+    const stack = "at somewhere (x.js:1:1)\n".repeat(4_000); // about 100 KB each
+    const jobs = ["big-1", "big-2", "big-3", "big-4"];
+    await ledger(tenant).record(jobs.map((jobId) => failureInput({ jobId, error: { name: "Error", message: "boom", stack } })));
+    const update = await client.next((m): m is Update => isUpdate(m) && m.stats.total === jobs.length);
+    expect(update.failures.length).toBeGreaterThan(0);
+    expect(update.failures.length).toBeLessThan(jobs.length);
+    expect(update.truncated).toBe(true);
+    client.close();
+  });
+
   it("keeps pushing to a socket after the ledger hibernated: a fresh instance, memory gone, same socket", async () => {
     const tenant = uniqueTenant("sleep");
     const client = await connect(tenant);

@@ -17,6 +17,8 @@ export const PUSH_INTERVAL_MS = 250;
 /** Changed failures (and groups) one update carries; beyond it the update says `truncated`. */
 export const MAX_CHANGED = 100;
 const MAX_OPERATIONS = 20;
+/** An update larger than this (long stacks) carries fewer failures and says `truncated`. */
+const MAX_MESSAGE_CHARS = 256 * 1024;
 /** Close code of a socket whose token was revoked (4000-4999: the application's own). */
 export const REVOKED_CLOSE_CODE = 4401;
 
@@ -41,6 +43,8 @@ interface Attachment extends LiveGrant {
   seq: number;
   connectedAt: number;
 }
+
+type LiveUpdate = Extract<LiveServerMessage, { type: "update" }>;
 
 const tokenTag = (tokenId: string) => `token:${tokenId}`;
 
@@ -192,20 +196,29 @@ export class LiveFeed {
     }
     this.nextPushAt = now + PUSH_INTERVAL_MS;
     const { sql } = this.sources;
-    const failures = failureSummaries(sql, this.sources.tenant(), jobs.ids);
-    const held = new Set(failures.map((f) => f.jobId));
+    let update: Omit<LiveUpdate, "seq">;
+    try {
+      const failures = failureSummaries(sql, this.sources.tenant(), jobs.ids);
+      const held = new Set(failures.map((f) => f.jobId));
+      update = {
+        type: "update",
+        stats: await this.sources.stats(),
+        failures,
+        removed: jobs.ids.filter((id) => !held.has(id)),
+        groups: groupSummaries(sql, groups.ids),
+        operations: operationViews(sql, operations.ids),
+        truncated: jobs.overflowed || groups.overflowed,
+      };
+    } catch (error) {
+      // The ids taken are gone from memory: the next update tells clients to re-read the lists.
+      this.jobs.overflowed = true;
+      this.dirty = true;
+      this.arm();
+      throw error;
+    }
     const seq = this.currentSeq() + 1;
     this.seq = seq;
-    broadcast(sockets, seq, {
-      type: "update",
-      seq,
-      stats: await this.sources.stats(),
-      failures,
-      removed: jobs.ids.filter((id) => !held.has(id)),
-      groups: groupSummaries(sql, groups.ids),
-      operations: operationViews(sql, operations.ids),
-      truncated: jobs.overflowed || groups.overflowed,
-    });
+    broadcast(sockets, seq, fit({ ...update, seq }));
   }
 
   /**
@@ -232,7 +245,7 @@ export class LiveFeed {
     }
     const seq = this.currentSeq();
     if (since !== undefined && since === seq) {
-      broadcast([ws], seq, { type: "resumed", seq });
+      broadcast([ws], seq, JSON.stringify({ type: "resumed", seq } satisfies LiveServerMessage));
       return;
     }
     const { sql } = this.sources;
@@ -240,7 +253,7 @@ export class LiveFeed {
       .exec<{ id: string }>(`SELECT id FROM operations WHERE status = 'running' ORDER BY created_at DESC LIMIT ?`, MAX_OPERATIONS)
       .toArray()
       .map((o) => o.id);
-    broadcast([ws], seq, {
+    const snapshot: LiveServerMessage = {
       type: "snapshot",
       seq,
       tenant: this.sources.tenant(),
@@ -248,8 +261,19 @@ export class LiveFeed {
       failures: listFailures(sql, this.sources.tenant(), { limit: 50 }).items,
       groups: listGroups(sql, 100),
       operations: operationViews(sql, running),
-    });
+    };
+    broadcast([ws], seq, JSON.stringify(snapshot));
   }
+}
+
+/** The update as text, its failures halved until it fits MAX_MESSAGE_CHARS. */
+function fit(update: LiveUpdate): string {
+  let text = JSON.stringify(update);
+  while (update.failures.length > 0 && text.length > MAX_MESSAGE_CHARS) {
+    update = { ...update, failures: update.failures.slice(0, Math.floor(update.failures.length / 2)), truncated: true };
+    text = JSON.stringify(update);
+  }
+  return text;
 }
 
 function operationViews(sql: SqlStorage, ids: readonly string[]): OperationView[] {
@@ -269,9 +293,8 @@ function send(ws: WebSocket, message: LiveServerMessage): void {
   }
 }
 
-/** One serialisation, sent to each socket; each remembers the seq it was sent. */
-function broadcast(sockets: readonly WebSocket[], seq: number, message: LiveServerMessage): void {
-  const text = JSON.stringify(message);
+/** One serialised message, sent to each socket; each remembers the seq it was sent. */
+function broadcast(sockets: readonly WebSocket[], seq: number, text: string): void {
   for (const ws of sockets) {
     try {
       ws.send(text);
