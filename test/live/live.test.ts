@@ -107,8 +107,11 @@ describe("GET /api/live", () => {
     const client = await connect(tenant);
     await ledger(tenant).record([failureInput({ jobId: "before" })]);
     const before = await client.updateWith("before");
-    await runInDurableObject(ledger(tenant), (instance) => {
+    await runInDurableObject(ledger(tenant), (instance, state) => {
       (instance as unknown as { marker?: string }).marker = "the instance that accepted the socket";
+      // Nothing is due soon, so no alarm wakes it while it idles.
+      const next = state.storage.sql.exec<{ at: number | null }>(`SELECT MIN(due_at) AS at FROM due_work`).one().at;
+      expect(next === null || next > Date.now() + 60_000).toBe(true);
     });
 
     // workerd evicts an object that has had no event for 10 s and holds only hibernatable
@@ -194,6 +197,7 @@ describe("GET /api/live refusals, all before any upgrade, in the one error shape
     const tenant = uniqueTenant("tickets");
     await refusedWith(await upgrade({ tenant, ticket: `lt_${"x".repeat(43)}` }), 401, "unauthorized");
     await refusedWith(await upgrade({ tenant, ticket: "not-a-ticket" }), 400, "invalid_request");
+    await refusedWith(await upgrade({ tenant }), 400, "invalid_request");
 
     const ticket = await liveTicket(tenant);
     const first = await upgrade({ tenant, ticket });
