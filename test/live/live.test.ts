@@ -179,6 +179,10 @@ describe("GET /api/live", () => {
     const refused = await upgrade({ tenant, ticket: unused });
     expect(refused.status).toBe(401);
 
+    // A ticket that a request authenticated just before the revoke gets issued after it: void too.
+    const late = await ledger(tenant).issueLiveTicket({ tokenId: id, scope: "operate", actor: "watcher" });
+    expect((await upgrade({ tenant, ticket: late.ticket })).status).toBe(401);
+
     // The other token's socket is still served.
     await ledger(tenant).record([failureInput({ jobId: "still-watched" })]);
     await stays.updateWith("still-watched");

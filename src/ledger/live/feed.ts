@@ -10,7 +10,7 @@ import { LiveClientMessage, type LiveServerMessage } from "../../api/schemas";
 import type { LedgerStats } from "../ledger";
 import { failureSummaries, groupSummaries, listFailures, listGroups } from "../queries";
 import { viewOperation, type OperationView } from "../recovery/operations";
-import { consumeTicket, dropTickets, type LiveGrant } from "./tickets";
+import { consumeTicket, revokeTickets, type LiveGrant } from "./tickets";
 
 /** At most one update per socket per this much ledger time; changes in between are merged. */
 export const PUSH_INTERVAL_MS = 250;
@@ -137,7 +137,7 @@ export class LiveFeed {
 
   /** Closes the sockets a token opened and voids its unused tickets (the token was revoked). */
   closeToken(tokenId: string): number {
-    dropTickets(this.sources.sql, tokenId);
+    revokeTickets(this.sources.sql, tokenId);
     const sockets = this.ctx.getWebSockets(tokenTag(tokenId));
     for (const ws of sockets) {
       try {

@@ -49,10 +49,13 @@ export async function consumeTicket(sql: SqlStorage, ticket: string, now: number
     )
     .toArray()[0];
   if (!row || row.expires_at <= now) return null;
+  // A ticket issued by a request that authenticated just before the revoke landed.
+  if (sql.exec(`SELECT 1 FROM live_revoked WHERE token_id = ?`, row.token_id).toArray().length > 0) return null;
   return { tokenId: row.token_id, scope: row.scope, actor: row.actor };
 }
 
-/** A revoked token's tickets open nothing any more. */
-export function dropTickets(sql: SqlStorage, tokenId: string): void {
+/** A revoked token's tickets, issued or still to be issued, open nothing any more. */
+export function revokeTickets(sql: SqlStorage, tokenId: string): void {
   sql.exec(`DELETE FROM live_tickets WHERE token_id = ?`, tokenId);
+  sql.exec(`INSERT INTO live_revoked (token_id) VALUES (?) ON CONFLICT DO NOTHING`, tokenId);
 }
