@@ -10,6 +10,7 @@ import worker from "../../src/index";
 import { apiFetch, createToken } from "../support/api";
 import { deliver, envelope, message } from "../support/dlq";
 import { failureInput, ledger, uniqueTenant } from "../support/failures";
+import { alarmAt, dueRetries, recoverable } from "../support/recovery";
 import { connect, liveTicket, upgrade, type Snapshot, type Update } from "../support/live";
 
 const isUpdate = (m: { type: string }): m is Update => m.type === "update";
@@ -60,6 +61,26 @@ describe("GET /api/live", () => {
     expect(done.operations[0]).toMatchObject({ processed: 1, succeeded: 1 });
     expect(done.failures).toEqual([expect.objectContaining({ jobId: "j-2", status: "abandoned" })]);
     expect(done.stats.byStatus.abandoned).toBe(2);
+    client.close();
+  });
+
+  it("pushes the automatic recovery: the retry sent, then the job recovered", async () => {
+    const tenant = uniqueTenant("heal");
+    const stub = ledger(tenant);
+    const client = await connect(tenant);
+    await stub.record([recoverable(tenant, "heal-1")]);
+    await client.next((m): m is Update => isUpdate(m) && m.failures.some((f) => f.jobId === "heal-1" && f.status === "retrying"));
+
+    const due = (await dueRetries(stub))["heal-1"]!;
+    expect(await alarmAt(stub, due)).toBe(true);
+    const sent = await client.next((m): m is Update => isUpdate(m) && m.stats.recovery.retriesSent === 1);
+    expect(sent.failures).toEqual([expect.objectContaining({ jobId: "heal-1", recovery: expect.objectContaining({ attempts: 1 }) })]);
+
+    await freezeClock(tenant, due + PUSH_INTERVAL_MS);
+    expect(await stub.reportSucceeded(["heal-1"])).toEqual(["heal-1"]);
+    const healed = await client.next((m): m is Update => isUpdate(m) && m.failures.some((f) => f.jobId === "heal-1" && f.status === "recovered"));
+    expect(healed.seq).toBeGreaterThan(sent.seq);
+    await freezeClock(tenant, null);
     client.close();
   });
 
