@@ -141,7 +141,7 @@ export class FailureLedger extends DurableObject<Env> {
       return result;
     });
     await rearm(this.ctx.storage);
-    this.live.changed({ jobs: failures.map((f) => f.jobId), groups: failures.map((f) => f.fingerprint) });
+    this.live.changed(() => ({ jobs: failures.map((f) => f.jobId), groups: failures.map((f) => f.fingerprint) }));
     faultPoint("ledger.record.after-commit", tenant);
     return result;
   }
@@ -312,7 +312,7 @@ export class FailureLedger extends DurableObject<Env> {
     const retries = keysOf("retry");
     if (retries.length > 0) await sendDueRetries(c, retries);
     await rearm(this.ctx.storage);
-    this.live.changed({ jobs: [...changedJobs, ...presumed, ...retries], operations: keysOf("operation") });
+    this.live.changed(() => ({ jobs: [...changedJobs, ...presumed, ...retries], operations: keysOf("operation") }));
   }
 
   /** The one fetch of the ledger: a WebSocket Upgrade cannot travel over RPC. The worker checked the request. */

@@ -158,12 +158,16 @@ export class LiveFeed {
     }
   }
 
-  /** Something changed. Pushed to every socket at most once per PUSH_INTERVAL_MS, merged. */
-  changed(change: LiveChange = {}): void {
+  /**
+   * Something changed. Pushed to every socket at most once per PUSH_INTERVAL_MS, merged. A
+   * function is called only when someone watches.
+   */
+  changed(what: LiveChange | (() => LiveChange) = {}): void {
     if (this.ctx.getWebSockets().length === 0) {
       this.missed = true;
       return;
     }
+    const change = typeof what === "function" ? what() : what;
     for (const id of change.jobs ?? []) this.jobs.add(id);
     for (const id of change.groups ?? []) this.groups.add(id);
     for (const id of change.operations ?? []) this.operations.add(id);
