@@ -49,9 +49,18 @@ export function preflight(request: IRequest, env: Env): Response | undefined {
   });
 }
 
+/**
+ * May a browser page on `origin` open a live WebSocket? An origin of CORS_ORIGINS, or the
+ * worker's own (the console it serves). A WebSocket is not subject to CORS, so this is the check.
+ */
+export function originMayConnect(env: Env, origin: string, ownOrigin: string): boolean {
+  return origin === ownOrigin || allows(env, origin);
+}
+
 export function corsHeaders(response: Response, request: IRequest, env: Env): Response {
   const origin = request.headers.get("origin");
-  if (request.method === "OPTIONS" || !allows(env, origin)) return response;
+  // A 101 carries its WebSocket: rebuilding the response would lose it, and CORS does not apply.
+  if (request.method === "OPTIONS" || response.status === 101 || !allows(env, origin)) return response;
   const headed = new Response(response.body, response);
   headed.headers.set("access-control-allow-origin", origin);
   headed.headers.set("access-control-expose-headers", "retry-after");

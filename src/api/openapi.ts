@@ -8,11 +8,12 @@ import { errorStatuses, type Route } from "./route";
 const ERRORS: Record<number, { code: string; description: string }> = {
   400: { code: "invalid_request", description: "A parameter or the body is invalid (or the body is not JSON: invalid_json); details lists each problem" },
   401: { code: "unauthorized", description: "No token, a malformed Authorization header, or a token that is wrong or revoked" },
-  403: { code: "forbidden", description: "The token is valid but this route needs the admin token" },
+  403: { code: "forbidden", description: "The token is valid but this route needs the admin token (GET /api/live: the page's Origin is not allowed)" },
   404: { code: "not_found", description: "No such resource in this tenant (also the answer for another tenant's)" },
   409: { code: "conflict", description: "The failure's state does not allow this (e.g. abandoned, or no producer for its queue)" },
   413: { code: "payload_too_large", description: "The request body is larger than this route accepts" },
   422: { code: "too_many", description: "The filter matches more failures than one operation takes" },
+  426: { code: "upgrade_required", description: "A WebSocket endpoint was called without 'Upgrade: websocket'" },
   429: { code: "rate_limited", description: "Too many requests for this token; wait Retry-After seconds" },
   500: { code: "internal_error", description: "Unexpected; logged on the server" },
   503: { code: "send_failed", description: "The origin queue refused the send; nothing changed, try again" },
@@ -69,7 +70,13 @@ export function openApiDocument(routes: readonly Route[], options: { devRoutes: 
       responses[status] =
         "schema" in spec
           ? { description: spec.description, content: { "application/json": { schema: jsonSchema(spec.schema) } } }
-          : { description: spec.description, content: { [spec.text]: { schema: { type: "string" } } } };
+          : "webSocket" in spec
+            ? {
+                description: spec.description,
+                // OpenAPI has no words for WebSocket messages: their JSON Schemas, as an extension.
+                "x-websocket-messages": { server: jsonSchema(spec.webSocket.server), client: jsonSchema(spec.webSocket.client) },
+              }
+            : { description: spec.description, content: { [spec.text]: { schema: { type: "string" } } } };
     }
     for (const status of errorStatuses(route)) {
       used.add(status);
@@ -87,14 +94,15 @@ export function openApiDocument(routes: readonly Route[], options: { devRoutes: 
       route.body ? `Body at most ${body?.maxBytes ?? 64 * 1024} bytes.` : undefined,
       route.access === "tenant" ? "A tenant token acts on its own tenant; the admin token names one with ?tenant=." : undefined,
       route.access === "dev" ? "Served only when DEV_ROUTES=true (local development), without a token." : undefined,
+      route.access === "ticket" ? "Takes a ticket from POST /api/live/ticket in the query instead of a token." : undefined,
     ].filter(Boolean);
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = {
       operationId: operationId(route),
       summary: route.summary,
       ...(notes.length ? { description: notes.join(" ") } : {}),
       tags: [route.tag],
-      security: route.access === "public" || route.access === "dev" ? [] : [{ bearer: [] }],
-      ...(route.access === "admin" ? { "x-access": "admin" } : route.access === "tenant" ? { "x-access": "tenant" } : {}),
+      security: route.access === "public" || route.access === "dev" || route.access === "ticket" ? [] : [{ bearer: [] }],
+      ...(route.access === "admin" || route.access === "tenant" || route.access === "ticket" ? { "x-access": route.access } : {}),
       parameters: parameters(route),
       ...(requestBody ? { requestBody } : {}),
       responses,
@@ -113,6 +121,7 @@ export function openApiDocument(routes: readonly Route[], options: { devRoutes: 
     tags: [
       { name: "failures", description: "What failed, live from each tenant's ledger" },
       { name: "recovery", description: "Requeue or abandon, one at a time or by filter" },
+      { name: "live", description: "Live updates from a tenant's ledger over a WebSocket" },
       { name: "admin", description: "Tenant tokens" },
       { name: "operations", description: "Health, metrics and this document" },
       ...(options.devRoutes ? [{ name: "dev", description: "Local development only" }] : []),

@@ -11,12 +11,13 @@ export type Method = "GET" | "POST" | "DELETE";
 
 /**
  * public: anyone · dev: anyone, and only when DEV_ROUTES=true · token: any valid token ·
- * tenant: a tenant token (its own tenant) or the admin token (naming a tenant) · admin: the admin token.
+ * tenant: a tenant token (its own tenant) or the admin token (naming a tenant) · admin: the admin token ·
+ * ticket: a single-use live ticket in the query instead of a token (a browser's WebSocket cannot send one).
  */
-export type Access = "public" | "dev" | "token" | "tenant" | "admin";
+export type Access = "public" | "dev" | "token" | "tenant" | "admin" | "ticket";
 
 /** Error statuses a route may answer with beyond the ones its access and inputs imply. */
-export type ExtraError = 404 | 409 | 422 | 503;
+export type ExtraError = 403 | 404 | 409 | 422 | 426 | 503;
 
 export type AnyObject = z.ZodObject<z.ZodRawShape>;
 
@@ -28,10 +29,21 @@ export interface TextResponse {
   description: string;
   text: string;
 }
-export type ResponseSpec = JsonResponse | TextResponse;
-export type Responses = Partial<Record<200 | 201 | 202, ResponseSpec>>;
+/** 101: the request becomes a WebSocket carrying these messages (documented, not validated). */
+export interface UpgradeResponse {
+  description: string;
+  webSocket: { server: z.ZodType; client: z.ZodType };
+}
+export type ResponseSpec = JsonResponse | TextResponse | UpgradeResponse;
+export type Responses = Partial<Record<101 | 200 | 201 | 202, ResponseSpec>>;
 
-type BodyOf<S> = S extends JsonResponse ? z.input<S["schema"]> : S extends TextResponse ? string : never;
+type BodyOf<S> = S extends JsonResponse
+  ? z.input<S["schema"]>
+  : S extends TextResponse
+    ? string
+    : S extends UpgradeResponse
+      ? Response
+      : never;
 
 const REPLY = Symbol("reply");
 export interface Reply<T> {
@@ -135,7 +147,8 @@ export function defineRoute<
 export function errorStatuses(route: Route): number[] {
   const statuses = new Set<number>();
   if (route.query || route.params || route.body) statuses.add(400);
-  if (route.access !== "public" && route.access !== "dev") {
+  if (route.access === "ticket") statuses.add(401);
+  else if (route.access !== "public" && route.access !== "dev") {
     statuses.add(401);
     statuses.add(429);
   }

@@ -21,7 +21,7 @@ function serve(route: Route) {
 
   return async (request: ApiRequest, env: Env, ctx: ExecutionContext): Promise<Response> => {
     if (route.access === "dev" && !readConfig(env).devRoutes) throw new ApiError(404, "not_found", "the /dev routes exist only in local development");
-    if (route.access !== "public" && route.access !== "dev") {
+    if (route.access !== "public" && route.access !== "dev" && route.access !== "ticket") {
       const auth = await authenticate(request, env);
       if (route.access === "admin" && auth.kind !== "admin") throw new ApiError(403, "forbidden", "this route needs the admin token");
       await enforceRateLimit(env, auth);
@@ -44,6 +44,7 @@ function serve(route: Route) {
     }
 
     const result = await route.handler({ request, env, ctx, query, params, body });
+    if (result instanceof Response) return result; // a WebSocket upgrade, answered by the ledger
     const [status, payload] = isReply(result) ? [result.status, result.body] : [defaultStatus, result];
     if (textType !== null && typeof payload === "string") return new Response(payload, { status, headers: { "content-type": textType } });
     return Response.json(payload, { status });

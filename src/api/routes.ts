@@ -6,6 +6,7 @@ import { readConfig } from "../config";
 import { postDemoJobs, postRawDeadLetter, DemoJobsRequest } from "./endpoints/dev";
 import { getFailure, listFailures } from "./endpoints/failures";
 import { listGroups } from "./endpoints/groups";
+import { createLiveTicket, openLive } from "./endpoints/live";
 import { getMetrics } from "./endpoints/metrics";
 import { listNotifications, markNotificationsRead } from "./endpoints/notifications";
 import { listParked } from "./endpoints/parking";
@@ -86,6 +87,8 @@ export const ROUTES: readonly Route[] = [
   getOperation,
   listGroups,
   listParked,
+  createLiveTicket,
+  openLive,
   listNotifications,
   markNotificationsRead,
   createToken,

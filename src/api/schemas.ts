@@ -206,3 +206,64 @@ export const Session = z.object({
 });
 
 export const Health = z.object({ ok: z.literal(true) });
+
+// Live updates (GET /api/live): what the ticket route answers, and the WebSocket's messages.
+
+export const LiveScope = z.enum(["admin", "operate", "read"]).meta({ description: "What the token that opened the socket may do" });
+
+export const LiveTicket = z.object({
+  ticket: z.string().meta({ description: "Single use, valid for about a minute: open GET /api/live with it" }),
+  tenant: z.string(),
+  scope: LiveScope,
+  expiresAt: time,
+  url: z.string().meta({ description: "The path (and query) to open as a WebSocket on this worker" }),
+});
+
+const seq = count.meta({
+  description:
+    "Grows by exactly 1 per update on one connection; reconnect with ?since=<the last seq seen> to resume without a snapshot when nothing was missed",
+});
+
+export const LiveSnapshot = z.object({
+  type: z.literal("snapshot"),
+  seq,
+  tenant: z.string(),
+  stats: LedgerStats,
+  failures: z.array(FailureSummary).meta({ description: "The newest failures (the first page of the failures list)" }),
+  groups: z.array(GroupSummary).meta({ description: "The most recently seen groups" }),
+  operations: z.array(Operation).meta({ description: "Bulk operations still running" }),
+});
+
+export const LiveResumed = z.object({
+  type: z.literal("resumed"),
+  seq,
+});
+
+export const LiveUpdate = z.object({
+  type: z.literal("update"),
+  seq,
+  stats: LedgerStats.meta({ description: "The counters now" }),
+  failures: z.array(FailureSummary).meta({ description: "Failures new or changed since the previous message, newest first" }),
+  removed: z.array(z.string()).meta({ description: "Job ids that changed and are no longer held by the ledger (evicted)" }),
+  groups: z.array(GroupSummary).meta({ description: "Groups new or changed since the previous message" }),
+  operations: z.array(Operation).meta({ description: "Bulk operations that progressed since the previous message" }),
+  truncated: z.boolean().meta({ description: "More changed than one message carries: re-read the lists through the API" }),
+});
+
+export const LiveError = z.object({
+  type: z.literal("error"),
+  error: z.object({ code: z.string(), message: z.string() }),
+});
+
+export const LiveServerMessage = z.discriminatedUnion("type", [LiveSnapshot, LiveResumed, LiveUpdate, LiveError]);
+
+export const LiveClientMessage = z
+  .object({
+    type: z.literal("sync"),
+    since: count.optional().meta({ description: "The last seq seen: answered with resumed if nothing was missed, else a snapshot" }),
+  })
+  .strict()
+  .meta({ description: 'JSON messages a client may send; the text "ping" is answered "pong" without waking the ledger' });
+
+export type LiveScope = z.infer<typeof LiveScope>;
+export type LiveServerMessage = z.input<typeof LiveServerMessage>;

@@ -12,6 +12,8 @@ import { deliveryHealth, runDeliveries, type DeliveryHealth } from "./notify/del
 import { alertsForBatch, raise, resolve, resolveIfQuiet, type OpsContext } from "./notify/ops";
 import { digestFor, noticeForFailure, saveBuckets } from "./notify/users";
 import { flushOutbox, type FlushReport } from "./flush";
+import { LiveFeed } from "./live/feed";
+import { issueTicket, type LiveGrant } from "./live/tickets";
 import { outboxDepth, reserveOutboxIds, touchOutbox, writeOutbox } from "./outbox";
 import { getFailure, listFailures, listGroups, type FailureDetail, type FailurePage, type FailureQuery, type GroupSummary } from "./queries";
 import { recordFailures, type RecordResult } from "./record";
@@ -66,6 +68,7 @@ export class FailureLedger extends DurableObject<Env> {
   flushDelayMs: number;
   recovery: RecoveryConfig;
   notify: NotifyConfig;
+  live: LiveFeed;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -75,6 +78,7 @@ export class FailureLedger extends DurableObject<Env> {
     this.recovery = config.recovery;
     this.notify = config.notify;
     migrate(ctx.storage);
+    this.live = new LiveFeed(ctx, { sql: ctx.storage.sql, tenant: () => this.tenant, now: () => this.clock(), stats: () => this.stats() });
   }
 
   private get sql(): SqlStorage {
@@ -137,6 +141,7 @@ export class FailureLedger extends DurableObject<Env> {
       return result;
     });
     await rearm(this.ctx.storage);
+    this.live.changed(() => ({ jobs: failures.map((f) => f.jobId), groups: failures.map((f) => f.fingerprint) }));
     faultPoint("ledger.record.after-commit", tenant);
     return result;
   }
@@ -146,6 +151,7 @@ export class FailureLedger extends DurableObject<Env> {
     const c = this.recoveryContext(this.clock());
     const recovered = this.ctx.storage.transactionSync(() => markRecovered(c, jobIds, "capture-helper"));
     await rearm(this.ctx.storage);
+    if (recovered.length > 0) this.live.changed({ jobs: recovered });
     return recovered;
   }
 
@@ -166,6 +172,7 @@ export class FailureLedger extends DurableObject<Env> {
     } finally {
       await rearm(this.ctx.storage);
     }
+    this.live.changed({ jobs: [jobId] });
     return getFailure(this.sql, this.tenant, jobId)!;
   }
 
@@ -176,6 +183,7 @@ export class FailureLedger extends DurableObject<Env> {
   async startOperation(request: OperationRequest, actor: string): Promise<OperationView | { tooMany: number }> {
     const started = startOperation(this.recoveryContext(this.clock()), request, actor);
     await rearm(this.ctx.storage);
+    if ("id" in started) this.live.changed({ operations: [started.id] });
     return started;
   }
 
@@ -205,6 +213,7 @@ export class FailureLedger extends DurableObject<Env> {
       deltas.apply(this.sql, now);
     });
     await rearm(this.ctx.storage);
+    this.live.changed();
   }
 
   async stats(): Promise<LedgerStats> {
@@ -264,6 +273,7 @@ export class FailureLedger extends DurableObject<Env> {
     const c = this.recoveryContext(now);
     const due = dueNow(this.sql, now, DUE_PER_RUN);
     const keysOf = (kind: string) => due.filter((w) => w.kind === kind).map((w) => w.key);
+    const changedJobs: string[] = [];
 
     for (const work of due) {
       switch (work.kind) {
@@ -274,7 +284,7 @@ export class FailureLedger extends DurableObject<Env> {
           this.ctx.storage.transactionSync(() => applyRetention(this.sql, this.retention, now));
           break;
         case "operation":
-          await stepOperation(c, work.key);
+          changedJobs.push(...(await stepOperation(c, work.key)));
           break;
         case "deliver":
           await runDeliveries({ storage: this.ctx.storage, notify: this.notify, now }, work.key as Destination);
@@ -306,6 +316,35 @@ export class FailureLedger extends DurableObject<Env> {
     const retries = keysOf("retry");
     if (retries.length > 0) await sendDueRetries(c, retries);
     await rearm(this.ctx.storage);
+    this.live.changed(() => ({ jobs: [...changedJobs, ...presumed, ...retries], operations: keysOf("operation") }));
+  }
+
+  /** The one fetch of the ledger: a WebSocket Upgrade cannot travel over RPC. The worker checked the request. */
+  override async fetch(request: Request): Promise<Response> {
+    return this.live.accept(request);
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.live.message(ws, message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.live.closed(ws, code, reason);
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    console.warn(`ledger ${this.tenant}: live socket error`, error);
+    this.live.closed(ws, 1011, "socket error");
+  }
+
+  /** A single-use ticket that opens a live socket on this ledger within a minute. */
+  async issueLiveTicket(grant: LiveGrant): Promise<{ ticket: string; expiresAt: number }> {
+    return issueTicket(this.sql, grant, this.clock());
+  }
+
+  /** The token was revoked: its sockets are closed and its tickets voided. Returns the sockets closed. */
+  async closeLive(tokenId: string): Promise<number> {
+    return this.live.closeToken(tokenId);
   }
 
   /**

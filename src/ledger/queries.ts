@@ -220,10 +220,27 @@ export function listGroups(sql: SqlStorage, limit: number): GroupSummary[] {
   return sql
     .exec<GroupRow>(`SELECT * FROM groups ORDER BY last_seen DESC, fingerprint LIMIT ?`, limit)
     .toArray()
-    .map((g) => {
-      const fields = groupFields(g);
-      return { ...fields, firstSeen: iso(fields.firstSeen), lastSeen: iso(fields.lastSeen) };
-    });
+    .map((g) => toGroupSummary(groupFields(g)));
+}
+
+/** These groups as the groups list shows them, most recently seen first. */
+export function groupSummaries(sql: SqlStorage, fingerprints: readonly string[]): GroupSummary[] {
+  return readGroups(sql, fingerprints)
+    .sort((a, b) => b.lastSeen - a.lastSeen || a.fingerprint.localeCompare(b.fingerprint))
+    .map(toGroupSummary);
+}
+
+function toGroupSummary(fields: ReturnType<typeof groupFields>): GroupSummary {
+  return { ...fields, firstSeen: iso(fields.firstSeen), lastSeen: iso(fields.lastSeen) };
+}
+
+/** These failures (the ones still held) as the failures list shows them, newest first. */
+export function failureSummaries(sql: SqlStorage, tenantId: string, jobIds: readonly string[]): FailureSummary[] {
+  return inChunks(jobIds, (chunk, placeholders) =>
+    sql.exec<FailureRow>(`SELECT ${SUMMARY_COLUMNS} FROM failures WHERE job_id IN (${placeholders})`, ...chunk).toArray(),
+  )
+    .sort((a, b) => b.last_failed_at - a.last_failed_at || (a.job_id < b.job_id ? 1 : -1))
+    .map((row) => toSummary(tenantId, row));
 }
 
 /** A failure row's fields, times in ms: what the API summary and the D1 flush both start from. */

@@ -141,6 +141,18 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
      ) WITHOUT ROWID`,
     `CREATE TABLE minute_counts (minute INTEGER PRIMARY KEY, count INTEGER NOT NULL)`,
   ],
+  // v6: single-use tickets that open a live WebSocket (stored as their SHA-256, about a minute
+  // each), and the revoked tokens whose tickets open nothing (ids are never reused: kept for good)
+  [
+    `CREATE TABLE live_tickets (
+       hash       TEXT PRIMARY KEY,
+       token_id   TEXT NOT NULL,
+       scope      TEXT NOT NULL,
+       actor      TEXT NOT NULL,
+       expires_at INTEGER NOT NULL
+     ) WITHOUT ROWID`,
+    `CREATE TABLE live_revoked (token_id TEXT PRIMARY KEY) WITHOUT ROWID`,
+  ],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

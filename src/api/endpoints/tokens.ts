@@ -6,7 +6,7 @@ import { newToken, sha256, toHex } from "../auth";
 import { notFound } from "../errors";
 import { defineRoute, reply } from "../route";
 import { CreatedToken, TokenList, TokenView } from "../schemas";
-import { actorOf } from "../tenant";
+import { actorOf, ledgerFor } from "../tenant";
 
 export const TokenLabel = z
   .string()
@@ -89,7 +89,8 @@ export const revokeToken = defineRoute({
   path: "/api/admin/tokens/:id",
   tag: "admin",
   summary: "Revoke a tenant token; it stops working at once",
-  description: "Revoking a revoked token changes nothing and answers the same.",
+  description:
+    "The live sockets it opened are closed (code 4401) and its unused live tickets voided. Revoking a revoked token changes nothing and answers the same.",
   access: "admin",
   params: TokenParams,
   notFound: noSuchToken,
@@ -102,6 +103,9 @@ export const revokeToken = defineRoute({
       .bind(Date.now(), params.id)
       .first<TokenRow>();
     if (!row) throw notFound(noSuchToken(params));
+    // After the token stopped authenticating, so no new socket can open behind this. If it
+    // throws, the revoke answers 500 and repeating it closes them.
+    await ledgerFor(env, row.tenant_id).closeLive(row.id);
     return view(row);
   },
 });

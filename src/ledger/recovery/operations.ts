@@ -111,13 +111,16 @@ export function startOperation(c: RecoveryContext, request: OperationRequest, by
   });
 }
 
-/** One chunk of an operation; schedules the next one at the pace its rate allows. */
-export async function stepOperation(c: RecoveryContext, id: string): Promise<void> {
+/**
+ * One chunk of an operation; schedules the next one at the pace its rate allows. Returns the
+ * jobs it changed.
+ */
+export async function stepOperation(c: RecoveryContext, id: string): Promise<string[]> {
   const sql = c.storage.sql;
   const op = sql.exec<OperationRow>(`SELECT * FROM operations WHERE id = ?`, id).toArray()[0];
   if (!op || op.status !== "running") {
     unschedule(sql, "operation", id);
-    return;
+    return [];
   }
   const size = Math.min(CHUNK, op.rate);
   const items = sql
@@ -160,9 +163,9 @@ export async function stepOperation(c: RecoveryContext, id: string): Promise<voi
     for (const i of sendable) outcome.set(i.job_id, errors.get(i.job_id) ?? null);
   }
 
+  const changed: string[] = [];
   c.storage.transactionSync(() => {
     const deltas = new CounterDeltas();
-    const changed: string[] = [];
     // Re-read: a person may have acted on some of these while the sends were in flight.
     const current = readRecoveryRows(sql, items.map((i) => i.job_id));
     let done = 0;
@@ -207,6 +210,7 @@ export async function stepOperation(c: RecoveryContext, id: string): Promise<voi
     deltas.add(counterKey.operationItems, items.length);
     deltas.apply(sql, c.now);
   });
+  return changed;
 }
 
 export function viewOperation(sql: SqlStorage, id: string): OperationView | null {
