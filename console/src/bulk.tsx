@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, tenantQuery, type Operation, type OperationPreview } from "./api";
 import { asFailure, useInterval } from "./hooks";
+import { useLive } from "./live";
 import { describeFilter } from "./pages/tenant";
 import { Dialog, ErrorNote, num } from "./ui";
 import type { ApiFailure } from "./api";
@@ -30,13 +31,19 @@ export function BulkDialog({ tenant, bulk, onClose }: { tenant: string; bulk: Bu
     );
   }, []);
 
+  // Progress is pushed by the ledger after each step; polled only while the socket is down.
+  const live = useLive(tenant);
+  useEffect(() => {
+    const pushed = operation && live.changed.operations.find((o) => o.id === operation.id);
+    if (pushed && pushed.processed >= operation.processed) setOperation(pushed);
+  }, [live.version]);
   useInterval(
     () => {
       if (!operation) return;
       api<Operation>(`/api/queue/dlq/operations/${operation.id}`, { query: tenantQuery(tenant) }).then(setOperation, (e) => setError(asFailure(e)));
     },
     1000,
-    operation !== undefined && operation.status !== "done",
+    operation !== undefined && operation.status !== "done" && live.status !== "live",
   );
 
   async function confirm(event: Event) {

@@ -4,6 +4,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, tokenStore, type Session } from "./api";
 import { asFailure } from "./hooks";
+import { closeAllFeeds, useLive } from "./live";
 import { FailurePage } from "./pages/failure";
 import { FailuresPage } from "./pages/failures";
 import { GroupsPage } from "./pages/groups";
@@ -64,6 +65,7 @@ function App() {
     );
 
   const signOut = () => {
+    closeAllFeeds();
     tokenStore.clear();
     setSession(null);
     setNotice("Signed out. The token is forgotten.");
@@ -120,6 +122,7 @@ function Shell({ session, view, onSignOut, children }: { session: Session; view:
             </>
           ) : null}
         </nav>
+        {tenant ? <LiveBadge tenant={tenant} /> : null}
         <div class="who">
           <span class="muted" title="Signed in as">
             {session.kind === "admin" ? "admin" : `${session.label} · ${session.tenant}`}
@@ -132,6 +135,16 @@ function Shell({ session, view, onSignOut, children }: { session: Session; view:
       </header>
       <main class="content">{children}</main>
     </>
+  );
+}
+
+function LiveBadge({ tenant }: { tenant: string }) {
+  const live = useLive(tenant);
+  const text = live.status === "live" ? "live" : live.status === "connecting" ? "connecting…" : "offline: polling";
+  return (
+    <span class={`live live-${live.status}`} role="status" aria-label={`Live updates: ${text}`} title="Pushed by the tenant's ledger over a WebSocket">
+      {text}
+    </span>
   );
 }
 

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { api, tenantQuery, type FailureView, type HistoryEntry } from "../api";
 import { asFailure, useInterval, useLoad } from "../hooks";
+import { useLive, useLiveChange } from "../live";
 import { links } from "../router";
 import { Badge, Dialog, Empty, ErrorNote, Loading, num, Time } from "../ui";
 import type { ApiFailure } from "../api";
@@ -19,7 +20,9 @@ export function FailurePage({ tenant, jobId, canOperate }: { tenant: string; job
     failure.reload();
     history.reload();
   };
-  useInterval(reload, 5000, mode === null);
+  const live = useLive(tenant);
+  useLiveChange(live, (c) => c.truncated || c.failures.some((f) => f.jobId === jobId), reload);
+  useInterval(reload, 5000, mode === null && live.status !== "live");
 
   async function act(kind: "requeue" | "abandon", body: unknown, done: string) {
     setAction({ busy: true });

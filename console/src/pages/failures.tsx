@@ -3,6 +3,7 @@ import { api, tenantQuery, type Failure, type FailurePage } from "../api";
 import { BulkDialog, type BulkAction } from "../bulk";
 import { exportFailures } from "../export";
 import { asFailure, useInterval, useListKeys, useLoad } from "../hooks";
+import { useLive, useLiveChange } from "../live";
 import { links, navigate } from "../router";
 import { Badge, Empty, ErrorNote, Loading, num, Time } from "../ui";
 import type { ApiFailure } from "../api";
@@ -48,7 +49,11 @@ export function FailuresPage({ tenant, filters: params, canOperate }: { tenant: 
       return [...added, ...current.map((f) => known.get(f.jobId)!)];
     });
   }, [first.data, key]);
-  useInterval(first.reload, 5000);
+  // New and changed failures arrive on the live socket; the first page is re-read with the
+  // filters applied by the server, so what is inserted always matches them.
+  const live = useLive(tenant);
+  useLiveChange(live, (c) => c.failures.length > 0 || c.truncated, first.reload);
+  useInterval(first.reload, 5000, live.status !== "live");
 
   async function loadMore() {
     if (!cursor) return;

@@ -1,12 +1,15 @@
 import { api, tenantQuery, type Group } from "../api";
 import { useInterval, useListKeys, useLoad } from "../hooks";
+import { useLive, useLiveChange } from "../live";
 import { links, navigate } from "../router";
 import { Badge, Empty, ErrorNote, Loading, num, Time } from "../ui";
 
 /** Failures with the same error and job type, most recently seen first (as Sentry groups issues). */
 export function GroupsPage({ tenant }: { tenant: string }) {
   const groups = useLoad(`groups:${tenant}`, () => api<{ items: Group[] }>("/api/queue/dlq/groups", { query: tenantQuery(tenant, { limit: 200 }) }));
-  useInterval(groups.reload, 10_000);
+  const live = useLive(tenant);
+  useLiveChange(live, (c) => c.groups.length > 0 || c.truncated, groups.reload);
+  useInterval(groups.reload, 10_000, live.status !== "live");
   const items = groups.data?.items ?? [];
   const [active] = useListKeys(items.length, (i) => navigate(links.failures(tenant, { group: items[i]!.fingerprint })));
 

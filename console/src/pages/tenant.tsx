@@ -1,5 +1,6 @@
 import { api, tenantQuery, type OperationList, type Stats } from "../api";
 import { useInterval, useLoad } from "../hooks";
+import { useLive, useLiveChange } from "../live";
 import { links } from "../router";
 import { Badge, Breakdown, Card, Empty, ErrorNote, Loading, num, Time } from "../ui";
 
@@ -7,20 +8,23 @@ import { Badge, Breakdown, Card, Empty, ErrorNote, Loading, num, Time } from "..
 export function TenantPage({ tenant }: { tenant: string }) {
   const stats = useLoad(`stats:${tenant}`, () => api<Stats>("/api/queue/dlq/stats", { query: tenantQuery(tenant) }));
   const operations = useLoad(`ops:${tenant}`, () => api<OperationList>("/api/queue/dlq/operations", { query: tenantQuery(tenant, { limit: 5 }) }));
+  const live = useLive(tenant);
+  // Live: the ledger pushes its counters; polled only while the socket is down.
   useInterval(() => {
     stats.reload();
     operations.reload();
-  }, 5000);
+  }, 5000, live.status !== "live");
+  useLiveChange(live, (c) => c.operations.length > 0 || c.truncated, operations.reload);
 
-  const s = stats.data;
+  const s = live.stats ?? stats.data;
   return (
     <>
       <h1>
         {tenant} <span class="muted subtitle">overview</span>
       </h1>
-      <ErrorNote error={stats.error} action="load this tenant's counters" />
+      {live.stats ? null : <ErrorNote error={stats.error} action="load this tenant's counters" />}
       {!s ? (
-        stats.loading ? <Loading what="counters" /> : null
+        stats.loading || live.status === "connecting" ? <Loading what="counters" /> : null
       ) : s.total === 0 ? (
         <Empty>
           No failures recorded for <strong>{tenant}</strong>. When a job of this tenant fails for good it is listed here; check that the
