@@ -25,7 +25,9 @@ export default defineConfig(async () => {
                   TEST_MIGRATIONS: migrations,
                 },
                 queueProducers: { RECOVERY_ORIGIN: { queueName: "recovery-origin" } },
-                serviceBindings: { RECEIVER: "receiver" },
+                // JOBS_WORKER (bound by `npm start` to the example worker) reaches the receiver here: the
+                // forwarding of /dev/jobs is tested in this pool, the example worker itself end to end.
+                serviceBindings: { RECEIVER: "receiver", JOBS_WORKER: "receiver" },
                 // Every outbound fetch (webhooks) reaches the receiver, a real handler that records it.
                 outboundService: "receiver",
                 workers: [
@@ -53,7 +55,7 @@ export default defineConfig(async () => {
             name: "workers",
             include: ["test/**/*.test.ts"],
             // Node-side tests (the CLI against `wrangler dev`) run in the project below.
-            exclude: [...configDefaults.exclude, "test/cli/**"],
+            exclude: [...configDefaults.exclude, "test/cli/**", "test/adoption/**"],
             setupFiles: ["./test/apply-migrations.ts"],
           },
         },
@@ -65,6 +67,18 @@ export default defineConfig(async () => {
             environment: "node",
             include: ["test/cli/**/*.test.ts"],
             testTimeout: 60_000,
+            hookTimeout: 240_000,
+          },
+        },
+        {
+          // Adoption as a user would: the packed capture package installed into a worker project
+          // outside this repo, type-checked and bundled; and both workers (dlq-ledger and
+          // examples/jobs-worker) end to end under one `wrangler dev`, over HTTP.
+          test: {
+            name: "adoption",
+            environment: "node",
+            include: ["test/adoption/**/*.test.ts"],
+            testTimeout: 120_000,
             hookTimeout: 240_000,
           },
         },
