@@ -55,7 +55,7 @@ export default defineConfig(async () => {
             name: "workers",
             include: ["test/**/*.test.ts"],
             // Node-side tests (the CLI against `wrangler dev`) run in the project below.
-            exclude: [...configDefaults.exclude, "test/cli/**", "test/adoption/**"],
+            exclude: [...configDefaults.exclude, "test/cli/**", "test/adoption/**", "test/example/**"],
             setupFiles: ["./test/apply-migrations.ts"],
           },
         },
@@ -69,6 +69,30 @@ export default defineConfig(async () => {
             testTimeout: 60_000,
             hookTimeout: 240_000,
           },
+        },
+        {
+          // The example worker (a user's worker) on its own, in workerd: its producer route and its
+          // consumer through the packaged capture helper. dlq-ledger's side of the service binding
+          // and the dead-letter queue is test/fixtures/ledger-service.js.
+          plugins: [
+            cloudflareTest({
+              main: "./examples/jobs-worker/src/index.ts",
+              wrangler: { configPath: "./examples/jobs-worker/wrangler.toml" },
+              miniflare: {
+                serviceBindings: { LEDGER: "dlq-ledger" },
+                workers: [
+                  {
+                    name: "dlq-ledger",
+                    modules: true,
+                    scriptPath: "./test/fixtures/ledger-service.js",
+                    compatibilityDate: "2026-04-20",
+                    queueConsumers: { "jobs-dlq": { maxBatchTimeout: 0.05 } },
+                  },
+                ],
+              },
+            }),
+          ],
+          test: { name: "example", include: ["test/example/**/*.test.ts"] },
         },
         {
           // Adoption as a user would: the packed capture package installed into a worker project
