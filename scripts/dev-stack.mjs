@@ -15,7 +15,6 @@ export const root = dirname(dirname(fileURLToPath(import.meta.url)));
 // The package's own entry, run with this Node: no shell, no .cmd shim, no global install.
 export const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 export const exampleConfig = join("examples", "jobs-worker", "wrangler.toml");
-const devConfigName = ".wrangler.dev.toml";
 
 const DEV_BINDING = `
 # ---- added by scripts/dev-stack.mjs for local development: POST /dev/jobs forwards here ----
@@ -24,16 +23,24 @@ binding = "JOBS_WORKER"
 service = "jobs-worker"
 `;
 
-/** Writes the local config (wrangler.toml plus the JOBS_WORKER binding) and returns its name. */
-export function writeDevConfig() {
+/**
+ * Writes the local config (wrangler.toml plus the JOBS_WORKER binding) and returns its name.
+ * Each session needs its own file: `wrangler dev` reloads when its config changes, and a reload
+ * drops the messages in the local queues.
+ * @param {string} name
+ */
+export function writeDevConfig(name) {
   const header = "# Generated from wrangler.toml by scripts/dev-stack.mjs on every `npm start`: edit wrangler.toml instead.\n";
   const text = header + readFileSync(join(root, "wrangler.toml"), "utf8") + DEV_BINDING;
   // Written whole and renamed: concurrent starts (tests run several) never read half a file.
-  const temp = join(root, `${devConfigName}.${process.pid}`);
+  const temp = join(root, `${name}.${process.pid}`);
   writeFileSync(temp, text);
-  renameSync(temp, join(root, devConfigName));
-  return devConfigName;
+  renameSync(temp, join(root, name));
+  return name;
 }
+
+/** The generated config of the session on `port` (gitignored; tests remove theirs). */
+export const devConfigFor = (/** @type {number} */ port) => `.wrangler.dev.${port}.toml`;
 
 /**
  * `wrangler dev` arguments for both workers on 127.0.0.1:`port`.
@@ -44,7 +51,7 @@ export function devArgs({ port, inspectorPort, persistTo, vars }) {
   return [
     "dev",
     "-c",
-    writeDevConfig(),
+    writeDevConfig(devConfigFor(port)),
     "-c",
     exampleConfig,
     "--ip",

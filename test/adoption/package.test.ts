@@ -88,8 +88,10 @@ const TSCONFIG = JSON.stringify({
 });
 
 beforeAll(async () => {
+  // dist/ as `npm test` built it (pretest): packing without scripts does not rewrite it while
+  // the other projects read it.
   scratch = await mkdtemp(join(tmpdir(), "dlq-adopt-"));
-  const out = await ok(process.execPath, [process.env.npm_execpath ?? npmCli(), "pack", "--json", "--pack-destination", scratch], packageDir);
+  const out = await ok(process.execPath, [process.env.npm_execpath ?? npmCli(), "pack", "--json", "--ignore-scripts", "--pack-destination", scratch], packageDir);
   packed = (JSON.parse(out.slice(out.indexOf("["))) as (typeof packed)[])[0]!;
   tarball = join(scratch, `dlq-ledger-capture-${packed.version}.tgz`);
 

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { devArgs, root, wrangler } from "../../scripts/dev-stack.mjs";
+import { devArgs, devConfigFor, root, wrangler } from "../../scripts/dev-stack.mjs";
 
 const dlqBin = join(root, "bin", "dlq.mjs");
 
@@ -95,6 +95,7 @@ export async function startWorker(options: { vars: Record<string, string>; migra
       }
     }
     await rm(persist, { recursive: true, force: true });
+    await rm(join(root, devConfigFor(port)), { force: true });
   };
 
   for (;;) {
