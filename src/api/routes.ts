@@ -56,7 +56,7 @@ const devJobs = defineRoute({
   access: "dev",
   body: { schema: z.record(z.string(), z.unknown()), maxBytes: 64 * 1024, raw: { contentTypes: ["application/json"] } },
   responses: { 202: { description: "Enqueued", schema: DevAccepted } },
-  // 503: the example worker is not bound, or its queue refused the send.
+  // 503: the example worker is not bound or failed, or its queue refused the send.
   errors: [503],
   handler: async ({ request, env }) => forwardDemoJobs(request, env),
 });

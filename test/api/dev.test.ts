@@ -40,7 +40,7 @@ describe("POST /dev/jobs", () => {
     expect(refused).toMatchObject({ status: 503, body: { error: { code: "send_failed", details: { enqueued: [] } } } });
     expect(refused.headers.get("retry-after")).toBe("1");
     const broken = await post(JSON.stringify({ tenantId: "acme", fail: "none" }));
-    expect(broken).toMatchObject({ status: 502, body: { error: { code: "bad_gateway" } } });
+    expect(broken).toMatchObject({ status: 503, body: { error: { code: "unavailable", message: expect.stringContaining("answered 500") } } });
   });
 
   it("says how to start the example worker when it is not bound", async () => {

@@ -1,7 +1,6 @@
 // Local development only (DEV_ROUTES=true): enqueue demo jobs, or push any raw body to the DLQ.
 
 import type { IRequest } from "itty-router";
-import { z } from "zod";
 import { decodeUtf8 } from "../../bytes";
 import { ApiError, ErrorBody } from "../errors";
 import { readBodyBytes } from "../validate";
@@ -27,7 +26,7 @@ export async function forwardDemoJobs(request: IRequest, env: Env): Promise<Reco
   const error = ErrorBody.safeParse(payload);
   const headers = res.headers.get("retry-after") ? { "retry-after": res.headers.get("retry-after")! } : undefined;
   if (error.success) throw new ApiError(res.status, error.data.error.code, error.data.error.message, error.data.error.details, headers);
-  throw new ApiError(502, "bad_gateway", `the example worker answered ${res.status} without a JSON body`);
+  throw new ApiError(503, "unavailable", `the example worker failed: it answered ${res.status} without a JSON body (its log says why)`);
 }
 
 /** JSON goes to the DLQ as JSON; anything else as the exact bytes received. */
