@@ -4,9 +4,10 @@
 // Node only, no dependencies: this is the first thing a new clone runs after `npm ci`.
 
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { constants } from "node:os";
-import { devArgs, root, wrangler } from "./dev-stack.mjs";
+import { join } from "node:path";
+import { devArgs, devConfigFor, root, wrangler } from "./dev-stack.mjs";
 
 /**
  * @param {string} message
@@ -92,4 +93,5 @@ const LOCAL_VARS = {
 // Both workers share the local queues: jobs (the example's), jobs-dlq and the parking queue all
 // run locally, dead-lettering included.
 const code = await runWrangler(devArgs({ port, vars: LOCAL_VARS }), { stdin: "inherit" });
+rmSync(join(root, devConfigFor(port)), { force: true });
 process.exit(code);
