@@ -55,7 +55,7 @@ export interface FailureCaptureOptions<Body, E> extends IdAccessors<Body> {
   queueName?: string;
   /** How many messages are processed at once, 1-100. Default 1 (in order). */
   concurrency?: number;
-  /** Time source, for tests. Default `Date.now`. */
+  /** Time source, in ms since the epoch. Default `Date.now`. */
   now?: () => number;
   /**
    * Reports the batch's successful jobs (one call per tenant per batch), so that a job the
