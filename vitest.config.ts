@@ -25,7 +25,9 @@ export default defineConfig(async () => {
                   TEST_MIGRATIONS: migrations,
                 },
                 queueProducers: { RECOVERY_ORIGIN: { queueName: "recovery-origin" } },
-                serviceBindings: { RECEIVER: "receiver" },
+                // JOBS_WORKER (bound by `npm start` to the example worker) reaches the receiver here: the
+                // forwarding of /dev/jobs is tested in this pool, the example worker itself end to end.
+                serviceBindings: { RECEIVER: "receiver", JOBS_WORKER: "receiver" },
                 // Every outbound fetch (webhooks) reaches the receiver, a real handler that records it.
                 outboundService: "receiver",
                 workers: [
@@ -53,7 +55,7 @@ export default defineConfig(async () => {
             name: "workers",
             include: ["test/**/*.test.ts"],
             // Node-side tests (the CLI against `wrangler dev`) run in the project below.
-            exclude: [...configDefaults.exclude, "test/cli/**", "test/console/**"],
+            exclude: [...configDefaults.exclude, "test/cli/**", "test/console/**", "test/adoption/**", "test/example/**"],
             setupFiles: ["./test/apply-migrations.ts"],
           },
         },
@@ -65,6 +67,42 @@ export default defineConfig(async () => {
             environment: "node",
             include: ["test/cli/**/*.test.ts"],
             testTimeout: 60_000,
+            hookTimeout: 240_000,
+          },
+        },
+        {
+          // The example worker (a user's worker) on its own, in workerd: its producer route and its
+          // consumer through the packaged capture helper. dlq-ledger's side of the service binding
+          // and the dead-letter queue is test/fixtures/ledger-service.js.
+          plugins: [
+            cloudflareTest({
+              main: "./examples/jobs-worker/src/index.ts",
+              wrangler: { configPath: "./examples/jobs-worker/wrangler.toml" },
+              miniflare: {
+                serviceBindings: { LEDGER: "dlq-ledger" },
+                workers: [
+                  {
+                    name: "dlq-ledger",
+                    modules: true,
+                    scriptPath: "./test/fixtures/ledger-service.js",
+                    compatibilityDate: "2026-04-20",
+                    queueConsumers: { "jobs-dlq": { maxBatchTimeout: 0.05 } },
+                  },
+                ],
+              },
+            }),
+          ],
+          test: { name: "example", include: ["test/example/**/*.test.ts"] },
+        },
+        {
+          // Adoption as a user would: the packed capture package installed into a worker project
+          // outside this repo, type-checked and bundled; and both workers (dlq-ledger and
+          // examples/jobs-worker) end to end under one `wrangler dev`, over HTTP.
+          test: {
+            name: "adoption",
+            environment: "node",
+            include: ["test/adoption/**/*.test.ts"],
+            testTimeout: 120_000,
             hookTimeout: 240_000,
           },
         },

@@ -3,7 +3,7 @@
 // migrations/0001, and one Analytics Engine data point, then acks it (max_retries = 0). It
 // classifies with the same rule table as ours, so both designs route the same failures the same way.
 
-import { FailureEnvelopeV1 } from "../src/capture/envelope";
+import { FailureEnvelopeV1 } from "../src/envelope";
 import { createClassifier } from "../src/ingest/classifier";
 
 export interface SeedEnv {

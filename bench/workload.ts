@@ -1,7 +1,7 @@
 // The failures the bench feeds both designs: enriched envelopes as the capture helper sends them,
 // deterministic for a seed. A job keeps its error kind, so a repeat lands in the same group.
 
-import type { FailureEnvelope } from "../src/capture/envelope";
+import type { FailureEnvelopeV1 as FailureEnvelope } from "@dlq-ledger/capture";
 import { seeded as prng } from "../test/support/prng";
 
 export const BATCH_SIZE = 100;

@@ -1,16 +1,13 @@
-// `npm start`: apply the local D1 migrations, then run the worker with `wrangler dev` on
-// 127.0.0.1:$PORT (8787 by default) with the /dev routes on. Local state lives in .wrangler/.
+// `npm start`: apply the local D1 migrations, then run dlq-ledger and the example worker
+// (examples/jobs-worker) in one `wrangler dev` session on 127.0.0.1:$PORT (8787 by default),
+// with the /dev routes on. Local state lives in .wrangler/.
 // Node only, no dependencies: this is the first thing a new clone runs after `npm ci`.
 
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { constants } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = dirname(dirname(fileURLToPath(import.meta.url)));
-// The package's own entry, run with this Node: no shell, no .cmd shim, no global install.
-const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+import { join } from "node:path";
+import { devArgs, devConfigFor, root, wrangler } from "./dev-stack.mjs";
 
 /**
  * @param {string} message
@@ -92,11 +89,9 @@ const LOCAL_VARS = {
   ADMIN_TOKEN: "dev-admin-token",
   RETRY_SEAL_KEY: "dev-seal-key",
 };
-const varArgs = Object.entries(LOCAL_VARS).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
 
-// The queues in wrangler.toml are produced and consumed by this same worker, so the demo
-// queue, the DLQ and the parking queue all run locally, dead-lettering included.
-const code = await runWrangler(["dev", "--ip", "127.0.0.1", "--port", String(port), ...varArgs], {
-  stdin: "inherit",
-});
+// Both workers share the local queues: jobs (the example's), jobs-dlq and the parking queue all
+// run locally, dead-lettering included.
+const code = await runWrangler(devArgs({ port, vars: LOCAL_VARS }), { stdin: "inherit" });
+rmSync(join(root, devConfigFor(port)), { force: true });
 process.exit(code);

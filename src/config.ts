@@ -39,10 +39,8 @@ const ConfigVars = z.object({
   DEV_ROUTES: z.string().default("false").transform((v) => v === "true"),
   DLQ_QUEUE: z.string().min(1).default("jobs-dlq"),
   PARKING_QUEUE: z.string().min(1).default("jobs-dlq-parking"),
-  DEMO_QUEUE: z.string().min(1).default("jobs"),
   RAW_ORIGIN_QUEUE: z.string().min(1).default("jobs"),
   INGEST_RETRY_DELAY_SECONDS: intVar("INGEST_RETRY_DELAY_SECONDS", 0, 43_200).default(10),
-  DEMO_BACKOFF_BASE_SECONDS: intVar("DEMO_BACKOFF_BASE_SECONDS", 0, 43_200).default(1),
   CLASSIFIER_RULES: jsonVar("CLASSIFIER_RULES", "a JSON array of rules", ClassifierRules).default([]),
   REDACT_KEYS: jsonVar("REDACT_KEYS", "a JSON array of key names", z.array(z.string().min(1).max(100)).max(200)).default([]),
   FLUSH_DELAY_SECONDS: intVar("FLUSH_DELAY_SECONDS", 0, 3600).default(5),
@@ -99,9 +97,8 @@ export interface RecoveryConfig {
 
 export interface Config {
   devRoutes: boolean;
-  queues: { dlq: string; parking: string; demo: string; rawOrigin: string };
+  queues: { dlq: string; parking: string; rawOrigin: string };
   ingestRetryDelaySeconds: number;
-  demoBackoffBaseSeconds: number;
   classifierRules: ClassifierRule[];
   redactKeys: string[];
   flushDelayMs: number;
@@ -123,9 +120,8 @@ export function readConfig(env: Env): Config {
   const v = parsed.data;
   const config: Config = {
     devRoutes: v.DEV_ROUTES,
-    queues: { dlq: v.DLQ_QUEUE, parking: v.PARKING_QUEUE, demo: v.DEMO_QUEUE, rawOrigin: v.RAW_ORIGIN_QUEUE },
+    queues: { dlq: v.DLQ_QUEUE, parking: v.PARKING_QUEUE, rawOrigin: v.RAW_ORIGIN_QUEUE },
     ingestRetryDelaySeconds: v.INGEST_RETRY_DELAY_SECONDS,
-    demoBackoffBaseSeconds: v.DEMO_BACKOFF_BASE_SECONDS,
     classifierRules: v.CLASSIFIER_RULES,
     redactKeys: v.REDACT_KEYS,
     flushDelayMs: v.FLUSH_DELAY_SECONDS * 1000,

@@ -4,7 +4,6 @@
 export type FaultPoint =
   | "ledger.record.before-commit"
   | "ledger.record.after-commit"
-  | "capture.send"
   | "parking.put"
   | "parking.d1"
   | "r2.put"

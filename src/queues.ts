@@ -1,14 +1,12 @@
 // One queue handler for every queue this worker consumes, dispatched by queue name. Anything
-// that is not the parking or the demo queue is treated as a dead-letter queue to ingest.
+// that is not the parking queue is treated as a dead-letter queue to ingest.
 
 import { readConfig } from "./config";
-import { consumeDemoJobs } from "./demo/consumer";
 import { consumeDeadLetters } from "./ingest/consumer";
 import { consumeParking } from "./ingest/parking";
 
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
   const { queues } = readConfig(env);
   if (batch.queue === queues.parking) return consumeParking(batch, env, ctx);
-  if (batch.queue === queues.demo) return consumeDemoJobs(batch, env, ctx);
   await consumeDeadLetters(batch, env);
 }

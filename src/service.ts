@@ -3,7 +3,7 @@
 
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
-import { JobId, TenantId } from "./capture/envelope";
+import { JobId, TenantId } from "./envelope";
 
 const Report = z.object({ tenantId: TenantId, jobIds: z.array(JobId).max(1000) });
 

@@ -3,7 +3,7 @@
 
 import { z } from "zod";
 import { readConfig } from "../config";
-import { postDemoJobs, postRawDeadLetter, DemoJobsRequest } from "./endpoints/dev";
+import { forwardDemoJobs, postRawDeadLetter } from "./endpoints/dev";
 import { getFailure, listFailures } from "./endpoints/failures";
 import { listGroups } from "./endpoints/groups";
 import { createLiveTicket, openLive } from "./endpoints/live";
@@ -52,11 +52,15 @@ const devJobs = defineRoute({
   method: "POST",
   path: "/dev/jobs",
   tag: "dev",
-  summary: "Local development: enqueue demo jobs on the demo queue",
+  summary: "Local development: enqueue demo jobs through the example worker's producer",
+  description:
+    'Forwarded to examples/jobs-worker (POST /jobs), which enqueues them on its queue `jobs`: { tenantId, jobId?, userId?, count?, fail: "none" | "crash" | { message, status?, code?, name? }, succeedAfter? }.',
   access: "dev",
-  body: { schema: DemoJobsRequest, raw: { contentTypes: ["application/json"] } },
+  body: { schema: z.record(z.string(), z.unknown()), maxBytes: 64 * 1024, raw: { contentTypes: ["application/json"] } },
   responses: { 202: { description: "Enqueued", schema: DevAccepted } },
-  handler: async ({ request, env }) => reply(202, (await (await postDemoJobs(request, env)).json()) as Record<string, unknown>),
+  // 503: the example worker is not bound or failed, or its queue refused the send.
+  errors: [503],
+  handler: async ({ request, env }) => forwardDemoJobs(request, env),
 });
 
 const devDlq = defineRoute({

@@ -1,7 +1,7 @@
 // Which tenant a request acts on, and who is acting: the one place the credential decides both.
 
 import { z } from "zod";
-import { TenantId } from "../capture/envelope";
+import { TenantId } from "../envelope";
 import { QUARANTINE_TENANT } from "../model";
 import { ApiError, notFound } from "./errors";
 import type { ApiRequest } from "./route";

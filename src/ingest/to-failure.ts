@@ -1,7 +1,7 @@
 // Turns one dead-letter message into a classified failure for one tenant. Every message yields
 // a failure: an enriched envelope, a raw body the platform dead-lettered, or a quarantined one.
 
-import { FailureEnvelopeV1, JobId, TenantId, looksLikeEnvelope } from "../capture/envelope";
+import { FailureEnvelope, JobId, TenantId, firstFailedAt, looksLikeEnvelope } from "../envelope";
 import { asBytes, decodeUtf8, isBytes, toBase64 } from "../bytes";
 import { QUARANTINE_TENANT, type FailureInput } from "../model";
 import type { Classifier } from "./classifier";
@@ -28,7 +28,7 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
   const value = decoded.kind === "value" ? decoded.value : undefined;
 
   if (looksLikeEnvelope(value)) {
-    const parsed = FailureEnvelopeV1.safeParse(value);
+    const parsed = FailureEnvelope.safeParse(value);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "envelope"}: ${i.message}`).join("; ");
       return quarantine(message, dlqName, decoded, `malformed envelope (${issues.slice(0, 500)})`, ctx.redact);
@@ -52,7 +52,7 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
         },
         ...encodeBody({ kind: "value", value: e.body }, ctx.redact),
         attempts: e.attempts,
-        firstFailedAt: Date.parse(e.firstFailedAt),
+        firstFailedAt: firstFailedAt(e),
         lastFailedAt: Date.parse(e.lastFailedAt),
       },
     };

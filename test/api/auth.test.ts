@@ -7,6 +7,7 @@ import { ROUTES } from "../../src/api/routes";
 import type { Route } from "../../src/api/route";
 import { apiFetch, createToken } from "../support/api";
 import { ledger, uniqueTenant } from "../support/failures";
+import { script } from "../support/notify";
 import { ORIGIN, recoverable } from "../support/recovery";
 
 const A = uniqueTenant("owner");
@@ -81,6 +82,8 @@ async function call(route: Route, options: { token?: string | null; header?: str
 const guarded = ROUTES.filter((r) => r.access !== "public" && r.access !== "dev" && r.access !== "ticket");
 
 beforeAll(async () => {
+  // /dev/jobs forwards to the example worker's producer (here the receiver): it accepts one call.
+  await script("jobs-worker", [{ status: 202, json: { enqueued: 1, queue: "jobs", jobIds: ["dev-job"] } }]);
   await ledger(A).record(["job-show", "job-hist", "job-rq", "job-ab"].map((jobId) => recoverable(A, jobId, { class: "USER_ERROR" })));
   const started = await apiFetch(`/api/queue/dlq/operations?tenant=${A}`, {
     method: "POST",
@@ -203,13 +206,6 @@ describe("routes without a token", () => {
 
   it("lets the dev routes' work finish (so the file ends quiet)", async () => {
     await vi.waitFor(async () => expect(await ledger(A).getFailure("dev-raw")).not.toBeNull(), { timeout: 15_000, interval: 100 });
-    await vi.waitFor(
-      async () =>
-        expect(
-          await env.DB.prepare(`SELECT deliveries FROM demo_deliveries WHERE tenant_id = ? AND job_id = ?`).bind(A, "dev-job").first("deliveries"),
-        ).toBe(1),
-      { timeout: 15_000, interval: 100 },
-    );
   });
 });
 

@@ -1,16 +1,11 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { withFailureCapture as fromPackage } from "dlq-ledger/capture";
-import {
-  FailureEnvelopeV1,
-  backoffSeconds,
-  buildEnvelope,
-  withFailureCapture,
-  type FailureCaptureOptions,
-} from "../../src/capture";
-import { InjectedFault, armFault, disarmFaults } from "../../src/faults";
-import { LEDGER_WAIT, recordRetries, sendSeamUntouched } from "../support/queue";
+import { describe, expect, it, vi } from "vitest";
+// The capture helper as users get it: the built @dlq-ledger/capture package (dist/), checked
+// against the DLQ consumer's validator and the real ledger behind the real dead-letter queue.
+import { ENVELOPE_VERSION, backoffSeconds, buildEnvelope, withFailureCapture, type FailureCaptureOptions } from "@dlq-ledger/capture";
+import { FailureEnvelope, firstFailedAt } from "../../src/envelope";
+import { LEDGER_WAIT, SendRefused, recordRetries, watchedQueue } from "../support/queue";
 import type { FailureDetail } from "../../src/ledger/queries";
 
 type Body = Record<string, unknown>;
@@ -76,8 +71,6 @@ async function recorded(tenantId: string, jobId: string): Promise<FailureDetail>
   );
 }
 
-afterEach(() => disarmFaults());
-
 describe("withFailureCapture: settling messages", () => {
   it("acks every message the handler processes, passing message, env and ctx", async () => {
     const messages = [msg({ n: 1 }), msg({ n: 2 })];
@@ -102,14 +95,14 @@ describe("withFailureCapture: settling messages", () => {
   });
 
   it("retries failures before the last attempt with exponential backoff (5 s base by default)", async () => {
-    armFault("capture.send");
+    const dlq = watchedQueue(env.DLQ);
     const messages = [1, 2, 3].map((attempts) => msg({ tenantId: tenant(), jobId: "j" }, attempts));
-    const { outcome, acked, retried, retries } = await run(messages, fail(new Error("boom"))); // maxRetries 3: attempt 4 is last
+    const { outcome, acked, retried, retries } = await run(messages, fail(new Error("boom")), { deadLetterQueue: () => dlq.queue }); // maxRetries 3: attempt 4 is last
     expect(outcome).toEqual({ ok: true });
     expect(acked).toEqual([]);
     expect(retried).toEqual(messages.map((m) => m.id));
     expect(messages.map((m) => retries.get(m.id))).toEqual([[{ delaySeconds: 5 }], [{ delaySeconds: 10 }], [{ delaySeconds: 20 }]]);
-    expect(sendSeamUntouched()).toBe(true);
+    expect(dlq.sent).toEqual([]);
   });
 
   it("caps the backoff at maxSeconds and honours maxRetries", async () => {
@@ -152,10 +145,6 @@ describe("withFailureCapture: settling messages", () => {
     expect(make({ concurrency: 0 })).toThrow(/concurrency/);
     expect(make({ backoff: { maxSeconds: 86_400 } })).toThrow(/backoff\.maxSeconds/);
     expect(make({ backoff: { baseSeconds: Number.NaN } })).toThrow(/backoff\.baseSeconds/);
-  });
-
-  it("is importable as dlq-ledger/capture", () => {
-    expect(fromPackage).toBe(withFailureCapture);
   });
 });
 
@@ -220,29 +209,34 @@ describe("withFailureCapture: the last attempt", () => {
   });
 
   it("without a valid tenant or job id sends nothing and retries the raw message for the platform to dead-letter", async () => {
-    armFault("capture.send");
+    const dlq = watchedQueue(env.DLQ);
     const messages = [msg({ jobId: "j" }, 4), msg({ tenantId: "_reserved", jobId: "j" }, 4), msg({ tenantId: tenant() }, 4), msg("text", 4)];
-    const { outcome, acked, retried, retries } = await run(messages, fail(new Error("boom")));
+    const { outcome, acked, retried, retries } = await run(messages, fail(new Error("boom")), { deadLetterQueue: () => dlq.queue });
     expect(outcome).toEqual({ ok: true });
     expect(acked).toEqual([]);
     expect(retried).toEqual(messages.map((m) => m.id));
     for (const m of messages) expect(retries.get(m.id)).toEqual([undefined]);
-    expect(sendSeamUntouched()).toBe(true);
+    expect(dlq.sent).toEqual([]);
   });
 
   it("when the envelope cannot be sent, retries that message, settles the rest, then fails the invocation", LEDGER_WAIT, async () => {
-    armFault("capture.send");
+    const dlq = watchedQueue(env.DLQ, { refuse: 1 });
     const t = tenant();
     const lost = msg({ tenantId: t, jobId: "lost", fail: true }, 4);
     const ok = msg({ tenantId: t, jobId: "fine" }, 4);
     const early = msg({ tenantId: t, jobId: "early", fail: true }, 1);
     const sent = msg({ tenantId: t, jobId: "sent", fail: true }, 4);
-    const { outcome, acked, retried, retries } = await run([lost, ok, early, sent], (m) => {
-      if (m.body.fail) throw new Error(`failed ${String(m.body.jobId)}`);
-    });
+    const { outcome, acked, retried, retries } = await run(
+      [lost, ok, early, sent],
+      (m) => {
+        if (m.body.fail) throw new Error(`failed ${String(m.body.jobId)}`);
+      },
+      { deadLetterQueue: () => dlq.queue },
+    );
 
     expect(outcome.ok).toBe(false);
-    expect(!outcome.ok && outcome.error).toBeInstanceOf(InjectedFault);
+    expect(!outcome.ok && outcome.error).toBeInstanceOf(SendRefused);
+    expect(dlq.refused()).toBe(1);
     expect(acked).toEqual([ok.id, sent.id]);
     expect(retried).toEqual([lost.id, early.id]);
     expect(retries.get(lost.id)).toEqual([undefined]);
@@ -252,10 +246,9 @@ describe("withFailureCapture: the last attempt", () => {
   });
 
   it("reports several lost envelopes as one AggregateError", async () => {
-    armFault("capture.send");
-    armFault("capture.send");
+    const dlq = watchedQueue(env.DLQ, { refuse: 2 });
     const messages = [msg({ tenantId: tenant(), jobId: "a" }, 4), msg({ tenantId: tenant(), jobId: "b" }, 4)];
-    const { outcome, retried } = await run(messages, fail(new Error("boom")), { concurrency: 2 });
+    const { outcome, retried } = await run(messages, fail(new Error("boom")), { concurrency: 2, deadLetterQueue: () => dlq.queue });
     expect(retried).toEqual(messages.map((m) => m.id));
     expect(outcome.ok).toBe(false);
     const error = !outcome.ok ? outcome.error : undefined;
@@ -275,20 +268,22 @@ describe("buildEnvelope", () => {
     error.name = "N".repeat(300);
     const envelope = buildEnvelope(message({ tenantId: "acme", jobId: "j1", userId: "u1" }), error, { queue: "jobs", now: at });
     expect(envelope).not.toBeNull();
-    const parsed = FailureEnvelopeV1.parse(envelope);
+    const parsed = FailureEnvelope.parse(envelope);
     expect(parsed.error.message).toHaveLength(16_384);
     expect(parsed.error.stack).toHaveLength(32_768);
     expect(parsed.error.name).toHaveLength(256);
     expect(parsed).toMatchObject({
-      v: 1,
+      v: ENVELOPE_VERSION,
       tenantId: "acme",
       jobId: "j1",
       userId: "u1",
       queue: "jobs",
       attempts: 4,
-      firstFailedAt: "2026-01-01T00:00:00.000Z",
+      enqueuedAt: "2026-01-01T00:00:00.000Z",
       lastFailedAt: "2026-01-01T00:05:00.000Z",
     });
+    // The ledger takes the enqueue time as the first failure's earliest bound.
+    expect(new Date(firstFailedAt(parsed)).toISOString()).toBe("2026-01-01T00:00:00.000Z");
   });
 
   it("does not split a surrogate pair when truncating", () => {
@@ -297,9 +292,9 @@ describe("buildEnvelope", () => {
     expect(envelope?.error.message).toBe("x".repeat(16_383));
   });
 
-  it("on a first attempt, the first failure is now", () => {
-    const envelope = buildEnvelope(message({ tenantId: "acme", jobId: "j" }, 1), new Error("e"), { queue: "jobs", now: at });
-    expect(envelope?.firstFailedAt).toBe(envelope?.lastFailedAt);
+  it("on a first attempt, the ledger takes the first failure to be the last", () => {
+    const envelope = FailureEnvelope.parse(buildEnvelope(message({ tenantId: "acme", jobId: "j" }, 1), new Error("e"), { queue: "jobs", now: at }));
+    expect(firstFailedAt(envelope)).toBe(at);
   });
 
   it("keeps status only when it is an HTTP status, and stringifies codes", () => {
@@ -315,7 +310,7 @@ describe("buildEnvelope", () => {
   it("describes non-Error throws", () => {
     const env1 = buildEnvelope(message({ tenantId: "acme", jobId: "j" }), { status: 503 }, { queue: "q", now: at });
     expect(env1?.error).toEqual({ name: "NonError", message: "[object Object]", status: 503 });
-    expect(FailureEnvelopeV1.safeParse(env1).success).toBe(true);
+    expect(FailureEnvelope.safeParse(env1).success).toBe(true);
     const env2 = buildEnvelope(message({ tenantId: "acme", jobId: "j" }), Object.create(null), { queue: "q", now: at });
     expect(env2?.error).toEqual({ name: "NonError", message: "[object Object]" });
   });
@@ -323,7 +318,7 @@ describe("buildEnvelope", () => {
   it("drops a user id the schema would refuse instead of losing the failure", () => {
     const envelope = buildEnvelope(message({ tenantId: "acme", jobId: "j", userId: "" }), new Error("e"), { queue: "q", now: at });
     expect(envelope && "userId" in envelope).toBe(false);
-    expect(FailureEnvelopeV1.safeParse(envelope).success).toBe(true);
+    expect(FailureEnvelope.safeParse(envelope).success).toBe(true);
   });
 
   it("returns null without a valid tenant id or job id", () => {

@@ -9,7 +9,7 @@
 import { abortAllDurableObjects, createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
-import { buildEnvelope } from "../../src/capture";
+import { buildEnvelope } from "@dlq-ledger/capture";
 import { armFault, disarmFaults, type FaultPoint } from "../../src/faults";
 import type { FailureLedger } from "../../src/ledger/ledger";
 import { ORIGIN, seeded } from "../support/recovery";

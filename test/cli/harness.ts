@@ -1,5 +1,6 @@
-// Runs the real worker for the CLI tests: `wrangler d1 migrations apply --local` and
-// `wrangler dev` as child processes on a free loopback port, with their own persistence
+// Runs the real stack for the Node-side tests, as `npm start` does: `wrangler d1 migrations
+// apply --local`, then dlq-ledger and the example worker in one `wrangler dev` session
+// (scripts/dev-stack.mjs), as child processes on free loopback ports, with their own persistence
 // directory; and runs `node bin/dlq.mjs` against it, as a person would.
 
 import { spawn, type ChildProcess } from "node:child_process";
@@ -7,14 +8,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { devArgs, devConfigFor, root, wrangler } from "../../scripts/dev-stack.mjs";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
 const dlqBin = join(root, "bin", "dlq.mjs");
 
 /** Children get this environment and nothing of the developer's (no DLQ_URL, no CLOUDFLARE_*). */
-function baseEnv(): NodeJS.ProcessEnv {
+export function baseEnv(): NodeJS.ProcessEnv {
   // CLOUDFLARE_CF_FETCH_ENABLED=false: miniflare would fetch Request.cf data from the internet at
   // start; offline that failed lookup has once ended `wrangler dev` before it served.
   return {
@@ -80,10 +79,9 @@ export async function startWorker(options: { vars: Record<string, string>; migra
     if (code !== 0) throw new Error(`wrangler d1 migrations apply failed (exit ${code}):\n${out.text()}`);
   }
   const [port, inspector] = [await freePort(), await freePort()];
-  const vars = Object.entries(options.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   const child = spawn(
     process.execPath,
-    [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist, "--show-interactive-dev-session=false", ...vars],
+    [wrangler, ...devArgs({ port, inspectorPort: inspector, persistTo: persist, vars: options.vars }), "--show-interactive-dev-session=false"],
     // Its own process group: stop() ends wrangler and the workerd it started, and nothing else.
     { cwd: root, env: baseEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
@@ -107,6 +105,7 @@ export async function startWorker(options: { vars: Record<string, string>; migra
       }
     }
     await rm(persist, { recursive: true, force: true });
+    await rm(join(root, devConfigFor(port)), { force: true });
   };
 
   for (;;) {

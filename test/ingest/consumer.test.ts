@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { armFault, disarmFaults } from "../../src/faults";
 import { QUARANTINE_TENANT } from "../../src/model";
-import { deliver, envelope, message } from "../support/dlq";
+import { deliver, envelope, envelopeV1, message } from "../support/dlq";
 import { ledger, servedFailure, uniqueTenant } from "../support/failures";
 
 afterEach(() => disarmFaults());
@@ -31,6 +31,24 @@ describe("DLQ consumer", () => {
       error: { message: "upstream timed out", status: 503 },
       body: { tenantId: a, jobId: "ja-7", payload: "x" },
     });
+  });
+
+  it("accepts the current envelope version (2) and the previous one (1), and quarantines any other", async () => {
+    const tenant = uniqueTenant("versions");
+    const enqueued = "2026-05-01T10:00:00.000Z";
+    const last = "2026-05-01T10:00:07.000Z";
+    const current = message(envelope(tenant, "v2", { enqueuedAt: enqueued, lastFailedAt: last, error: { name: "Error", message: "m", code: "E2" } }));
+    // Version 1 carried the helper's own estimate of the first failure, and numeric codes.
+    const previous = message(envelopeV1(tenant, "v1", { firstFailedAt: "2026-05-01T10:00:03.000Z", lastFailedAt: last, error: { name: "Error", message: "m", code: 42 } }));
+    const future = message({ ...envelope(tenant, "v3"), v: 3 });
+    const result = await deliver([current, previous, future]);
+    expect(result.explicitAcks.sort()).toEqual([current.id, previous.id, future.id].sort());
+
+    expect(await servedFailure(tenant, "v2")).toMatchObject({ firstFailedAt: enqueued, lastFailedAt: last, error: { code: "E2" } });
+    expect(await servedFailure(tenant, "v1")).toMatchObject({ firstFailedAt: "2026-05-01T10:00:03.000Z", lastFailedAt: last, error: { code: "42" } });
+    expect(await ledger(tenant).getFailure("v3")).toBeNull();
+    const quarantined = await ledger(QUARANTINE_TENANT).getFailure(`msg:${future.id}`);
+    expect(quarantined?.reason).toMatch(/^quarantined: malformed envelope/);
   });
 
   it("records a raw body the platform dead-lettered as UNKNOWN with no error context", async () => {

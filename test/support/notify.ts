@@ -35,6 +35,6 @@ export async function requestsTo(host: string): Promise<ReceivedRequest[]> {
 }
 
 /** How `host` answers its next requests, in order (then 200). */
-export async function script(host: string, responses: { status: number; retryAfter?: number }[]): Promise<void> {
+export async function script(host: string, responses: { status: number; retryAfter?: number; json?: unknown }[]): Promise<void> {
   await env.RECEIVER.fetch("http://receiver/script", { method: "POST", body: JSON.stringify({ host, responses }) });
 }

@@ -1,5 +1,3 @@
-import { InjectedFault, faultPoint } from "../../src/faults";
-
 /**
  * getQueueResult (pool 0.15.1) does not report retry options: each message's retry() calls are
  * recorded here on their way to the real one.
@@ -18,14 +16,34 @@ export function recordRetries(batch: MessageBatch<unknown>): Map<string, (QueueR
   return retries;
 }
 
-/** True when nothing passed the capture.send seam since the test armed it (so nothing was sent). */
-export function sendSeamUntouched(): boolean {
-  try {
-    faultPoint("capture.send");
-    return false;
-  } catch (error) {
-    return error instanceof InjectedFault;
+export class SendRefused extends Error {
+  constructor() {
+    super("the dead-letter queue refused the send (test)");
+    this.name = "SendRefused";
   }
+}
+
+/**
+ * The real queue binding, seen through the one seam the capture helper has: the queue its
+ * `deadLetterQueue` option returns. Records every send; the first `refuse` sends throw instead.
+ */
+export function watchedQueue(queue: Queue, options: { refuse?: number } = {}): { queue: Queue; sent: unknown[]; refused: () => number } {
+  const sent: unknown[] = [];
+  let refused = 0;
+  const watched = {
+    async send(body: unknown, sendOptions?: QueueSendOptions) {
+      if (refused < (options.refuse ?? 0)) {
+        refused++;
+        throw new SendRefused();
+      }
+      sent.push(body);
+      return queue.send(body, sendOptions);
+    },
+    async sendBatch() {
+      throw new Error("the capture helper sends one envelope at a time");
+    },
+  } as unknown as Queue;
+  return { queue: watched, sent, refused: () => refused };
 }
 
 /** Tests that wait for the background DLQ consumer (max_batch_timeout = 2 s) need more than the default 5 s. */

@@ -1,40 +1,32 @@
 // Local development only (DEV_ROUTES=true): enqueue demo jobs, or push any raw body to the DLQ.
 
 import type { IRequest } from "itty-router";
-import { z } from "zod";
-import { JobId, TenantId } from "../../capture/envelope";
-import { DemoFailure, type DemoJob } from "../../demo/job";
 import { decodeUtf8 } from "../../bytes";
-import { readBodyBytes, readJson } from "../validate";
+import { ApiError, ErrorBody } from "../errors";
+import { readBodyBytes } from "../validate";
 
-export const DemoJobsRequest = z
-  .object({
-    tenantId: TenantId,
-    jobId: JobId.optional(),
-    userId: z.string().min(1).max(256).optional(),
-    count: z.number().int().min(1).max(1000).default(1),
-    fail: DemoFailure,
-    succeedAfter: z.number().int().min(0).max(100).optional(),
-  })
-  .strict()
-  .refine((r) => r.succeedAfter === undefined || r.fail !== "crash", { message: "succeedAfter does not apply to crashes", path: ["succeedAfter"] });
-
-export async function postDemoJobs(request: IRequest, env: Env) {
-  const input = await readJson(request, DemoJobsRequest);
-  const jobs: DemoJob[] = Array.from({ length: input.count }, (_, i) => ({
-    tenantId: input.tenantId,
-    jobId: input.jobId ? (input.count === 1 ? input.jobId : `${input.jobId}-${i + 1}`) : `job-${crypto.randomUUID()}`,
-    userId: input.userId,
-    fail: input.fail,
-    ...(input.succeedAfter === undefined ? {} : { succeedAfter: input.succeedAfter }),
-  }));
-  for (let i = 0; i < jobs.length; i += 100) {
-    await env.JOBS.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body })));
+/**
+ * POST /dev/jobs is the example worker's producer route (examples/jobs-worker, POST /jobs),
+ * served on this address: `npm start` runs both workers and binds it here as JOBS_WORKER.
+ * Its answer (status and JSON) is passed on; its errors in this API's one error shape.
+ */
+export async function forwardDemoJobs(request: IRequest, env: Env): Promise<Record<string, unknown>> {
+  const worker = env.JOBS_WORKER;
+  if (!worker) {
+    throw new ApiError(503, "unavailable", "the example worker (examples/jobs-worker) is not bound as JOBS_WORKER: start both workers with `npm start`");
   }
-  return new Response(JSON.stringify({ enqueued: jobs.length, queue: "jobs", jobIds: jobs.map((j) => j.jobId) }), {
-    status: 202,
-    headers: { "content-type": "application/json" },
+  const bytes = await readBodyBytes(request, 64 * 1024);
+  const res = await worker.fetch("http://jobs-worker/jobs", {
+    method: "POST",
+    headers: { "content-type": request.headers.get("content-type") ?? "application/json" },
+    body: bytes,
   });
+  const payload: unknown = await res.json().catch(() => null);
+  if (res.ok && typeof payload === "object" && payload !== null) return payload as Record<string, unknown>;
+  const error = ErrorBody.safeParse(payload);
+  const headers = res.headers.get("retry-after") ? { "retry-after": res.headers.get("retry-after")! } : undefined;
+  if (error.success) throw new ApiError(res.status, error.data.error.code, error.data.error.message, error.data.error.details, headers);
+  throw new ApiError(503, "unavailable", `the example worker failed: it answered ${res.status} without a JSON body (its log says why)`);
 }
 
 /** JSON goes to the DLQ as JSON; anything else as the exact bytes received. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { JobId } from "../../capture/envelope";
+import { JobId } from "../../envelope";
 import { readArchivedLine } from "../../sinks/archive";
 import { archivedFailure } from "../../sinks/d1";
 import { Cursor, encodeCursor } from "../cursor";

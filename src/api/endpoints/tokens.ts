@@ -1,7 +1,7 @@
 // Tenant tokens, managed by the admin: created (the token shown once), listed, revoked.
 
 import { z } from "zod";
-import { TenantId } from "../../capture/envelope";
+import { TenantId } from "../../envelope";
 import { newToken, sha256, toHex } from "../auth";
 import { notFound } from "../errors";
 import { defineRoute, reply } from "../route";

@@ -8,10 +8,9 @@
 //     }),
 //   } satisfies ExportedHandler<Env, Job>;
 
-import { faultPoint } from "../faults";
-import { JobId, TenantId, type FailureEnvelope } from "./envelope";
+import { ENVELOPE_LIMITS, ENVELOPE_VERSION, isJobId, isTenantId, type ErrorInfo, type FailureEnvelope } from "./envelope.js";
 
-export * from "./envelope";
+export * from "./envelope.js";
 
 /** Processes one message; resolving means success, throwing (or rejecting) means failure. */
 export type CaptureMessageHandler<Body, E> = (message: Message<Body>, env: E, ctx: ExecutionContext) => unknown;
@@ -22,7 +21,7 @@ export type CaptureBatch<Body> = Pick<MessageBatch<Body>, "queue" | "messages">;
 export type CaptureQueueHandler<Body, E> = (batch: CaptureBatch<Body>, env: E, ctx: ExecutionContext) => Promise<void>;
 
 export interface IdAccessors<Body> {
-  /** Default: `body.tenantId`. Must satisfy `TenantId`, or no envelope is sent (see below). */
+  /** Default: `body.tenantId`. Must match `TENANT_ID_PATTERN`, or no envelope is sent (see below). */
   tenantId?: (body: Body) => string | undefined;
   /** Default: `body.jobId ?? body.id`. Numbers are stringified. */
   jobId?: (body: Body) => string | number | undefined;
@@ -56,7 +55,7 @@ export interface FailureCaptureOptions<Body, E> extends IdAccessors<Body> {
   queueName?: string;
   /** How many messages are processed at once, 1-100. Default 1 (in order). */
   concurrency?: number;
-  /** Time source, for tests. Default `Date.now`. */
+  /** Time source, in ms since the epoch. Default `Date.now`. */
   now?: () => number;
   /**
    * Reports the batch's successful jobs (one call per tenant per batch), so that a job the
@@ -68,10 +67,6 @@ export interface FailureCaptureOptions<Body, E> extends IdAccessors<Body> {
 
 /** The platform's cap on `delaySeconds`. */
 export const MAX_DELAY_SECONDS = 43_200;
-const MAX_ERROR_MESSAGE = 16_384;
-const MAX_ERROR_STACK = 32_768;
-const MAX_ERROR_NAME = 256;
-const MAX_ERROR_CODE = 256;
 
 export function withFailureCapture<Body, E>(
   handler: CaptureMessageHandler<Body, E>,
@@ -114,9 +109,7 @@ export function withFailureCapture<Body, E>(
           message.retry();
           return undefined;
         }
-        const dlq = options.deadLetterQueue(env);
-        faultPoint("capture.send");
-        await dlq.send(envelope, { contentType: "json" });
+        await options.deadLetterQueue(env).send(envelope, { contentType: "json" });
         message.ack();
         return undefined;
       } catch (error) {
@@ -189,49 +182,45 @@ export function buildEnvelope<Body>(message: Message<Body>, error: unknown, cont
   if (!found) return null;
   const userId = ids.userId ? ids.userId(body) : field(body, "userId");
 
-  const last = context.now;
-  // Earlier attempts' failure times are not kept anywhere; the enqueue time is the earliest bound
-  // we know (the first failure came after it).
-  const first = message.attempts <= 1 ? last : Math.min(message.timestamp.getTime(), last);
   return {
-    v: 1,
+    v: ENVELOPE_VERSION,
     tenantId: found.tenantId,
     jobId: found.jobId,
-    ...(typeof userId === "string" && userId.length >= 1 && userId.length <= 256 ? { userId } : {}),
+    ...(typeof userId === "string" && userId.length >= 1 && userId.length <= ENVELOPE_LIMITS.userId ? { userId } : {}),
     queue: context.queue,
     body,
     error: describeError(error),
     attempts: message.attempts,
-    firstFailedAt: new Date(first).toISOString(),
-    lastFailedAt: new Date(last).toISOString(),
+    enqueuedAt: message.timestamp.toISOString(),
+    lastFailedAt: new Date(context.now).toISOString(),
   };
 }
 
 /** The tenant and job a body belongs to, through the accessors; null when either is missing or invalid. */
 function jobIdentity<Body>(body: Body, ids: IdAccessors<Body>): { tenantId: string; jobId: string } | null {
-  const tenant = TenantId.safeParse(ids.tenantId ? ids.tenantId(body) : field(body, "tenantId"));
+  const tenantId = ids.tenantId ? ids.tenantId(body) : field(body, "tenantId");
   const rawJobId = ids.jobId ? ids.jobId(body) : (field(body, "jobId") ?? field(body, "id"));
-  const jobId = JobId.safeParse(typeof rawJobId === "number" ? String(rawJobId) : rawJobId);
-  return tenant.success && jobId.success ? { tenantId: tenant.data, jobId: jobId.data } : null;
+  const jobId = typeof rawJobId === "number" ? String(rawJobId) : rawJobId;
+  return isTenantId(tenantId) && isJobId(jobId) ? { tenantId, jobId } : null;
 }
 
-export function describeError(error: unknown): FailureEnvelope["error"] {
-  const info: FailureEnvelope["error"] =
+export function describeError(error: unknown): ErrorInfo {
+  const info: ErrorInfo =
     error instanceof Error
       ? {
-          name: truncate(typeof error.name === "string" ? error.name : "Error", MAX_ERROR_NAME),
-          message: truncate(String(error.message), MAX_ERROR_MESSAGE),
+          name: truncate(typeof error.name === "string" ? error.name : "Error", ENVELOPE_LIMITS.errorName),
+          message: truncate(String(error.message), ENVELOPE_LIMITS.errorMessage),
         }
-      : { name: "NonError", message: truncate(safeString(error), MAX_ERROR_MESSAGE) };
+      : { name: "NonError", message: truncate(safeString(error), ENVELOPE_LIMITS.errorMessage) };
 
   // Read from thrown objects too: `throw { status: 503 }` still says what went wrong.
   const status = field(error, "status") ?? field(error, "statusCode");
   if (typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 599) info.status = status;
   const code = field(error, "code");
   if (typeof code === "string" || (typeof code === "number" && Number.isFinite(code))) {
-    info.code = truncate(String(code), MAX_ERROR_CODE);
+    info.code = truncate(String(code), ENVELOPE_LIMITS.errorCode);
   }
-  if (error instanceof Error && typeof error.stack === "string") info.stack = truncate(error.stack, MAX_ERROR_STACK);
+  if (error instanceof Error && typeof error.stack === "string") info.stack = truncate(error.stack, ENVELOPE_LIMITS.errorStack);
   return info;
 }
 
