@@ -187,6 +187,7 @@ export const TokenView = z.object({
   id: z.string(),
   tenant: z.string(),
   label: z.string(),
+  scope: z.enum(["read", "operate"]).meta({ description: "read: view only · operate: also requeue, abandon, bulk operations, edit-and-requeue" }),
   createdAt: time,
   createdBy: z.string(),
   revokedAt: time.nullable(),

@@ -81,9 +81,10 @@ const COMMANDS = {
   tokens: {
     summary: "Create, list and revoke tenant tokens (admin)",
     run: tokens,
-    options: { label: { type: "string" }, revoked: { type: "boolean" } },
-    usage: "dlq tokens create --tenant T --label WHO | dlq tokens list [--tenant T] [--revoked] | dlq tokens revoke <tokenId>",
-    about: "Tenant tokens (admin token only). A new token is printed once, on stdout.",
+    options: { label: { type: "string" }, scope: { type: "string" }, revoked: { type: "boolean" } },
+    usage: "dlq tokens create --tenant T --label WHO [--scope read|operate] | dlq tokens list [--tenant T] [--revoked] | dlq tokens revoke <tokenId>",
+    about:
+      "Tenant tokens (admin token only). A new token is printed once, on stdout. --scope read: view only; operate (the default): also requeue, abandon and bulk operations.",
   },
   operations: {
     summary: "Progress of a bulk requeue or abandon",

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import worker from "../../src/index";
-import { errorStatuses, type Route } from "../../src/api/route";
+import { errorStatuses, scopeNeeded, type Route } from "../../src/api/route";
 import { ROUTES } from "../../src/api/routes";
 import { apiFetch } from "../support/api";
 
@@ -50,6 +50,7 @@ describe("GET /api/openapi.json", () => {
     const op = doc.paths[openApiPath(route.path)][route.method.toLowerCase()];
     expect(op.summary).toBe(route.summary);
     expect(op.security).toEqual(route.access === "public" || route.access === "dev" ? [] : [{ bearer: [] }]);
+    expect(op["x-scope"]).toBe(scopeNeeded(route) ?? undefined);
 
     const params = op.parameters.map((p: any) => `${p.in}:${p.name}`).sort();
     const expected = [

@@ -222,7 +222,7 @@ describe("dlq tokens", () => {
     expect(created.stderr).toContain("it is not shown again");
 
     const listed = await dlq(["tokens", "list", "--tenant", TENANT], admin());
-    expect(listed.stdout).toMatch(/^tok_[0-9a-f]{16}\s+acme\s+ana\s/m);
+    expect(listed.stdout).toMatch(/^tok_[0-9a-f]{16}\s+acme\s+ana\s+operate\s/m);
     expect(listed.stdout).not.toContain(token);
     const id = /^(tok_[0-9a-f]{16})/m.exec(listed.stdout)![1]!;
 
@@ -245,6 +245,25 @@ describe("dlq tokens", () => {
   });
 });
 
+describe("dlq tokens --scope", () => {
+  it("creates a read token that views but may not act", async () => {
+    const created = await dlq(["tokens", "create", "--tenant", TENANT, "--label", "viewer", "--scope", "read"], admin());
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toContain("scope read");
+    const token = created.stdout.trim();
+    const listed = await dlq(["tokens", "list", "--tenant", TENANT, "--json"], admin());
+    expect(json(listed.stdout).items).toContainEqual(expect.objectContaining({ label: "viewer", scope: "read" }));
+    expect((await dlq(["tokens", "list", "--tenant", TENANT], admin())).stdout).toMatch(/\sviewer\s+read\s/);
+
+    const reader = { DLQ_URL: worker.url, DLQ_TOKEN: token };
+    expect((await dlq(["show", "u3"], reader)).code).toBe(0);
+    const refused = await dlq(["abandon", "u3", "--reason", "not allowed"], reader);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/scope operate.*\(403 forbidden\)\n {2}→ this token may only read/s);
+    expect(json((await dlq(["show", "u3", "--json"], reader)).stdout).status).not.toBe("abandoned");
+  });
+});
+
 describe("usage errors exit 2 and say what to do", () => {
   it.each([
     [["frobnicate"], /no command "frobnicate"/],
@@ -257,6 +276,7 @@ describe("usage errors exit 2 and say what to do", () => {
     [["requeue"], /say which failures: a job id, --filter key=value, or --all/],
     [["requeue", "--filter", "color=red"], /--filter takes key=value with key one of class, queue/],
     [["tokens", "create", "--label", "x"], /tokens create needs --tenant and --label/],
+    [["tokens", "create", "--tenant", "acme", "--label", "x", "--scope", "admin"], /--scope must be read or operate/],
     [["list"], /tenant: the admin token acts on any tenant/],
   ])("dlq %j", async (args, message) => {
     const r = await dlq(args, admin());

@@ -34,7 +34,7 @@ export const listFailures = defineRoute({
   summary: "List failures, newest first",
   description:
     "Keyset-paginated: follow nextCursor until it is null. Filters combine with AND. A filtered page looks at no more than 10,000 failures, so it may hold fewer items than limit (even none) while nextCursor is not null.",
-  access: "tenant",
+  access: "tenant:read",
   query: FailuresQuery,
   responses: { 200: { description: "One page of failures", schema: FailurePage } },
   async handler({ request, env, query }) {
@@ -55,7 +55,7 @@ export const getFailure = defineRoute({
   path: "/api/queue/dlq/failures/:jobId",
   tag: "failures",
   summary: "One failure, with its body and archive",
-  access: "tenant",
+  access: "tenant:read",
   query: TenantQuery,
   params: JobParams,
   notFound: noSuchFailure,
