@@ -129,6 +129,18 @@ describe("dlq list", () => {
     const r = await dlq(["list", "--tenant", TENANT, "--filter", "queue=emails", "--status", "open", "--json"], admin());
     expect(json(r.stdout).items.map((i: { jobId: string }) => i.jobId).sort()).toEqual(["s1", "s2"]);
   });
+
+  it("searches with -q and matches a body field with --field/--value, with the filters", async () => {
+    const q = await dlq(["list", "--tenant", TENANT, "-q", "SMTP relay", "--json"], admin());
+    expect(q.code, q.stderr).toBe(0);
+    expect(json(q.stdout).items.map((i: { jobId: string }) => i.jobId).sort()).toEqual(["s1", "s2"]);
+    const field = await dlq(["list", "--tenant", TENANT, "--field", "jobId", "--value", "u3", "--class", "USER_ERROR"], admin());
+    expect(field.code, field.stderr).toBe(0);
+    expect(field.stdout.trimEnd().split("\n").slice(1).map((l) => l.split(/\s+/)[0])).toEqual(["u3"]);
+    const paged = await dlq(["list", "--tenant", TENANT, "--q", "field ", "--limit", "2"], admin());
+    expect(paged.stderr).toMatch(/More: dlq list --tenant acme --q 'field ' --limit 2 --cursor \S+/);
+    expect((await dlq(["list", "--tenant", TENANT, "-q", "no such words"], admin())).stdout).toBe("No failures match.\n");
+  });
 });
 
 describe("dlq show", () => {
@@ -271,6 +283,7 @@ describe("usage errors exit 2 and say what to do", () => {
     [["list", "--bogus"], /Unknown option '--bogus'/],
     [["list", "--limit", "0"], /--limit must be a whole number from 1 to 500/],
     [["list", "--class", "FATAL"], /class must be one of RECOVERABLE, USER_ERROR/],
+    [["list", "--field", "userId"], /--field and --value go together/],
     [["export", "--format", "xml"], /export needs --format ndjson or --format csv/],
     [["abandon", "u3"], /abandon needs --reason/],
     [["requeue"], /say which failures: a job id, --filter key=value, or --all/],

@@ -47,12 +47,14 @@ export async function list(ctx) {
   const filter = readFilter(ctx);
   if (filter.from !== undefined || filter.to !== undefined) throw new UsageError("list filters by class, queue, status and group (from/to are for requeue, abandon and export)", "list");
   const limit = intOption(ctx, "limit", 1, 500) ?? 20;
+  const search = searchOptions(ctx);
   const page = await ctx.client.request("GET", "/api/queue/dlq/failures", {
-    query: { ...tenantQuery(ctx), ...filter, limit, cursor: stringOption(ctx, "cursor") },
+    query: { ...tenantQuery(ctx), ...filter, ...search, limit, cursor: stringOption(ctx, "cursor") },
   });
   if (ctx.json) return printJson(ctx, page);
   if (page.items.length === 0) {
-    ctx.out.write(Object.keys(filter).length ? "No failures match.\n" : "No failures.\n");
+    const more = page.nextCursor ? ` in the failures looked at so far; more: ${nextPage(ctx, filter, search, limit, page.nextCursor)}` : "";
+    ctx.out.write(Object.keys(filter).length || Object.keys(search).length ? `No failures match${more}.\n` : "No failures.\n");
     return;
   }
   const now = ctx.now();
@@ -63,16 +65,28 @@ export async function list(ctx) {
       ctx.out.isTTY ? ctx.out.columns : undefined,
     ),
   );
-  if (page.nextCursor) {
-    const again = [
-      "dlq list",
-      ...(ctx.tenant ? [`--tenant ${ctx.tenant}`] : []),
-      ...Object.entries(filter).map(([k, v]) => `--${k} ${v}`),
-      `--limit ${limit}`,
-      `--cursor ${page.nextCursor}`,
-    ].join(" ");
-    ctx.err.write(`More: ${again}\n`);
-  }
+  if (page.nextCursor) ctx.err.write(`More: ${nextPage(ctx, filter, search, limit, page.nextCursor)}\n`);
+}
+
+/** --q, and --field with --value. @param {Context} ctx @returns {Record<string, string>} */
+function searchOptions(ctx) {
+  const q = stringOption(ctx, "q");
+  const field = stringOption(ctx, "field");
+  const value = stringOption(ctx, "value");
+  if ((field === undefined) !== (value === undefined)) throw new UsageError("--field and --value go together, e.g. --field userId --value u-42", ctx.command);
+  return { ...(q === undefined ? {} : { q }), ...(field === undefined ? {} : { field, value: /** @type {string} */ (value) }) };
+}
+
+/** The command for the next page. @param {Context} ctx @param {Record<string, string>} filter @param {Record<string, string>} search @param {number} limit @param {string} cursor */
+function nextPage(ctx, filter, search, limit, cursor) {
+  const quote = (/** @type {string} */ v) => (/^[\w.@:,+\/=-]+$/.test(v) ? v : `'${v.replaceAll("'", `'\\''`)}'`);
+  return [
+    "dlq list",
+    ...(ctx.tenant ? [`--tenant ${ctx.tenant}`] : []),
+    ...Object.entries({ ...filter, ...search }).map(([k, v]) => `--${k} ${quote(v)}`),
+    `--limit ${limit}`,
+    `--cursor ${cursor}`,
+  ].join(" ");
 }
 
 /** @param {Context} ctx */
