@@ -10,6 +10,7 @@ import { getMetrics } from "./endpoints/metrics";
 import { listNotifications, markNotificationsRead } from "./endpoints/notifications";
 import { listParked } from "./endpoints/parking";
 import { abandonFailure, createOperation, failureHistory, getOperation, requeueFailure } from "./endpoints/recovery";
+import { getSeries } from "./endpoints/series";
 import { getStats } from "./endpoints/stats";
 import { createToken, listTokens, revokeToken } from "./endpoints/tokens";
 import { openApiDocument } from "./openapi";
@@ -82,6 +83,7 @@ export const ROUTES: readonly Route[] = [
   createOperation,
   getOperation,
   listGroups,
+  getSeries,
   listParked,
   listNotifications,
   markNotificationsRead,

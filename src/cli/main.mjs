@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { Client } from "./client.mjs";
 import { CliError, UsageError } from "./errors.mjs";
 import { exportFailures } from "./commands/export.mjs";
-import { groups, list, show, stats } from "./commands/read.mjs";
+import { groups, list, series, show, stats } from "./commands/read.mjs";
 import { abandon, operations, requeue } from "./commands/recover.mjs";
 import { tokens } from "./commands/tokens.mjs";
 
@@ -56,7 +56,20 @@ const COMMANDS = {
       "Failures, newest first, one page at a time (--limit, default 20); the next page's command is printed on stderr. -q searches the job id, error message, reason and stored body (any case); --field PATH --value V matches one JSON body field exactly (e.g. --field userId --value u-42). A search looks at up to 10,000 failures per page, so a page may be short while more follow.",
   },
   show: { summary: "One failure: error, body, archive and history", run: show, options: {}, usage: "dlq show <jobId>", about: "One failure: error, body, archive and who acted on it." },
-  groups: { summary: "Failure groups, most recently seen first", run: groups, options: { limit: { type: "string" } }, usage: "dlq groups [--limit N]", about: "Failure groups (same error, same job type), most recent first." },
+  groups: {
+    summary: "Failure groups, most recently seen first",
+    run: groups,
+    options: { limit: { type: "string" } },
+    usage: "dlq groups [--limit N]",
+    about: "Failure groups (same error, same job type), most recent first, each with its last 24 hours as a sparkline.",
+  },
+  series: {
+    summary: "Failures over time: per minute, hour and day",
+    run: series,
+    options: { group: { type: "string" } },
+    usage: "dlq series [--group G]",
+    about: "Failures over time, of the tenant or one group: per minute for the last hour, per hour for the last 24 h, per day for the last 14 days.",
+  },
   requeue: {
     summary: "Send failed jobs back to their queue: one, or by filter",
     run: requeue,

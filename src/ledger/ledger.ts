@@ -24,6 +24,7 @@ import { markRecovered, presumeRecovered, sendDueRetries } from "./recovery/retr
 import { afterRecord, applyRetention, type RetentionPolicy } from "./retention";
 import { dueNow, rearm, scheduleAt, scheduleIfAbsent, unschedule } from "./scheduler";
 import { migrate } from "./schema";
+import { TENANT_SCOPE, readSeries, sparklines, type Series } from "./series";
 import { readState, readStates, writeState } from "./state";
 
 export interface OutboxHealth {
@@ -247,8 +248,17 @@ export class FailureLedger extends DurableObject<Env> {
     return getFailure(this.sql, this.tenant, jobId);
   }
 
-  async listGroups(limit: number): Promise<GroupSummary[]> {
-    return listGroups(this.sql, limit);
+  /** The groups, each with its failures per hour over the last 24 h (oldest first). */
+  async listGroups(limit: number): Promise<(GroupSummary & { sparkline: number[] })[]> {
+    const groups = listGroups(this.sql, limit);
+    const lines = sparklines(this.sql, groups.map((g) => g.fingerprint), this.clock());
+    return groups.map((g) => ({ ...g, sparkline: lines.get(g.fingerprint) ?? [] }));
+  }
+
+  /** Failures over time, of the tenant or of one group; null for a group this ledger never saw. */
+  async series(group?: string): Promise<Series | null> {
+    if (group !== undefined && this.sql.exec(`SELECT 1 FROM groups WHERE fingerprint = ?`, group).toArray().length === 0) return null;
+    return readSeries(this.sql, group ?? TENANT_SCOPE, this.clock());
   }
 
   override async alarm(): Promise<void> {

@@ -49,6 +49,7 @@ const examples: Record<string, Example> = {
   },
   "GET /api/queue/dlq/operations/:id": { params: () => ({ id: operationId }) },
   "GET /api/queue/dlq/groups": {},
+  "GET /api/queue/dlq/series": { query: { group: "aaaaaaaaaaaaaaaa" } },
   "GET /api/queue/dlq/parking": {},
   "GET /api/notifications": { query: { userId: "u-1" } },
   "POST /api/notifications/read": { body: { userId: "u-1", ids: ["n:job-show"] } },

@@ -161,6 +161,19 @@ describe("dlq groups", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^[0-9a-f]{16}\s+5\s+USER_ERROR\s+jobs/m);
     expect(r.stdout).toMatch(/^[0-9a-f]{16}\s+2\s+SYSTEM_ERROR\s+emails/m);
+    // the last 24 hours per group, the current hour last
+    expect(r.stdout).toMatch(/^[0-9a-f]{16}\s+5\s+USER_ERROR\s+jobs\s+.*\s·{22}\S\S\s/m);
+  });
+
+  it("draws failures over time for the tenant and for one group", async () => {
+    const s = json((await dlq(["series", "--tenant", TENANT, "--json"], admin())).stdout);
+    const total = (c: number[]) => c.reduce((a, b) => a + b, 0);
+    expect([total(s.hours.counts), total(s.days.counts), s.minutes.counts.length]).toEqual([8, 8, 60]);
+    const group = json((await dlq(["groups", "--tenant", TENANT, "--json"], admin())).stdout).items.find((g: any) => g.count === 5).fingerprint;
+    const r = await dlq(["series", "--tenant", TENANT, "--group", group], admin());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`group ${group}`);
+    expect(r.stdout).toMatch(/last 24 h, per hour\s+·{22}\S\S {2}5 \(max [1-5]\)/);
   });
 });
 

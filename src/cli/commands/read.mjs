@@ -139,10 +139,30 @@ export async function groups(ctx) {
   const now = ctx.now();
   ctx.out.write(
     table(
-      ["GROUP", "COUNT", "CLASS", "QUEUE", "LAST SEEN", "ERROR"],
-      res.items.map((/** @type {any} */ g) => [g.fingerprint, g.count, g.class, g.queue, ago(g.lastSeen, now), `${g.errorName}: ${g.messageSample}`]),
+      ["GROUP", "COUNT", "CLASS", "QUEUE", "LAST SEEN", "LAST 24 H", "ERROR"],
+      res.items.map((/** @type {any} */ g) => [g.fingerprint, g.count, g.class, g.queue, ago(g.lastSeen, now), sparkline(g.sparkline), `${g.errorName}: ${g.messageSample}`]),
       ctx.out.isTTY ? ctx.out.columns : undefined,
     ),
   );
   ctx.err.write("List a group's failures with: dlq list --group <GROUP>\n");
+}
+
+const BARS = " ▁▂▃▄▅▆▇█";
+
+/** Counts as a line of bars, scaled to the largest. @param {number[]} counts */
+export function sparkline(counts) {
+  const top = Math.max(...counts);
+  return counts.map((n) => (n === 0 ? "·" : BARS[Math.max(1, Math.round((n / top) * (BARS.length - 1)))])).join("");
+}
+
+/** @param {Context} ctx */
+export async function series(ctx) {
+  const group = stringOption(ctx, "group");
+  const s = await ctx.client.request("GET", "/api/queue/dlq/series", { query: { ...tenantQuery(ctx), group } });
+  if (ctx.json) return printJson(ctx, s);
+  const total = (/** @type {number[]} */ c) => c.reduce((a, b) => a + b, 0);
+  ctx.out.write(`Failures over time, tenant ${s.tenant}${s.group ? `, group ${s.group}` : ""} (oldest left):\n`);
+  for (const [label, r] of /** @type {[string, any][]} */ ([["last hour, per minute", s.minutes], ["last 24 h, per hour", s.hours], ["last 14 days, per day", s.days]])) {
+    ctx.out.write(`  ${label.padEnd(23)}${sparkline(r.counts)}  ${total(r.counts)} (max ${Math.max(...r.counts)})\n`);
+  }
 }
