@@ -73,10 +73,10 @@ const COMMANDS = {
   requeue: {
     summary: "Send failed jobs back to their queue: one, or by filter",
     run: requeue,
-    options: { ...BULK, delay: { type: "string" } },
-    usage: "dlq requeue <jobId> [--delay S] | dlq requeue --filter key=value … | --all [--dry-run] [--rate N] [--delay S] [--no-wait]",
+    options: { ...BULK, delay: { type: "string" }, "body-file": { type: "string" } },
+    usage: "dlq requeue <jobId> [--delay S] [--body-file F] | dlq requeue --filter key=value … | --all [--dry-run] [--rate N] [--delay S] [--no-wait]",
     about:
-      "Send failed jobs back to their origin queue: one by id, or every match of a filter (keys: class, queue, status, group, from, to; also as --class … flags) at --rate per second (default 50). --dry-run counts them and changes nothing.",
+      "Send failed jobs back to their origin queue: one by id (--body-file F: with the body in F instead of its own, JSON if F parses as JSON, else its text), or every match of a filter (keys: class, queue, status, group, from, to; also as --class … flags) at --rate per second (default 50). --dry-run counts them and changes nothing.",
   },
   abandon: {
     summary: "Give up on failed jobs, with a reason: one, or by filter",
@@ -194,7 +194,7 @@ export async function main(argv, io) {
     }
     const e = /** @type {{ code?: string, message?: string }} */ (error);
     if (e?.code === "ENOENT" || e?.code === "EACCES" || e?.code === "EISDIR") {
-      io.stderr.write(`dlq: ${e.message}\n  → check the --output path\n`);
+      io.stderr.write(`dlq: ${e.message}\n  → check the --output or --body-file path\n`);
       return 1;
     }
     io.stderr.write(`dlq: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -20,6 +20,7 @@ import type { RecoveryContext } from "./recovery/context";
 import { abandonOne, history, requeueOne, RecoveryRefused, type ActionEntry } from "./recovery/manual";
 import { preview, startOperation, stepOperation, viewOperation, type OperationRequest, type OperationView } from "./recovery/operations";
 import { planOccurrence } from "./recovery/planner";
+import { prepareReplacement, type Replacement } from "./recovery/replace";
 import { markRecovered, presumeRecovered, sendDueRetries } from "./recovery/retries";
 import { afterRecord, applyRetention, type RetentionPolicy } from "./retention";
 import { dueNow, rearm, scheduleAt, scheduleIfAbsent, unschedule } from "./scheduler";
@@ -150,8 +151,10 @@ export class FailureLedger extends DurableObject<Env> {
     return recovered;
   }
 
-  async requeue(jobId: string, actor: string, delaySeconds = 0): Promise<FailureDetail | Refusal> {
-    return this.act(jobId, (c) => requeueOne(c, jobId, { actor }, delaySeconds));
+  /** Sends the job back to its queue: its own body, or `replacement` as given (edit and requeue). */
+  async requeue(jobId: string, actor: string, delaySeconds = 0, replacement?: Replacement): Promise<FailureDetail | Refusal> {
+    const prepared = replacement && (await prepareReplacement(this.env, replacement));
+    return this.act(jobId, (c) => requeueOne(c, jobId, { actor }, delaySeconds, prepared));
   }
 
   async abandon(jobId: string, actor: string, reason: string): Promise<FailureDetail | Refusal> {

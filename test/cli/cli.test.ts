@@ -2,7 +2,7 @@
 // loopback, with local D1, R2, Queues and Durable Objects. Failures are seeded the way a
 // person would locally, through /dev/dlq; nothing is mocked.
 
-import { readFile, mkdtemp, rm } from "node:fs/promises";
+import { readFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -213,6 +213,28 @@ describe("recovery", () => {
     expect(r.stdout).toMatch(/s1: no producer binding for queue emails/);
     expect(r.stderr).toMatch(/dlq: 2 of 2 could not be requeued\n {2}→ see why with: dlq operations show op-/);
   });
+
+  it("requeues one job with a replacement body from a file, on the record", async () => {
+    const file = join(scratch, "raw-1.json");
+    await writeFile(file, JSON.stringify({ tenantId: TENANT, jobId: "raw-1", fail: "none", fixedBy: "hand" }));
+    const r = await dlq(["requeue", "raw-1", "--tenant", TENANT, "--body-file", file], admin());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Requeued raw-1 to jobs with the body from ${file}: now retrying.\n`);
+    const shown = json((await dlq(["show", "raw-1", "--tenant", TENANT, "--json"], admin())).stdout);
+    expect(shown.body).toMatchObject({ fixedBy: "hand" });
+    // (the demo job then succeeds with it: a "recovered" entry may come first)
+    expect(shown.history.find((h: any) => h.action === "requeue")).toMatchObject({
+      actor: "admin",
+      detail: { bodyReplaced: "yes", newBodySha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
+
+    const text = join(scratch, "not-json.txt");
+    await writeFile(text, "just some text");
+    const refused = await dlq(["requeue", "s1", "--tenant", TENANT, "--body-file", text], admin());
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining("(409 conflict)")]);
+    const missing = await dlq(["requeue", "s1", "--tenant", TENANT, "--body-file", join(scratch, "nope.json")], admin());
+    expect([missing.code, missing.stderr]).toEqual([1, expect.stringContaining("--body-file path")]);
+  });
 });
 
 describe("dlq export", () => {
@@ -301,6 +323,7 @@ describe("usage errors exit 2 and say what to do", () => {
     [["abandon", "u3"], /abandon needs --reason/],
     [["requeue"], /say which failures: a job id, --filter key=value, or --all/],
     [["requeue", "--filter", "color=red"], /--filter takes key=value with key one of class, queue/],
+    [["requeue", "--class", "UNKNOWN", "--body-file", "x.json"], /--body-file replaces one job's body/],
     [["tokens", "create", "--label", "x"], /tokens create needs --tenant and --label/],
     [["tokens", "create", "--tenant", "acme", "--label", "x", "--scope", "admin"], /--scope must be read or operate/],
     [["list"], /tenant: the admin token acts on any tenant/],
