@@ -7,6 +7,8 @@ declare global {
       BENCH_MIGRATIONS: D1Migration[];
       /** "full" or "quick" (npm run bench -- --quick) */
       BENCH_SCALE: string;
+      /** Comma-separated failure counts for the read suite (run.mjs --read-sizes); empty: the scale's. */
+      BENCH_READ_SIZES: string;
       /** The seed's design writes here, apart from ours, so each side's storage can be measured. */
       SEED_DB: D1Database;
       SEED_ARCHIVE: R2Bucket;

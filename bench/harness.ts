@@ -14,9 +14,10 @@ export const quick = env.BENCH_SCALE === "quick";
  * would take 20 minutes. It runs the first `seedSample` failures of the same workload; its units
  * are per message by construction, so run.mjs scales them to `cost`.
  */
-export const sizes = quick
+const scaled = quick
   ? { throughput: 2_000, throughputReps: 3, cost: 5_000, seedSample: 1_000, read: [1_000, 10_000, 100_000], readSamples: 100 }
   : { throughput: 10_000, throughputReps: 3, cost: 100_000, seedSample: 5_000, read: [1_000, 100_000, 1_000_000], readSamples: 300 };
+export const sizes = env.BENCH_READ_SIZES ? { ...scaled, read: env.BENCH_READ_SIZES.split(",").map(Number) } : scaled;
 
 /** The dead-letter queue the consumer reads (wrangler.toml). */
 export const DLQ = "jobs-dlq";

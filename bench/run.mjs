@@ -11,10 +11,31 @@ import { fileURLToPath } from "node:url";
 import { PRICES, QUEUE_OPS_PER_MESSAGE } from "./prices.mjs";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const args = new Set(process.argv.slice(2));
-for (const arg of args) {
-  if (!["--quick", "--verbose"].includes(arg)) {
-    console.error(`bench: unknown option ${arg} (use --quick for smaller sizes, --verbose for vitest's output)`);
+const HELP = `npm run bench [-- options]
+  --quick               smaller sizes (read: 1,000 / 10,000 / 100,000 failures)
+  --read-sizes A,B,…    the read suite's ledger sizes instead (default 1000,100000,1000000)
+  --only S[,S…]         run only these suites: throughput, cost, read
+  --verbose             vitest's output as it runs`;
+const SUITES = { throughput: "1-throughput", cost: "2-cost", read: "3-read" };
+const args = new Set();
+/** @type {string | undefined} */ let readSizes;
+/** @type {string[]} */ let only = [];
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const arg = argv[i] ?? "";
+  const value = argv[i + 1] ?? "";
+  if (arg === "--help" || arg === "-h") {
+    console.log(HELP);
+    process.exit(0);
+  } else if (arg === "--read-sizes" && /^\d+(,\d+)*$/.test(value)) {
+    readSizes = value;
+    i++;
+  } else if (arg === "--only" && value.split(",").every((n) => n in SUITES)) {
+    only = value.split(",");
+    i++;
+  } else if (arg === "--quick" || arg === "--verbose") args.add(arg);
+  else {
+    console.error(`bench: bad option ${arg}\n${HELP}`);
     process.exit(2);
   }
 }
@@ -80,9 +101,9 @@ let phase = "startup";
 const started = Date.now();
 const git = gitInfo(); // the code measured is the code at the start
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
-const child = spawn(process.execPath, [vitest, "run", "--config", "bench/vitest.config.ts"], {
+const child = spawn(process.execPath, [vitest, "run", "--config", "bench/vitest.config.ts", ...only.map((s) => SUITES[/** @type {keyof typeof SUITES} */ (s)])], {
   cwd: root,
-  env: { ...process.env, BENCH_SCALE: scale, BENCH_OUT: rawPath, CI: "true", WRANGLER_SEND_METRICS: "false", FORCE_COLOR: "0" },
+  env: { ...process.env, BENCH_SCALE: scale, BENCH_READ_SIZES: readSizes ?? "", BENCH_OUT: rawPath, CI: "true", WRANGLER_SEND_METRICS: "false", FORCE_COLOR: "0" },
   stdio: ["ignore", "pipe", "pipe"],
 });
 /** @type {string[]} */
@@ -183,12 +204,33 @@ function costOf(s) {
       Object.entries(m.sqlWrittenBy ?? {}).flatMap(([label, kinds]) => Object.entries(kinds).map(([k, n]) => [`${label}: ${k}`, n / s.failures])),
     ),
     d1RowsWrittenPerFailure: Object.fromEntries(Object.entries(m.d1WrittenBy ?? {}).map(([k, n]) => [k, n / s.failures])),
+    consoleFeatures: consoleFeatures(m, s.failures),
     storagePerFailure: {
       ledgerBytes: s.storage.ledgerBytes / s.failures,
       d1Bytes: s.storage.d1Bytes / s.failures,
       r2Bytes: s.storage.r2Bytes / s.failures,
     },
   };
+}
+
+/** The issue's budget for scoped tokens, search, series and edit-and-requeue together. */
+const CONSOLE_BUDGET = 0.15;
+
+/**
+ * What the console features add to each failure's rows written, by table: only the series
+ * counters write per failure (search scans, scopes and edits write only when someone acts).
+ * @param {any} m @param {number} failures
+ */
+function consoleFeatures(m, failures) {
+  /** @type {Record<string, number>} */
+  const byKind = {};
+  for (const kinds of Object.values(m.sqlWrittenBy ?? {})) {
+    for (const [kind, n] of Object.entries(/** @type {Record<string, number>} */ (kinds))) {
+      if (/ series(_\w+)?$/.test(kind)) byKind[kind] = (byKind[kind] ?? 0) + n / failures;
+    }
+  }
+  const perFailure = Object.values(byKind).reduce((a, b) => a + b, 0);
+  return { perFailure, byKind, share: perFailure / (m.sqlTotal.written / failures), budget: CONSOLE_BUDGET };
 }
 
 /** @type {Record<string, any>} */
@@ -283,6 +325,10 @@ for (const [rate, sc] of Object.entries(scenarios)) {
   lines.push(`  rows written per failure, ours · DO: ${top(sc.ours.doRowsWrittenPerFailure)}`);
   lines.push(`                                 · D1: ${top(sc.ours.d1RowsWrittenPerFailure)}`);
   lines.push(`                          seed · D1: ${top(sc.seed.d1RowsWrittenPerFailure)}`);
+  const cf = sc.ours.consoleFeatures;
+  lines.push(
+    `  console features (series counters; search, scopes and edit-and-requeue write nothing per failure): +${fmt(cf.perFailure, 3)} DO rows written per failure (${Object.entries(cf.byKind).filter(([, n]) => /** @type {number} */ (n) >= 0.0005).map(([k, n]) => `${k} ${fmt(/** @type {number} */ (n), 3)}`).join(", ") || "none"}) = ${fmt(cf.share * 100, 1)} % of ours; budget ${cf.budget} → ${cf.perFailure <= cf.budget ? "within" : "OVER"}`,
+  );
   lines.push(
     `  time here: ours ${fmt(sc.ours.timing.wallMs / 1000, 1)} s (${fmt((sc.ours.measuredOn / sc.ours.timing.ingestMs) * 1000)} failures/s ingest, ${fmt((sc.ours.measuredOn / Math.max(1, sc.ours.timing.alarmMs)) * 1000)} failures/s flushed by ${fmt(sc.ours.flushes)} alarm flushes) · seed ${fmt(sc.seed.timing.wallMs / 1000, 1)} s (${fmt((sc.seed.measuredOn / sc.seed.timing.wallMs) * 1000)} failures/s)`,
   );
@@ -299,6 +345,16 @@ if (read) {
   }
   lines.push(table(rows));
   lines.push("  timer resolution is 1 ms (workerd's clock); samples per cell: " + read.points.map((/** @type {any} */ p) => `${fmt(p.size)}: ${p.latency.stats.n}/${p.latency.pageNoMatch.n}`).join(", "));
+  lines.push("");
+  lines.push("3b. Search, one page of 50 (at most 10,000 failures looked at per page, then a cursor), ms p50 / p99 (× ping p50)");
+  const searchRows = [["failures", "q= in 15 % (TIMED OUT)", "q= in none", "field requestedBy = user-42 (0.1 %)"]];
+  for (const p of read.points) {
+    const l = p.latency;
+    if (!l.searchCommon) continue;
+    const cell = (/** @type {any} */ x) => `${x.p50} / ${x.p99} (${fmt(x.p50 / l.ping.p50, 1)}×)`;
+    searchRows.push([fmt(p.size), cell(l.searchCommon), cell(l.searchNoMatch), cell(l.searchField)]);
+  }
+  lines.push(table(searchRows));
   lines.push("");
 }
 if (Object.keys(scenarios).length > 0) {

@@ -26,6 +26,7 @@ export default defineConfig(async () => {
           bindings: {
             BENCH_MIGRATIONS: migrations,
             BENCH_SCALE: process.env.BENCH_SCALE === "quick" ? "quick" : "full",
+            BENCH_READ_SIZES: process.env.BENCH_READ_SIZES ?? "",
             // Automatic recovery off, like the seed: a RECOVERABLE failure waits in the recovery
             // queue. Ops and user webhooks unconfigured: nothing is fetched (see outboundService).
             ORIGIN_QUEUES: "{}",

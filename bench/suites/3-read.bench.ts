@@ -1,5 +1,5 @@
-// 3. Read latency vs size, and 4. ledger bytes per failure at size: stats() and a failures page
-// of 50, p50 and p99, with 1,000 / 100,000 / 1,000,000 failures in one ledger, each against a
+// 3. Read latency vs size, and 4. ledger bytes per failure at size: stats(), a failures page of
+// 50 and searches (each page bounded to 10,000 failures looked at), p50 and p99, with 1,000 / 100,000 / 1,000,000 failures in one ledger, each against a
 // trivial RPC round trip (ping) to the same object measured in the same loop.
 //
 // The first 1,000 failures go through the real consumer and are flushed by the alarm; the ledger
@@ -35,6 +35,10 @@ it("read latency vs size", async ({ task }) => {
     // filters the API offers: 10 % of rows match; and one that matches nothing (the worst case)
     pageClass10pct: () => stub.listFailures({ limit: 50, class: "UNKNOWN" }),
     pageNoMatch: () => stub.listFailures({ limit: 50, status: "exhausted" }),
+    // search (q= and field=&value=): a word in 15 % of error messages, a word in none, one user's jobs (0.1 %)
+    searchCommon: () => stub.listFailures({ limit: 50, q: "TIMED OUT" }),
+    searchNoMatch: () => stub.listFailures({ limit: 50, q: "no failure says this" }),
+    searchField: () => stub.listFailures({ limit: 50, field: { path: "requestedBy", value: "user-42" } }),
   };
 
   const points = [];

@@ -2,10 +2,12 @@
 // tokens are random, shown once, and stored only as their SHA-256 in D1 (api_tokens).
 
 import { ApiError } from "./errors";
+import type { Scope } from "./route";
 
+/** The admin token holds scope "admin", above read and operate; a tenant token holds its own. */
 export type Auth =
-  | { kind: "admin"; label: "admin"; rateKey: "admin" }
-  | { kind: "tenant"; tenant: string; label: string; tokenId: string; rateKey: string };
+  | { kind: "admin"; label: "admin"; scope: "admin"; rateKey: "admin" }
+  | { kind: "tenant"; tenant: string; label: string; scope: Scope; tokenId: string; rateKey: string };
 
 /** RFC 6750 b64token. */
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/;
@@ -36,7 +38,7 @@ export function newToken(): string {
   return TOKEN_PREFIX + btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
-type TokenRow = { id: string; tenant_id: string; label: string; token_hash: string; revoked_at: number | null };
+type TokenRow = { id: string; tenant_id: string; label: string; scope: Scope; token_hash: string; revoked_at: number | null };
 
 /**
  * Who sent this request. Every failure is a 401 with the same message for a wrong, revoked or
@@ -50,17 +52,17 @@ export async function authenticate(request: Request, env: Env): Promise<Auth> {
   const presented = await sha256(match[1]!);
 
   if (env.ADMIN_TOKEN && sameDigest(presented, await sha256(env.ADMIN_TOKEN))) {
-    return { kind: "admin", label: "admin", rateKey: "admin" };
+    return { kind: "admin", label: "admin", scope: "admin", rateKey: "admin" };
   }
   if (match[1]!.startsWith(TOKEN_PREFIX)) {
     // Looked up by its hash: the index lookup's timing depends on the digest, which reveals
     // nothing about a token; the digests are then compared in constant time anyway.
     const hash = toHex(presented);
-    const row = await env.DB.prepare(`SELECT id, tenant_id, label, token_hash, revoked_at FROM api_tokens WHERE token_hash = ?`)
+    const row = await env.DB.prepare(`SELECT id, tenant_id, label, scope, token_hash, revoked_at FROM api_tokens WHERE token_hash = ?`)
       .bind(hash)
       .first<TokenRow>();
     if (row && row.revoked_at === null && sameDigest(encoder.encode(row.token_hash), encoder.encode(hash))) {
-      return { kind: "tenant", tenant: row.tenant_id, label: row.label, tokenId: row.id, rateKey: row.id };
+      return { kind: "tenant", tenant: row.tenant_id, label: row.label, scope: row.scope, tokenId: row.id, rateKey: row.id };
     }
   }
   throw unauthorized("the token is not valid: it may be mistyped or revoked; ask an admin for a new one");

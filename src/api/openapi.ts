@@ -3,12 +3,12 @@
 
 import { z } from "zod";
 import { ErrorBody } from "./errors";
-import { errorStatuses, type Route } from "./route";
+import { errorStatuses, isTenantRoute, scopeNeeded, type Route } from "./route";
 
 const ERRORS: Record<number, { code: string; description: string }> = {
   400: { code: "invalid_request", description: "A parameter or the body is invalid (or the body is not JSON: invalid_json); details lists each problem" },
   401: { code: "unauthorized", description: "No token, a malformed Authorization header, or a token that is wrong or revoked" },
-  403: { code: "forbidden", description: "The token is valid but this route needs the admin token (GET /api/live: the page's Origin is not allowed)" },
+  403: { code: "forbidden", description: "The token is valid but lacks the scope this route needs (x-scope): operate, or the admin token (GET /api/live: the page's Origin is not allowed)" },
   404: { code: "not_found", description: "No such resource in this tenant (also the answer for another tenant's)" },
   409: { code: "conflict", description: "The failure's state does not allow this (e.g. abandoned, or no producer for its queue)" },
   413: { code: "payload_too_large", description: "The request body is larger than this route accepts" },
@@ -92,7 +92,8 @@ export function openApiDocument(routes: readonly Route[], options: { devRoutes: 
     const notes = [
       route.description,
       route.body ? `Body at most ${body?.maxBytes ?? 64 * 1024} bytes.` : undefined,
-      route.access === "tenant" ? "A tenant token acts on its own tenant; the admin token names one with ?tenant=." : undefined,
+      isTenantRoute(route) ? "A tenant token acts on its own tenant; the admin token names one with ?tenant=." : undefined,
+      scopeNeeded(route) === "operate" ? "Needs a token with scope operate (or the admin token): a read token gets 403." : undefined,
       route.access === "dev" ? "Served only when DEV_ROUTES=true (local development), without a token." : undefined,
       route.access === "ticket" ? "Takes a ticket from POST /api/live/ticket in the query instead of a token." : undefined,
     ].filter(Boolean);
@@ -102,7 +103,8 @@ export function openApiDocument(routes: readonly Route[], options: { devRoutes: 
       ...(notes.length ? { description: notes.join(" ") } : {}),
       tags: [route.tag],
       security: route.access === "public" || route.access === "dev" || route.access === "ticket" ? [] : [{ bearer: [] }],
-      ...(route.access === "admin" || route.access === "tenant" || route.access === "ticket" ? { "x-access": route.access } : {}),
+      ...(route.access === "admin" || route.access === "ticket" ? { "x-access": route.access } : isTenantRoute(route) ? { "x-access": "tenant" } : {}),
+      ...(scopeNeeded(route) === null ? {} : { "x-scope": scopeNeeded(route) }),
       parameters: parameters(route),
       ...(requestBody ? { requestBody } : {}),
       responses,
@@ -115,7 +117,7 @@ export function openApiDocument(routes: readonly Route[], options: { devRoutes: 
       title: "dlq-ledger ops API",
       version: "1",
       description:
-        "Dead-letter ledger for Cloudflare Queues. Every /api route and /metrics take 'Authorization: Bearer <token>': the admin token (ADMIN_TOKEN) or a tenant token created with POST /api/admin/tokens. Every 4xx and 5xx answers { error: { code, message, details? } }.",
+        "Dead-letter ledger for Cloudflare Queues. Every /api route and /metrics take 'Authorization: Bearer <token>': the admin token (ADMIN_TOKEN) or a tenant token created with POST /api/admin/tokens. A tenant token has a scope: read (view only) or operate (also requeue, abandon, bulk operations, edit-and-requeue); each operation's x-scope names the scope it needs (admin: the admin token only). Every 4xx and 5xx answers { error: { code, message, details? } }.",
     },
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
     tags: [

@@ -9,12 +9,38 @@ import type { Auth } from "./auth";
 
 export type Method = "GET" | "POST" | "DELETE";
 
+/** What a tenant token may do: read (view only), or operate (also change failures). */
+export type Scope = "read" | "operate";
+export const SCOPES: readonly Scope[] = ["read", "operate"];
+
 /**
  * public: anyone · dev: anyone, and only when DEV_ROUTES=true · token: any valid token ·
- * tenant: a tenant token (its own tenant) or the admin token (naming a tenant) · admin: the admin token ·
+ * tenant:<scope>: a tenant token with at least that scope (its own tenant) or the admin token
+ * (naming a tenant) · admin: the admin token ·
  * ticket: a single-use live ticket in the query instead of a token (a browser's WebSocket cannot send one).
  */
-export type Access = "public" | "dev" | "token" | "tenant" | "admin" | "ticket";
+export type Access = "public" | "dev" | "token" | `tenant:${Scope}` | "admin" | "ticket";
+
+/** The scope a credential must hold for a route: the admin token holds every scope. */
+export type Needed = Scope | "admin";
+
+/** The scope a route needs, or null when it takes no token. A route for any token needs read. */
+export function scopeNeeded(route: Pick<Route, "access">): Needed | null {
+  if (route.access === "public" || route.access === "dev" || route.access === "ticket") return null;
+  if (route.access === "admin") return "admin";
+  if (route.access === "token") return "read";
+  return route.access === "tenant:operate" ? "operate" : "read";
+}
+
+/** Whether a credential with scope `held` may call a route that needs `needed`. */
+export function permits(held: Needed, needed: Needed): boolean {
+  if (held === "admin") return true;
+  if (needed === "admin") return false;
+  return needed === "read" || held === "operate";
+}
+
+/** A route acting on one tenant (a tenant token's own, or the one the admin names). */
+export const isTenantRoute = (route: Pick<Route, "access">) => route.access.startsWith("tenant:");
 
 /** Error statuses a route may answer with beyond the ones its access and inputs imply. */
 export type ExtraError = 403 | 404 | 409 | 422 | 426 | 503;
@@ -152,8 +178,8 @@ export function errorStatuses(route: Route): number[] {
     statuses.add(401);
     statuses.add(429);
   }
-  if (route.access === "admin") statuses.add(403);
-  if (route.access === "tenant" || route.access === "dev" || route.notFound) statuses.add(404);
+  if (route.access === "admin" || route.access === "tenant:operate") statuses.add(403);
+  if (isTenantRoute(route) || route.access === "dev" || route.notFound) statuses.add(404);
   if (route.body) statuses.add(413);
   for (const status of route.errors ?? []) statuses.add(status);
   statuses.add(500);

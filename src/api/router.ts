@@ -6,7 +6,7 @@ import { readConfig } from "../config";
 import { authenticate, enforceRateLimit } from "./auth";
 import { corsHeaders, preflight } from "./cors";
 import { ApiError, errorResponse, toErrorResponse } from "./errors";
-import { isReply, type ApiRequest, type Route } from "./route";
+import { isReply, permits, scopeNeeded, type ApiRequest, type Needed, type Route } from "./route";
 import { ROUTES } from "./routes";
 import { pathParam, readBodyBytes, readJson } from "./validate";
 
@@ -23,7 +23,8 @@ function serve(route: Route) {
     if (route.access === "dev" && !readConfig(env).devRoutes) throw new ApiError(404, "not_found", "the /dev routes exist only in local development");
     if (route.access !== "public" && route.access !== "dev" && route.access !== "ticket") {
       const auth = await authenticate(request, env);
-      if (route.access === "admin" && auth.kind !== "admin") throw new ApiError(403, "forbidden", "this route needs the admin token");
+      const needed = scopeNeeded(route);
+      if (needed && !permits(auth.scope, needed)) throw forbidden(needed);
       await enforceRateLimit(env, auth);
       request.auth = auth;
     }
@@ -49,6 +50,13 @@ function serve(route: Route) {
     if (textType !== null && typeof payload === "string") return new Response(payload, { status, headers: { "content-type": textType } });
     return Response.json(payload, { status });
   };
+}
+
+/** A valid token without the scope the route needs: 403, not 404 (it may see the tenant). */
+function forbidden(needed: Needed): ApiError {
+  return needed === "admin"
+    ? new ApiError(403, "forbidden", "this route needs the admin token")
+    : new ApiError(403, "forbidden", `this route needs a token with scope ${needed}; this token's scope is read (ask an admin for an operate token)`);
 }
 
 /** A route that takes no query parameters still refuses them: strict, like every schema. */

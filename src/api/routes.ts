@@ -11,6 +11,7 @@ import { getMetrics } from "./endpoints/metrics";
 import { listNotifications, markNotificationsRead } from "./endpoints/notifications";
 import { listParked } from "./endpoints/parking";
 import { abandonFailure, createOperation, failureHistory, getOperation, listOperations, requeueFailure } from "./endpoints/recovery";
+import { getSeries } from "./endpoints/series";
 import { getSession } from "./endpoints/session";
 import { getStats } from "./endpoints/stats";
 import { createToken, listTokens, revokeToken } from "./endpoints/tokens";
@@ -90,6 +91,7 @@ export const ROUTES: readonly Route[] = [
   listOperations,
   getOperation,
   listGroups,
+  getSeries,
   listParked,
   createLiveTicket,
   openLive,

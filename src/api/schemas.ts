@@ -85,8 +85,27 @@ export const GroupSummary = z.object({
   count,
   firstSeen: time,
   lastSeen: time,
+  sparkline: z.array(count).length(24).meta({ description: "Failures per hour over the last 24 hours, oldest first (the current hour last)" }),
 });
 export const Groups = z.object({ items: z.array(GroupSummary) });
+
+const SeriesRange = (length: number, step: string) =>
+  z.object({
+    start: time.meta({ description: "Start of the first bucket" }),
+    stepSeconds: count.meta({ description: `Width of each bucket: ${step}` }),
+    counts: z.array(count).length(length).meta({ description: `${length} buckets, oldest first; the last is the current, partial one` }),
+  });
+
+export const FailureSeries = z
+  .object({
+    tenant: z.string(),
+    group: z.string().nullable().meta({ description: "The group's fingerprint, or null for the whole tenant" }),
+    at: time.meta({ description: "When the series was read" }),
+    minutes: SeriesRange(60, "a minute"),
+    hours: SeriesRange(24, "an hour"),
+    days: SeriesRange(14, "a day (UTC)"),
+  })
+  .meta({ description: "Failures recorded over time, counted as the ledger flushes (seconds behind the live counters)" });
 
 export const LedgerStats = z.object({
   tenant: z.string(),
@@ -189,6 +208,7 @@ export const TokenView = z.object({
   id: z.string(),
   tenant: z.string(),
   label: z.string(),
+  scope: z.enum(["read", "operate"]).meta({ description: "read: view only · operate: also requeue, abandon, bulk operations, edit-and-requeue" }),
   createdAt: time,
   createdBy: z.string(),
   revokedAt: time.nullable(),

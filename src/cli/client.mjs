@@ -26,7 +26,7 @@ function isErrorBody(value) {
 /** What to do about an error the API answered with. @param {number} status @param {string} code @param {string} message */
 function hintFor(status, code, message) {
   if (status === 401) return "check the token (DLQ_TOKEN or --token); an admin can create one with `dlq tokens create --tenant <tenant> --label <name>`";
-  if (status === 403) return "this needs the admin token";
+  if (status === 403) return /scope operate/.test(message) ? "this token may only read: use a token created with --scope operate" : "this needs the admin token";
   if (status === 400 && /tenant/.test(message) && /admin/.test(message)) return "pass --tenant <tenant>";
   if (status === 429) return "wait a minute and run it again";
   if (status >= 500) return "the server logged the details: `npx wrangler tail` for a deployed worker, or the terminal running `npm start` locally";

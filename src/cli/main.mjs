@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { Client } from "./client.mjs";
 import { CliError, UsageError } from "./errors.mjs";
 import { exportFailures } from "./commands/export.mjs";
-import { groups, list, show, stats } from "./commands/read.mjs";
+import { groups, list, series, show, stats } from "./commands/read.mjs";
 import { abandon, operations, requeue } from "./commands/recover.mjs";
 import { tokens } from "./commands/tokens.mjs";
 
@@ -50,19 +50,33 @@ const COMMANDS = {
   list: {
     summary: "Failures, newest first, with filters and paging",
     run: list,
-    options: { ...FILTERS, limit: { type: "string" }, cursor: { type: "string" } },
-    usage: "dlq list [--class C] [--queue Q] [--status S] [--group G] [--filter key=value] [--limit N] [--cursor C]",
-    about: "Failures, newest first, one page at a time (--limit, default 20); the next page's command is printed on stderr.",
+    options: { ...FILTERS, q: { type: "string", short: "q" }, field: { type: "string" }, value: { type: "string" }, limit: { type: "string" }, cursor: { type: "string" } },
+    usage: "dlq list [--class C] [--queue Q] [--status S] [--group G] [--filter key=value] [-q TEXT] [--field PATH --value V] [--limit N] [--cursor C]",
+    about:
+      "Failures, newest first, one page at a time (--limit, default 20); the next page's command is printed on stderr. -q searches the job id, error message, reason and stored body (any case); --field PATH --value V matches one JSON body field exactly (e.g. --field userId --value u-42). A search looks at up to 10,000 failures per page, so a page may be short while more follow.",
   },
   show: { summary: "One failure: error, body, archive and history", run: show, options: {}, usage: "dlq show <jobId>", about: "One failure: error, body, archive and who acted on it." },
-  groups: { summary: "Failure groups, most recently seen first", run: groups, options: { limit: { type: "string" } }, usage: "dlq groups [--limit N]", about: "Failure groups (same error, same job type), most recent first." },
+  groups: {
+    summary: "Failure groups, most recently seen first",
+    run: groups,
+    options: { limit: { type: "string" } },
+    usage: "dlq groups [--limit N]",
+    about: "Failure groups (same error, same job type), most recent first, each with its last 24 hours as a sparkline.",
+  },
+  series: {
+    summary: "Failures over time: per minute, hour and day",
+    run: series,
+    options: { group: { type: "string" } },
+    usage: "dlq series [--group G]",
+    about: "Failures over time, of the tenant or one group: per minute for the last hour, per hour for the last 24 h, per day for the last 14 days.",
+  },
   requeue: {
     summary: "Send failed jobs back to their queue: one, or by filter",
     run: requeue,
-    options: { ...BULK, delay: { type: "string" } },
-    usage: "dlq requeue <jobId> [--delay S] | dlq requeue --filter key=value … | --all [--dry-run] [--rate N] [--delay S] [--no-wait]",
+    options: { ...BULK, delay: { type: "string" }, "body-file": { type: "string" } },
+    usage: "dlq requeue <jobId> [--delay S] [--body-file F] | dlq requeue --filter key=value … | --all [--dry-run] [--rate N] [--delay S] [--no-wait]",
     about:
-      "Send failed jobs back to their origin queue: one by id, or every match of a filter (keys: class, queue, status, group, from, to; also as --class … flags) at --rate per second (default 50). --dry-run counts them and changes nothing.",
+      "Send failed jobs back to their origin queue: one by id (--body-file F: with the body in F instead of its own, JSON if F parses as JSON, else its text), or every match of a filter (keys: class, queue, status, group, from, to; also as --class … flags) at --rate per second (default 50). --dry-run counts them and changes nothing.",
   },
   abandon: {
     summary: "Give up on failed jobs, with a reason: one, or by filter",
@@ -81,9 +95,10 @@ const COMMANDS = {
   tokens: {
     summary: "Create, list and revoke tenant tokens (admin)",
     run: tokens,
-    options: { label: { type: "string" }, revoked: { type: "boolean" } },
-    usage: "dlq tokens create --tenant T --label WHO | dlq tokens list [--tenant T] [--revoked] | dlq tokens revoke <tokenId>",
-    about: "Tenant tokens (admin token only). A new token is printed once, on stdout.",
+    options: { label: { type: "string" }, scope: { type: "string" }, revoked: { type: "boolean" } },
+    usage: "dlq tokens create --tenant T --label WHO [--scope read|operate] | dlq tokens list [--tenant T] [--revoked] | dlq tokens revoke <tokenId>",
+    about:
+      "Tenant tokens (admin token only). A new token is printed once, on stdout. --scope read: view only; operate (the default): also requeue, abandon and bulk operations.",
   },
   operations: {
     summary: "Progress of a bulk requeue or abandon",
@@ -179,7 +194,7 @@ export async function main(argv, io) {
     }
     const e = /** @type {{ code?: string, message?: string }} */ (error);
     if (e?.code === "ENOENT" || e?.code === "EACCES" || e?.code === "EISDIR") {
-      io.stderr.write(`dlq: ${e.message}\n  → check the --output path\n`);
+      io.stderr.write(`dlq: ${e.message}\n  → check the --output or --body-file path\n`);
       return 1;
     }
     io.stderr.write(`dlq: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

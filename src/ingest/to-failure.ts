@@ -21,7 +21,7 @@ export interface IngestContext {
 }
 
 /** A body as read: a value (with the text or bytes it was parsed from, if any), or bytes that are not JSON. */
-type Decoded = { kind: "value"; value: unknown; source?: string | Uint8Array } | { kind: "bytes"; bytes: Uint8Array };
+export type Decoded = { kind: "value"; value: unknown; source?: string | Uint8Array } | { kind: "bytes"; bytes: Uint8Array };
 
 export async function toFailure(message: Message<unknown>, dlqName: string, ctx: IngestContext): Promise<TenantFailure> {
   const decoded = decode(message.body);
@@ -150,7 +150,7 @@ function rawBody(decoded: Decoded, redact: Redactor): Pick<FailureInput, "body" 
  * The body as stored: redacted. When redaction changed it, `bodyRedacted` is set and the
  * original encoding travels in `unredactedBody` for the consumer to seal (never stored as is).
  */
-function encodeBody(decoded: Decoded, redact: Redactor): Pick<FailureInput, "body" | "bodyEncoding" | "bodyRedacted" | "unredactedBody"> {
+export function encodeBody(decoded: Decoded, redact: Redactor): Pick<FailureInput, "body" | "bodyEncoding" | "bodyRedacted" | "unredactedBody"> {
   const stored = (body: string, original: string, bodyEncoding: "json" | "base64") =>
     body === original ? { body, bodyEncoding } : { body, bodyEncoding, bodyRedacted: true, unredactedBody: original };
   if (decoded.kind === "bytes") return stored(toBase64(redact.bytes(decoded.bytes)), toBase64(decoded.bytes), "base64");

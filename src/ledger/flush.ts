@@ -9,6 +9,7 @@ import { writeFailurePoints } from "../sinks/analytics";
 import { inChunks } from "./chunks";
 import { pendingOutbox, type ArchivedOccurrence, type OutboxRow } from "./outbox";
 import { SUMMARY_COLUMNS, failureFields, readGroups, type FailureRow } from "./queries";
+import { countInSeries } from "./series";
 
 export interface FlushTarget {
   storage: DurableObjectStorage;
@@ -69,6 +70,8 @@ export async function flushOutbox(t: FlushTarget): Promise<FlushReport> {
   report.occurrences = occurrences.length;
   await writeFailurePoints(t.env.FAILURE_EVENTS, t.tenant, occurrences);
   t.storage.transactionSync(() => {
+    // Counted as the rows leave the outbox, in one transaction: a retried flush counts nothing twice.
+    countInSeries(sql, occurrences, t.now);
     for (const r of rows) sql.exec(`DELETE FROM outbox WHERE id = ?`, r.row.id);
   });
   return report;

@@ -22,10 +22,12 @@ import type { RecoveryContext } from "./recovery/context";
 import { abandonOne, history, requeueOne, RecoveryRefused, type ActionEntry } from "./recovery/manual";
 import { preview, recentOperations, startOperation, stepOperation, viewOperation, type OperationRequest, type OperationView } from "./recovery/operations";
 import { planOccurrence } from "./recovery/planner";
+import { prepareReplacement, type Replacement } from "./recovery/replace";
 import { markRecovered, presumeRecovered, sendDueRetries } from "./recovery/retries";
 import { afterRecord, applyRetention, type RetentionPolicy } from "./retention";
 import { dueNow, rearm, scheduleAt, scheduleIfAbsent, unschedule } from "./scheduler";
 import { migrate } from "./schema";
+import { TENANT_SCOPE, readSeries, withSparklines, type Series } from "./series";
 import { readState, readStates, writeState } from "./state";
 
 export interface OutboxHealth {
@@ -155,8 +157,10 @@ export class FailureLedger extends DurableObject<Env> {
     return recovered;
   }
 
-  async requeue(jobId: string, actor: string, delaySeconds = 0): Promise<FailureDetail | Refusal> {
-    return this.act(jobId, (c) => requeueOne(c, jobId, { actor }, delaySeconds));
+  /** Sends the job back to its queue: its own body, or `replacement` as given (edit and requeue). */
+  async requeue(jobId: string, actor: string, delaySeconds = 0, replacement?: Replacement): Promise<FailureDetail | Refusal> {
+    const prepared = replacement && (await prepareReplacement(this.env, replacement));
+    return this.act(jobId, (c) => requeueOne(c, jobId, { actor }, delaySeconds, prepared));
   }
 
   async abandon(jobId: string, actor: string, reason: string): Promise<FailureDetail | Refusal> {
@@ -260,8 +264,15 @@ export class FailureLedger extends DurableObject<Env> {
     return getFailure(this.sql, this.tenant, jobId);
   }
 
-  async listGroups(limit: number): Promise<GroupSummary[]> {
-    return listGroups(this.sql, limit);
+  /** The groups, each with its failures per hour over the last 24 h (oldest first). */
+  async listGroups(limit: number): Promise<(GroupSummary & { sparkline: number[] })[]> {
+    return withSparklines(this.sql, listGroups(this.sql, limit), this.clock());
+  }
+
+  /** Failures over time, of the tenant or of one group; null for a group this ledger never saw. */
+  async series(group?: string): Promise<Series | null> {
+    if (group !== undefined && this.sql.exec(`SELECT 1 FROM groups WHERE fingerprint = ?`, group).toArray().length === 0) return null;
+    return readSeries(this.sql, group ?? TENANT_SCOPE, this.clock());
   }
 
   override async alarm(): Promise<void> {

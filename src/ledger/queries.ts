@@ -48,9 +48,51 @@ export interface PageCursor {
   jobId: string;
 }
 
-export interface FailureQuery extends FailureFilter {
+/** What only the failures list searches by (a bulk operation's filter does not: it is not bounded). */
+export interface FailureSearch {
+  /** Case-insensitive (ASCII) substring of the job id, error message, reason or stored JSON body. */
+  q?: string;
+  /** One field of a JSON body equal to a value, compared as text. */
+  field?: { path: string; value: string };
+}
+
+export interface FailureQuery extends FailureFilter, FailureSearch {
   limit: number;
   after?: PageCursor;
+}
+
+/** `a.b[0].c` as an SQLite JSON path, every key quoted: `$."a"."b"[0]."c"`. */
+export function jsonPath(path: string): string {
+  return `$${path
+    .split(".")
+    .map((segment) => segment.replace(/^([^[]+)/, (key) => `."${key}"`))
+    .join("")}`;
+}
+
+const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** The WHERE terms of a search, checked against each row of the bounded window. */
+export function searchTerms(search: FailureSearch): { where: string[]; params: string[] } {
+  const where: string[] = [];
+  const params: string[] = [];
+  if (search.q !== undefined) {
+    const pattern = `%${likeEscape(search.q)}%`;
+    where.push(
+      `(job_id LIKE ? ESCAPE '\\' OR reason LIKE ? ESCAPE '\\' OR json_extract(error, '$.message') LIKE ? ESCAPE '\\'
+        OR (body_encoding = 'json' AND body LIKE ? ESCAPE '\\'))`,
+    );
+    params.push(pattern, pattern, pattern, pattern);
+  }
+  if (search.field !== undefined) {
+    const path = jsonPath(search.field.path);
+    // json_extract gives true/false as 1/0: the JSON type keeps "true" and "1" apart.
+    where.push(
+      `(body_encoding = 'json' AND CASE json_type(body, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null'
+        ELSE CAST(json_extract(body, ?) AS TEXT) END = ?)`,
+    );
+    params.push(path, path, search.field.value);
+  }
+  return { where, params };
 }
 
 export interface FailureSummary {
@@ -127,7 +169,10 @@ export const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, a
 export const SCAN_BUDGET = 10_000;
 
 export function listFailures(sql: SqlStorage, tenantId: string, query: FailureQuery, scanBudget = SCAN_BUDGET): FailurePage {
-  const { where: filters, params: filterParams } = filterTerms(query);
+  const filter = filterTerms(query);
+  const search = searchTerms(query);
+  const filters = [...filter.where, ...search.where];
+  const filterParams = [...filter.params, ...search.params];
   const position: string[] = [];
   const positionParams: (string | number)[] = [];
   if (query.after) {

@@ -153,6 +153,18 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
      ) WITHOUT ROWID`,
     `CREATE TABLE live_revoked (token_id TEXT PRIMARY KEY) WITHOUT ROWID`,
   ],
+  // v7: failures over time per tenant and group (rings of minute, hour and day buckets; see series.ts)
+  [
+    `CREATE TABLE series (
+       scope TEXT NOT NULL,
+       unit  TEXT NOT NULL,
+       slot  INTEGER NOT NULL,
+       at    INTEGER NOT NULL,
+       count INTEGER NOT NULL,
+       PRIMARY KEY (scope, unit, slot)
+     ) WITHOUT ROWID`,
+    `CREATE TABLE series_rollup (unit TEXT PRIMARY KEY, below INTEGER NOT NULL) WITHOUT ROWID`,
+  ],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

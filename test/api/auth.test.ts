@@ -1,10 +1,12 @@
 // The auth matrix: every route of the table, under every kind of credential. A route added to
 // the table is checked here without anyone remembering to (and fails until it has an example).
 
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import type { FailureLedger } from "../../src/ledger/ledger";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ROUTES } from "../../src/api/routes";
-import type { Route } from "../../src/api/route";
+import { isTenantRoute, type Route } from "../../src/api/route";
 import { apiFetch, createToken } from "../support/api";
 import { ledger, uniqueTenant } from "../support/failures";
 import { script } from "../support/notify";
@@ -18,6 +20,8 @@ let bToken = "";
 let revokedToken = "";
 let operationId = "";
 let doomedTokenId = "";
+let readToken = "";
+let operateToken = "";
 
 interface Example {
   params?: () => Record<string, string>;
@@ -25,6 +29,8 @@ interface Example {
   body?: unknown;
   /** The admin's success status, when not the route's first documented one. */
   status?: number;
+  /** For the scope matrix: a body that would change something, when `body` does not (a dry run). */
+  change?: unknown;
 }
 
 /** A valid call of every route, acting on tenant A's resources. */
@@ -39,10 +45,14 @@ const examples: Record<string, Example> = {
   "GET /api/queue/dlq/failures/:jobId/history": { params: () => ({ jobId: "job-hist" }) },
   "POST /api/queue/dlq/failures/:jobId/requeue": { params: () => ({ jobId: "job-rq" }), body: { delaySeconds: 0 } },
   "POST /api/queue/dlq/failures/:jobId/abandon": { params: () => ({ jobId: "job-ab" }), body: { reason: "auth matrix" } },
-  "POST /api/queue/dlq/operations": { body: { action: "requeue", filter: { queue: ORIGIN }, dryRun: true } },
+  "POST /api/queue/dlq/operations": {
+    body: { action: "requeue", filter: { queue: ORIGIN }, dryRun: true },
+    change: { action: "abandon", filter: { queue: ORIGIN }, reason: "scope matrix" },
+  },
   "GET /api/queue/dlq/operations": {},
   "GET /api/queue/dlq/operations/:id": { params: () => ({ id: operationId }) },
   "GET /api/queue/dlq/groups": {},
+  "GET /api/queue/dlq/series": { query: { group: "aaaaaaaaaaaaaaaa" } },
   "GET /api/queue/dlq/parking": {},
   "POST /api/live/ticket": {},
   // Takes a ticket, not a token: test/live/live.test.ts checks its refusals.
@@ -65,9 +75,9 @@ function url(route: Route, tenant: string | null, example = examples[key(route)]
   return query ? `${path}?${query}` : path;
 }
 
-async function call(route: Route, options: { token?: string | null; header?: string; tenant?: string | null } = {}) {
-  const example = examples[key(route)]!;
-  const tenant = options.tenant === undefined ? (route.access === "tenant" ? A : null) : options.tenant;
+async function call(route: Route, options: { token?: string | null; header?: string; tenant?: string | null; body?: unknown } = {}) {
+  const example = { ...examples[key(route)]!, ...("body" in options ? { body: options.body } : {}) };
+  const tenant = options.tenant === undefined ? (isTenantRoute(route) ? A : null) : options.tenant;
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (options.header !== undefined) headers.authorization = options.header;
   const res = await apiFetch(
@@ -96,6 +106,8 @@ beforeAll(async () => {
   revokedToken = revoked.token;
   expect((await apiFetch(`/api/admin/tokens/${revoked.id}`, { method: "DELETE" })).status).toBe(200);
   doomedTokenId = (await createToken(B, "doomed")).id;
+  readToken = (await createToken(A, "viewer", "read")).token;
+  operateToken = (await createToken(A, "operator", "operate")).token;
 });
 
 describe("the route table", () => {
@@ -146,7 +158,7 @@ describe.each(guarded.map((r) => [key(r), r] as const))("%s", (_name, route) => 
     });
   }
 
-  if (route.access === "tenant") {
+  if (isTenantRoute(route)) {
     it("answers another tenant's token with the same 404 as a missing resource, and changes nothing", async () => {
       const before = await ledger(A).stats();
       const theirs = await call(route, { token: bToken, tenant: A });
@@ -176,7 +188,7 @@ describe.each(guarded.map((r) => [key(r), r] as const))("%s", (_name, route) => 
     });
   }
 
-  if (route.access === "tenant" && !route.path.endsWith("/stats")) {
+  if (isTenantRoute(route) && !route.path.endsWith("/stats")) {
     it("makes the admin name a tenant", async () => {
       const res = await call(route, { token: env.ADMIN_TOKEN!, tenant: null });
       expect(res.status).toBe(400);
@@ -192,6 +204,88 @@ describe.each(guarded.map((r) => [key(r), r] as const))("%s", (_name, route) => 
     const spec = route.responses[status as 200]!;
     if ("schema" in spec) expect(() => spec.schema.parse(res.body)).not.toThrow();
     else if ("text" in spec) expect(res.headers.get("content-type")).toBe(spec.text);
+  });
+});
+
+/** Everything tenant A has: every ledger table's rows, and its rows in D1. */
+async function stateOf(tenant: string): Promise<string> {
+  const ledgerRows = await runInDurableObject(ledger(tenant), (_i: FailureLedger, state) => {
+    const sql = state.storage.sql;
+    const tables = sql
+      .exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+      .toArray();
+    return Object.fromEntries(tables.map(({ name }) => [name, sql.exec(`SELECT * FROM ${name}`).toArray()]));
+  });
+  const d1 = await Promise.all(
+    ["failures", "user_notifications"].map((table) => env.DB.prepare(`SELECT * FROM ${table} WHERE tenant_id = ? ORDER BY 1, 2`).bind(tenant).all()),
+  );
+  return JSON.stringify({ ledgerRows, d1: d1.map((r) => r.results) });
+}
+
+/** POSTs a read token may make: none yet. One added here must change nothing a person would call a change. */
+const READ_SCOPED_POSTS: string[] = [];
+
+describe("token scopes", () => {
+  const mutating = ROUTES.filter((r) => r.method !== "GET" && !READ_SCOPED_POSTS.includes(key(r)));
+
+  it("every route that changes something needs operate or the admin token", () => {
+    expect(mutating.filter((r) => r.access !== "tenant:operate" && r.access !== "admin" && r.access !== "dev").map(key)).toEqual([]);
+    expect(ROUTES.filter((r) => r.method === "GET" && r.access === "tenant:operate").map(key)).toEqual([]);
+  });
+
+  describe.each(mutating.filter((r) => r.access === "tenant:operate").map((r) => [key(r), r] as const))("%s", (_name, route) => {
+    const change = () => examples[key(route)]!.change ?? examples[key(route)]!.body;
+
+    it("refuses a read token with 403 forbidden, and changes nothing", async () => {
+      const before = await stateOf(A);
+      for (const tenant of [A, null]) {
+        const res = await call(route, { token: readToken, tenant, body: change() });
+        expect(res.status, res.text).toBe(403);
+        expect(res.body).toEqual({ error: { code: "forbidden", message: expect.stringMatching(/scope operate/) } });
+      }
+      expect(await stateOf(A)).toBe(before);
+    });
+
+    it("serves an operate token and the admin token", async () => {
+      const expected = examples[key(route)]!.status ?? Number(Object.keys(route.responses)[0]);
+      expect((await call(route, { token: operateToken })).status).toBe(expected);
+      expect((await call(route, { token: env.ADMIN_TOKEN! })).status).toBe(expected);
+    });
+  });
+
+  it.each(ROUTES.filter((r) => r.access === "tenant:read" || r.access === "token").map((r) => [key(r), r] as const))(
+    "%s serves a read token",
+    async (_name, route) => {
+      const res = await call(route, { token: readToken });
+      expect(res.status, res.text).toBe(examples[key(route)]!.status ?? Number(Object.keys(route.responses)[0]));
+    },
+  );
+
+  it("refuses a read token on the admin routes too", async () => {
+    const res = await call(ROUTES.find((r) => r.access === "admin")!, { token: readToken });
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(/admin token/);
+  });
+
+  it("keeps a token created before scopes existed working as operate", async () => {
+    const token = `dlq_${"o".repeat(43)}`;
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+    const hash = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    // The insert the code before scopes made: no scope column named.
+    await env.DB.prepare(`INSERT INTO api_tokens (id, tenant_id, label, token_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)`)
+      .bind("tok_0123456789abcdef", A, "legacy", hash, Date.now(), "admin")
+      .run();
+    const listed = await (await apiFetch(`/api/admin/tokens?tenant=${A}`)).json<{ items: { label: string; scope: string }[] }>();
+    expect(listed.items.find((t) => t.label === "legacy")?.scope).toBe("operate");
+    const res = await apiFetch("/api/queue/dlq/failures/job-ab/abandon", { method: "POST", body: JSON.stringify({ reason: "legacy" }) }, token);
+    expect(res.status).toBe(200);
+  });
+
+  it("are created read or operate (operate by default), and nothing else", async () => {
+    const made = async (body: object) => apiFetch("/api/admin/tokens", { method: "POST", body: JSON.stringify({ tenant: A, ...body }) });
+    expect(await (await made({ label: "r", scope: "read" })).json()).toMatchObject({ scope: "read" });
+    expect(await (await made({ label: "d" })).json()).toMatchObject({ scope: "operate" });
+    expect((await made({ label: "x", scope: "admin" })).status).toBe(400);
   });
 });
 
@@ -235,7 +329,7 @@ describe("tenant tokens", () => {
     expect(JSON.stringify(row)).not.toContain(token.slice(4));
 
     const listed = await (await apiFetch(`/api/admin/tokens?tenant=${tenant}`)).json<{ items: Record<string, unknown>[] }>();
-    expect(listed.items).toEqual([{ id, tenant, label: "dave", createdAt: expect.any(String), createdBy: "admin", revokedAt: null }]);
+    expect(listed.items).toEqual([{ id, tenant, label: "dave", scope: "operate", createdAt: expect.any(String), createdBy: "admin", revokedAt: null }]);
 
     expect((await apiFetch("/api/queue/dlq/stats", {}, token)).status).toBe(200);
     const revoked = await apiFetch(`/api/admin/tokens/${id}`, { method: "DELETE" });

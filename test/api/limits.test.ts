@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
+import { isTenantRoute } from "../../src/api/route";
 import { ROUTES } from "../../src/api/routes";
 import { apiFetch, createToken } from "../support/api";
 import { uniqueTenant } from "../support/failures";
@@ -51,7 +52,7 @@ describe("request bodies", () => {
 
   it.each(withBody.map((r) => [`${r.method} ${r.path}`, r] as const))("%s refuses a body over its limit with 413", async (_name, route) => {
     const max = route.body!.maxBytes ?? 64 * 1024;
-    const path = route.path.replace(/:(\w+)/g, "x") + (route.access === "tenant" ? "?tenant=big" : "");
+    const path = route.path.replace(/:(\w+)/g, "x") + (isTenantRoute(route) ? "?tenant=big" : "");
     const body = JSON.stringify({ pad: "x".repeat(max) });
     const res = await apiFetch(path, { method: route.method, headers: { "content-type": "application/json" }, body });
     expect(res.status).toBe(413);

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import worker from "../../src/index";
-import { errorStatuses, type Route } from "../../src/api/route";
+import { errorStatuses, scopeNeeded, type Route } from "../../src/api/route";
 import { ROUTES } from "../../src/api/routes";
 import { apiFetch } from "../support/api";
 
@@ -50,6 +50,7 @@ describe("GET /api/openapi.json", () => {
     const op = doc.paths[openApiPath(route.path)][route.method.toLowerCase()];
     expect(op.summary).toBe(route.summary);
     expect(op.security).toEqual(route.access === "public" || route.access === "dev" || route.access === "ticket" ? [] : [{ bearer: [] }]);
+    expect(op["x-scope"]).toBe(scopeNeeded(route) ?? undefined);
 
     const params = op.parameters.map((p: any) => `${p.in}:${p.name}`).sort();
     const expected = [
@@ -98,6 +99,14 @@ describe("GET /api/openapi.json", () => {
     expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(["200", "202", "422"]));
     expect(doc.paths["/metrics"].get.responses["200"].content).toHaveProperty(["text/plain; version=0.0.4; charset=utf-8"]);
     expect(doc.components.responses.Error429.headers).toHaveProperty("Retry-After");
+    // the console features: search parameters, the series, the scope each operation needs, the replacement body
+    expect(list.map((p: any) => p.name)).toEqual(expect.arrayContaining(["q", "field", "value"]));
+    expect(doc.paths["/api/queue/dlq/series"].get).toMatchObject({ "x-scope": "read", responses: { "200": expect.anything(), "404": expect.anything() } });
+    const requeue = doc.paths["/api/queue/dlq/failures/{jobId}/requeue"].post;
+    expect(requeue["x-scope"]).toBe("operate");
+    expect(Object.keys(requeue.responses)).toContain("403");
+    expect(requeue.requestBody.content["application/json"].schema.properties).toHaveProperty("body");
+    expect(doc.paths["/api/admin/tokens"].post.requestBody.content["application/json"].schema.properties.scope.enum).toEqual(["read", "operate"]);
   });
 
   it("has unique operation ids and no dangling $ref", () => {

@@ -2,7 +2,7 @@
 // loopback, with local D1, R2, Queues and Durable Objects. Failures are seeded the way a
 // person would locally, through /dev/dlq; nothing is mocked.
 
-import { readFile, mkdtemp, rm } from "node:fs/promises";
+import { readFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -129,6 +129,18 @@ describe("dlq list", () => {
     const r = await dlq(["list", "--tenant", TENANT, "--filter", "queue=emails", "--status", "open", "--json"], admin());
     expect(json(r.stdout).items.map((i: { jobId: string }) => i.jobId).sort()).toEqual(["s1", "s2"]);
   });
+
+  it("searches with -q and matches a body field with --field/--value, with the filters", async () => {
+    const q = await dlq(["list", "--tenant", TENANT, "-q", "SMTP relay", "--json"], admin());
+    expect(q.code, q.stderr).toBe(0);
+    expect(json(q.stdout).items.map((i: { jobId: string }) => i.jobId).sort()).toEqual(["s1", "s2"]);
+    const field = await dlq(["list", "--tenant", TENANT, "--field", "jobId", "--value", "u3", "--class", "USER_ERROR"], admin());
+    expect(field.code, field.stderr).toBe(0);
+    expect(field.stdout.trimEnd().split("\n").slice(1).map((l) => l.split(/\s+/)[0])).toEqual(["u3"]);
+    const paged = await dlq(["list", "--tenant", TENANT, "--q", "field ", "--limit", "2"], admin());
+    expect(paged.stderr).toMatch(/More: dlq list --tenant acme --q 'field ' --limit 2 --cursor \S+/);
+    expect((await dlq(["list", "--tenant", TENANT, "-q", "no such words"], admin())).stdout).toBe("No failures match.\n");
+  });
 });
 
 describe("dlq show", () => {
@@ -149,6 +161,19 @@ describe("dlq groups", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^[0-9a-f]{16}\s+5\s+USER_ERROR\s+jobs/m);
     expect(r.stdout).toMatch(/^[0-9a-f]{16}\s+2\s+SYSTEM_ERROR\s+emails/m);
+    // the last 24 hours per group, the current hour last
+    expect(r.stdout).toMatch(/^[0-9a-f]{16}\s+5\s+USER_ERROR\s+jobs\s+.*\s·{22}\S\S\s/m);
+  });
+
+  it("draws failures over time for the tenant and for one group", async () => {
+    const s = json((await dlq(["series", "--tenant", TENANT, "--json"], admin())).stdout);
+    const total = (c: number[]) => c.reduce((a, b) => a + b, 0);
+    expect([total(s.hours.counts), total(s.days.counts), s.minutes.counts.length]).toEqual([8, 8, 60]);
+    const group = json((await dlq(["groups", "--tenant", TENANT, "--json"], admin())).stdout).items.find((g: any) => g.count === 5).fingerprint;
+    const r = await dlq(["series", "--tenant", TENANT, "--group", group], admin());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`group ${group}`);
+    expect(r.stdout).toMatch(/last 24 h, per hour\s+·{22}\S\S {2}5 \(max [1-5]\)/);
   });
 });
 
@@ -188,6 +213,28 @@ describe("recovery", () => {
     expect(r.stdout).toMatch(/s1: no producer binding for queue emails/);
     expect(r.stderr).toMatch(/dlq: 2 of 2 could not be requeued\n {2}→ see why with: dlq operations show op-/);
   });
+
+  it("requeues one job with a replacement body from a file, on the record", async () => {
+    const file = join(scratch, "raw-1.json");
+    await writeFile(file, JSON.stringify({ tenantId: TENANT, jobId: "raw-1", fail: "none", fixedBy: "hand" }));
+    const r = await dlq(["requeue", "raw-1", "--tenant", TENANT, "--body-file", file], admin());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Requeued raw-1 to jobs with the body from ${file}: now retrying.\n`);
+    const shown = json((await dlq(["show", "raw-1", "--tenant", TENANT, "--json"], admin())).stdout);
+    expect(shown.body).toMatchObject({ fixedBy: "hand" });
+    // (the demo job then succeeds with it: a "recovered" entry may come first)
+    expect(shown.history.find((h: any) => h.action === "requeue")).toMatchObject({
+      actor: "admin",
+      detail: { bodyReplaced: "yes", newBodySha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
+
+    const text = join(scratch, "not-json.txt");
+    await writeFile(text, "just some text");
+    const refused = await dlq(["requeue", "s1", "--tenant", TENANT, "--body-file", text], admin());
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining("(409 conflict)")]);
+    const missing = await dlq(["requeue", "s1", "--tenant", TENANT, "--body-file", join(scratch, "nope.json")], admin());
+    expect([missing.code, missing.stderr]).toEqual([1, expect.stringContaining("--body-file path")]);
+  });
 });
 
 describe("dlq export", () => {
@@ -222,7 +269,7 @@ describe("dlq tokens", () => {
     expect(created.stderr).toContain("it is not shown again");
 
     const listed = await dlq(["tokens", "list", "--tenant", TENANT], admin());
-    expect(listed.stdout).toMatch(/^tok_[0-9a-f]{16}\s+acme\s+ana\s/m);
+    expect(listed.stdout).toMatch(/^tok_[0-9a-f]{16}\s+acme\s+ana\s+operate\s/m);
     expect(listed.stdout).not.toContain(token);
     const id = /^(tok_[0-9a-f]{16})/m.exec(listed.stdout)![1]!;
 
@@ -245,6 +292,25 @@ describe("dlq tokens", () => {
   });
 });
 
+describe("dlq tokens --scope", () => {
+  it("creates a read token that views but may not act", async () => {
+    const created = await dlq(["tokens", "create", "--tenant", TENANT, "--label", "viewer", "--scope", "read"], admin());
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toContain("scope read");
+    const token = created.stdout.trim();
+    const listed = await dlq(["tokens", "list", "--tenant", TENANT, "--json"], admin());
+    expect(json(listed.stdout).items).toContainEqual(expect.objectContaining({ label: "viewer", scope: "read" }));
+    expect((await dlq(["tokens", "list", "--tenant", TENANT], admin())).stdout).toMatch(/\sviewer\s+read\s/);
+
+    const reader = { DLQ_URL: worker.url, DLQ_TOKEN: token };
+    expect((await dlq(["show", "u3"], reader)).code).toBe(0);
+    const refused = await dlq(["abandon", "u3", "--reason", "not allowed"], reader);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/scope operate.*\(403 forbidden\)\n {2}→ this token may only read/s);
+    expect(json((await dlq(["show", "u3", "--json"], reader)).stdout).status).not.toBe("abandoned");
+  });
+});
+
 describe("usage errors exit 2 and say what to do", () => {
   it.each([
     [["frobnicate"], /no command "frobnicate"/],
@@ -252,11 +318,14 @@ describe("usage errors exit 2 and say what to do", () => {
     [["list", "--bogus"], /Unknown option '--bogus'/],
     [["list", "--limit", "0"], /--limit must be a whole number from 1 to 500/],
     [["list", "--class", "FATAL"], /class must be one of RECOVERABLE, USER_ERROR/],
+    [["list", "--field", "userId"], /--field and --value go together/],
     [["export", "--format", "xml"], /export needs --format ndjson or --format csv/],
     [["abandon", "u3"], /abandon needs --reason/],
     [["requeue"], /say which failures: a job id, --filter key=value, or --all/],
     [["requeue", "--filter", "color=red"], /--filter takes key=value with key one of class, queue/],
+    [["requeue", "--class", "UNKNOWN", "--body-file", "x.json"], /--body-file replaces one job's body/],
     [["tokens", "create", "--label", "x"], /tokens create needs --tenant and --label/],
+    [["tokens", "create", "--tenant", "acme", "--label", "x", "--scope", "admin"], /--scope must be read or operate/],
     [["list"], /tenant: the admin token acts on any tenant/],
   ])("dlq %j", async (args, message) => {
     const r = await dlq(args, admin());

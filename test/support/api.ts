@@ -11,11 +11,11 @@ export function apiFetch(path: string, init: RequestInit = {}, token: string | n
 }
 
 /** Creates a tenant token through the admin API; resolves with the token and its id. */
-export async function createToken(tenant: string, label = "tester"): Promise<{ token: string; id: string }> {
+export async function createToken(tenant: string, label = "tester", scope?: "read" | "operate"): Promise<{ token: string; id: string }> {
   const res = await apiFetch("/api/admin/tokens", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ tenant, label }),
+    body: JSON.stringify({ tenant, label, ...(scope ? { scope } : {}) }),
   });
   if (res.status !== 201) throw new Error(`creating a token for ${tenant}: ${res.status} ${await res.text()}`);
   const created = await res.json<{ token: string; id: string }>();

@@ -10,6 +10,11 @@ import { TenantParam, ledgerFor, tenantOf } from "../tenant";
 
 export const TenantQuery = z.object({ tenant: TenantParam.optional() }).strict();
 
+export const BodyFieldPath = z
+  .string()
+  .max(200)
+  .regex(/^[A-Za-z_$][\w$-]*(\[\d{1,6}\])*(\.[A-Za-z_$][\w$-]*(\[\d{1,6}\])*)*$/, "field must be a dotted path of keys, e.g. userId or customer.id or items[0].sku");
+
 export const FailuresQuery = z
   .object({
     tenant: TenantParam.optional(),
@@ -19,8 +24,18 @@ export const FailuresQuery = z
     queue: z.string().min(1).max(128).optional(),
     status: FailureStatusSchema.optional(),
     group: Fingerprint.optional(),
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .optional()
+      .meta({ description: "Search: case-insensitive (ASCII) substring of the job id, error message, reason or stored (redacted) JSON body" }),
+    field: BodyFieldPath.optional().meta({ description: "With value: a JSON body field, as a dotted path (userId, customer.id, items[0].sku)" }),
+    value: z.string().max(1000).optional().meta({ description: "With field: the field's value, exactly (compared as text: 42, true, u-42)" }),
   })
-  .strict();
+  .strict()
+  .refine((q) => (q.field === undefined) === (q.value === undefined), { message: "field and value go together", path: ["field"] });
 
 export const JobParams = z.object({ jobId: JobId.meta({ description: "The job's id, as the producer set it" }) }).strict();
 
@@ -33,14 +48,15 @@ export const listFailures = defineRoute({
   tag: "failures",
   summary: "List failures, newest first",
   description:
-    "Keyset-paginated: follow nextCursor until it is null. Filters combine with AND. A filtered page looks at no more than 10,000 failures, so it may hold fewer items than limit (even none) while nextCursor is not null.",
-  access: "tenant",
+    "Keyset-paginated: follow nextCursor until it is null. Filters and the search (q, field=value) combine with AND. A filtered or searched page looks at no more than 10,000 failures, so it may hold fewer items than limit (even none) while nextCursor is not null: keep following it.",
+  access: "tenant:read",
   query: FailuresQuery,
   responses: { 200: { description: "One page of failures", schema: FailurePage } },
   async handler({ request, env, query }) {
-    const { tenant: _, cursor, ...filters } = query;
+    const { tenant: _, cursor, field, value, ...filters } = query;
     const after = cursor && { lastFailedAt: cursor.at, jobId: cursor.id };
-    const page = await ledgerFor(env, tenantOf(request, query)).listFailures({ ...filters, after });
+    const match = field !== undefined && value !== undefined ? { field: { path: field, value } } : {};
+    const page = await ledgerFor(env, tenantOf(request, query)).listFailures({ ...filters, ...match, after });
     return { items: page.items, nextCursor: page.next ? encodeCursor({ at: page.next.lastFailedAt, id: page.next.jobId }) : null };
   },
 });
@@ -55,7 +71,7 @@ export const getFailure = defineRoute({
   path: "/api/queue/dlq/failures/:jobId",
   tag: "failures",
   summary: "One failure, with its body and archive",
-  access: "tenant",
+  access: "tenant:read",
   query: TenantQuery,
   params: JobParams,
   notFound: noSuchFailure,

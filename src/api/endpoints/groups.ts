@@ -15,7 +15,7 @@ export const listGroups = defineRoute({
   path: "/api/queue/dlq/groups",
   tag: "failures",
   summary: "Failure groups (same error, same job type), most recently seen first",
-  access: "tenant",
+  access: "tenant:read",
   query: GroupsQuery,
   responses: { 200: { description: "The groups", schema: Groups } },
   async handler({ request, env, query }) {

@@ -37,7 +37,7 @@ export const createLiveTicket = defineRoute({
   summary: "A single-use ticket (about a minute) to open the tenant's live WebSocket",
   description:
     "A browser cannot send Authorization on a WebSocket, and a token must not go in a URL: this ticket goes in GET /api/live's query instead. It is bound to the tenant, the token and its scope; revoking the token closes the sockets it opened.",
-  access: "tenant",
+  access: "tenant:read",
   query: TicketQuery,
   responses: { 201: { description: "The ticket", schema: LiveTicket } },
   async handler({ request, env, query }) {

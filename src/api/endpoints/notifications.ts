@@ -39,7 +39,7 @@ export const listNotifications = defineRoute({
   tag: "notifications",
   summary: "A user's notices, newest first (USER_ERROR failures told once per job, and digests)",
   description: "Notices reach this inbox when the ledger's outbox flushes (seconds after the failure).",
-  access: "tenant",
+  access: "tenant:read",
   query: NotificationsQuery,
   responses: { 200: { description: "A page of notices, with the user's unread count", schema: NoticePage } },
   async handler({ request, env, query }) {
@@ -58,7 +58,7 @@ export const markNotificationsRead = defineRoute({
   path: "/api/notifications/read",
   tag: "notifications",
   summary: "Mark a user's notices read",
-  access: "tenant",
+  access: "tenant:operate",
   query: z.object({ tenant: TenantParam.optional() }).strict(),
   body: { schema: MarkReadRequest },
   responses: { 200: { description: "How many notices were newly marked read", schema: z.object({ marked: z.number().int() }) } },

@@ -3,6 +3,8 @@
 import { z } from "zod";
 import type { FailureDetail } from "../../ledger/queries";
 import type { Refusal } from "../../ledger/ledger";
+import type { Replacement } from "../../ledger/recovery/replace";
+import { toBase64 } from "../../bytes";
 import { archivedFailure } from "../../sinks/d1";
 import { ApiError, notFound } from "../errors";
 import { defineRoute, reply } from "../route";
@@ -10,10 +12,46 @@ import { FailureClassSchema, FailureStatusSchema, FailureWithBody, Fingerprint, 
 import { actorOf, ledgerFor, TenantParam, tenantOf } from "../tenant";
 import { JobParams, TenantQuery, noSuchFailure } from "./failures";
 
+/** A replacement body, as sent to the queue, is at most what a queue message may carry. */
+export const MAX_REPLACEMENT_BYTES = 128 * 1024;
+
+const utf8Length = (text: string) => new TextEncoder().encode(text).byteLength;
+
 export const RequeueRequest = z
-  .object({ delaySeconds: z.number().int().min(0).max(43_200).default(0).meta({ description: "Delay the send by up to 12 h" }) })
+  .object({
+    delaySeconds: z.number().int().min(0).max(43_200).default(0).meta({ description: "Delay the send by up to 12 h" }),
+    body: z.unknown().optional().meta({
+      description:
+        "Edit and requeue: send this body instead of the job's own (at most 128 KiB). The ledger stores it redacted, the audit trail records the SHA-256 of the old and new bodies, the archive keeps the original.",
+    }),
+    bodyEncoding: z
+      .enum(["json", "text"])
+      .default("json")
+      .meta({ description: "json: body is the JSON job body · text: body is a string, sent as its UTF-8 bytes" }),
+  })
   .strict()
-  .default({ delaySeconds: 0 });
+  .superRefine((r, issues) => {
+    if (r.body === undefined) {
+      if (r.bodyEncoding !== "json") issues.addIssue({ code: "custom", path: ["bodyEncoding"], message: "bodyEncoding goes with a replacement body" });
+      return;
+    }
+    if (r.bodyEncoding === "text" && typeof r.body !== "string") {
+      issues.addIssue({ code: "custom", path: ["body"], message: "a text body must be a string" });
+      return;
+    }
+    const bytes = utf8Length(r.bodyEncoding === "text" ? (r.body as string) : JSON.stringify(r.body));
+    if (bytes > MAX_REPLACEMENT_BYTES) {
+      issues.addIssue({ code: "custom", path: ["body"], message: `the replacement body is ${bytes} bytes; at most ${MAX_REPLACEMENT_BYTES} (128 KiB)` });
+    }
+  })
+  .default({ delaySeconds: 0, bodyEncoding: "json" });
+
+/** The replacement as the ledger sends it: JSON text, or base64 of a text body's UTF-8 bytes. */
+function replacementOf(request: z.output<typeof RequeueRequest>): Replacement | undefined {
+  if (request.body === undefined) return undefined;
+  if (request.bodyEncoding === "json") return { body: JSON.stringify(request.body), bodyEncoding: "json" };
+  return { body: toBase64(new TextEncoder().encode(request.body as string)), bodyEncoding: "base64" };
+}
 
 export const AbandonRequest = z.object({ reason: z.string().trim().min(1).max(500) }).strict();
 
@@ -63,16 +101,18 @@ export const requeueFailure = defineRoute({
   method: "POST",
   path: "/api/queue/dlq/failures/:jobId/requeue",
   tag: "recovery",
-  summary: "Send one failed job back to its origin queue now (or after a delay)",
-  access: "tenant",
+  summary: "Send one failed job back to its origin queue now (or after a delay), optionally with a replacement body",
+  description:
+    "Edit and requeue: with body, the job is sent with that body exactly as given instead of its own (for a payload fixed by hand). A body that drops the original's tenantId or jobId is refused (409).",
+  access: "tenant:operate",
   query: TenantQuery,
   params: JobParams,
-  body: { schema: RequeueRequest, optional: true },
+  body: { schema: RequeueRequest, optional: true, maxBytes: 2 * MAX_REPLACEMENT_BYTES },
   notFound: noSuchFailure,
   errors: [409, 503],
   responses: { 200: { description: "The failure, now retrying", schema: FailureWithBody } },
   async handler({ request, env, query, params, body }) {
-    return answer(await ledgerFor(env, tenantOf(request, query)).requeue(params.jobId, actorOf(request), body.delaySeconds));
+    return answer(await ledgerFor(env, tenantOf(request, query)).requeue(params.jobId, actorOf(request), body.delaySeconds, replacementOf(body)));
   },
 });
 
@@ -81,7 +121,7 @@ export const abandonFailure = defineRoute({
   path: "/api/queue/dlq/failures/:jobId/abandon",
   tag: "recovery",
   summary: "Give up on one failed job, with a reason; it is never retried again",
-  access: "tenant",
+  access: "tenant:operate",
   query: TenantQuery,
   params: JobParams,
   body: { schema: AbandonRequest },
@@ -97,7 +137,7 @@ export const failureHistory = defineRoute({
   path: "/api/queue/dlq/failures/:jobId/history",
   tag: "recovery",
   summary: "Who requeued or abandoned this failure, and when (newest first)",
-  access: "tenant",
+  access: "tenant:read",
   query: TenantQuery,
   params: JobParams,
   notFound: noSuchFailure,
@@ -121,7 +161,7 @@ export const createOperation = defineRoute({
   summary: "Requeue or abandon every failure matching a filter, at a rate",
   description:
     "A dry run answers 200 with the count and a sample. Otherwise the matches are snapshotted and worked through in the background: 202 with the operation; poll GET /api/queue/dlq/operations/{id}.",
-  access: "tenant",
+  access: "tenant:operate",
   query: TenantQuery,
   body: { schema: OperationRequest },
   errors: [422],
@@ -148,7 +188,7 @@ export const getOperation = defineRoute({
   path: "/api/queue/dlq/operations/:id",
   tag: "recovery",
   summary: "Progress of a bulk operation",
-  access: "tenant",
+  access: "tenant:read",
   query: TenantQuery,
   params: OperationParams,
   notFound: noSuchOperation,
@@ -169,7 +209,7 @@ export const listOperations = defineRoute({
   path: "/api/queue/dlq/operations",
   tag: "recovery",
   summary: "The most recent bulk operations of a tenant, newest first",
-  access: "tenant",
+  access: "tenant:read",
   query: OperationsQuery,
   responses: { 200: { description: "Recent operations with their progress", schema: OperationList } },
   async handler({ request, env, query }) {

@@ -25,7 +25,7 @@ export const getStats = defineRoute({
   summary: "Live counters of a tenant; for the admin without ?tenant, totals across tenants",
   description:
     "With a tenant (a tenant token's own, or ?tenant= with the admin token): the tenant ledger's live counters. With the admin token and no tenant: counts across every tenant, from D1 (a full scan of the failures table: cheap per call, not free).",
-  access: "tenant",
+  access: "tenant:read",
   query: StatsQuery,
   responses: { 200: { description: "A tenant's live stats, or (admin, no tenant) the cross-tenant totals", schema: z.union([LedgerStats, CrossTenantStats]) } },
   async handler({ request, env, query }) {

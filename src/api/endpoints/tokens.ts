@@ -4,7 +4,7 @@ import { z } from "zod";
 import { TenantId } from "../../envelope";
 import { newToken, sha256, toHex } from "../auth";
 import { notFound } from "../errors";
-import { defineRoute, reply } from "../route";
+import { SCOPES, defineRoute, reply, type Scope } from "../route";
 import { CreatedToken, TokenList, TokenView } from "../schemas";
 import { actorOf, ledgerFor } from "../tenant";
 
@@ -14,7 +14,13 @@ export const TokenLabel = z
   .refine((l) => l !== "admin", "label 'admin' is reserved for the admin token")
   .meta({ description: "Who holds the token (a person, a service); recorded as the actor of what it does" });
 
-export const CreateTokenRequest = z.object({ tenant: TenantId, label: TokenLabel }).strict();
+export const TokenScope = z
+  .enum(SCOPES as ["read", "operate"])
+  .meta({ description: "read: view only · operate: also requeue, abandon, bulk operations and edit-and-requeue" });
+
+export const CreateTokenRequest = z
+  .object({ tenant: TenantId, label: TokenLabel, scope: TokenScope.default("operate").meta({ description: "What the token may do (default operate)" }) })
+  .strict();
 
 export const TokensQuery = z
   .object({
@@ -25,12 +31,21 @@ export const TokensQuery = z
 
 export const TokenParams = z.object({ id: z.string().regex(/^tok_[0-9a-f]{16}$/, "not a token id") }).strict();
 
-type TokenRow = { id: string; tenant_id: string; label: string; created_at: number; created_by: string; revoked_at: number | null };
+type TokenRow = {
+  id: string;
+  tenant_id: string;
+  label: string;
+  scope: Scope;
+  created_at: number;
+  created_by: string;
+  revoked_at: number | null;
+};
 
 const view = (row: TokenRow): z.input<typeof TokenView> => ({
   id: row.id,
   tenant: row.tenant_id,
   label: row.label,
+  scope: row.scope,
   createdAt: new Date(row.created_at).toISOString(),
   createdBy: row.created_by,
   revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at).toISOString(),
@@ -40,7 +55,7 @@ export const createToken = defineRoute({
   method: "POST",
   path: "/api/admin/tokens",
   tag: "admin",
-  summary: "Create a token bound to one tenant",
+  summary: "Create a token bound to one tenant, with a scope",
   description: "The answer carries the token itself, this once: only its SHA-256 is stored.",
   access: "admin",
   body: { schema: CreateTokenRequest, maxBytes: 4096 },
@@ -51,12 +66,13 @@ export const createToken = defineRoute({
       id: `tok_${toHex(crypto.getRandomValues(new Uint8Array(8)))}`,
       tenant_id: body.tenant,
       label: body.label,
+      scope: body.scope,
       created_at: Date.now(),
       created_by: actorOf(request),
       revoked_at: null,
     };
-    await env.DB.prepare(`INSERT INTO api_tokens (id, tenant_id, label, token_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)`)
-      .bind(row.id, row.tenant_id, row.label, toHex(await sha256(token)), row.created_at, row.created_by)
+    await env.DB.prepare(`INSERT INTO api_tokens (id, tenant_id, label, scope, token_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .bind(row.id, row.tenant_id, row.label, row.scope, toHex(await sha256(token)), row.created_at, row.created_by)
       .run();
     return reply(201, { ...view(row), token });
   },
@@ -73,7 +89,7 @@ export const listTokens = defineRoute({
   async handler({ env, query }) {
     const where = [query.tenant === undefined ? null : `tenant_id = ?`, query.revoked ? null : `revoked_at IS NULL`].filter((w) => w !== null);
     const { results } = await env.DB.prepare(
-      `SELECT id, tenant_id, label, created_at, created_by, revoked_at FROM api_tokens
+      `SELECT id, tenant_id, label, scope, created_at, created_by, revoked_at FROM api_tokens
        ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id LIMIT 1000`,
     )
       .bind(...(query.tenant === undefined ? [] : [query.tenant]))
@@ -98,7 +114,7 @@ export const revokeToken = defineRoute({
   async handler({ env, params }) {
     const row = await env.DB.prepare(
       `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?
-       RETURNING id, tenant_id, label, created_at, created_by, revoked_at`,
+       RETURNING id, tenant_id, label, scope, created_at, created_by, revoked_at`,
     )
       .bind(Date.now(), params.id)
       .first<TokenRow>();

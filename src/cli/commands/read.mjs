@@ -47,12 +47,14 @@ export async function list(ctx) {
   const filter = readFilter(ctx);
   if (filter.from !== undefined || filter.to !== undefined) throw new UsageError("list filters by class, queue, status and group (from/to are for requeue, abandon and export)", "list");
   const limit = intOption(ctx, "limit", 1, 500) ?? 20;
+  const search = searchOptions(ctx);
   const page = await ctx.client.request("GET", "/api/queue/dlq/failures", {
-    query: { ...tenantQuery(ctx), ...filter, limit, cursor: stringOption(ctx, "cursor") },
+    query: { ...tenantQuery(ctx), ...filter, ...search, limit, cursor: stringOption(ctx, "cursor") },
   });
   if (ctx.json) return printJson(ctx, page);
   if (page.items.length === 0) {
-    ctx.out.write(Object.keys(filter).length ? "No failures match.\n" : "No failures.\n");
+    const more = page.nextCursor ? ` in the failures looked at so far; more: ${nextPage(ctx, filter, search, limit, page.nextCursor)}` : "";
+    ctx.out.write(Object.keys(filter).length || Object.keys(search).length ? `No failures match${more}.\n` : "No failures.\n");
     return;
   }
   const now = ctx.now();
@@ -63,16 +65,28 @@ export async function list(ctx) {
       ctx.out.isTTY ? ctx.out.columns : undefined,
     ),
   );
-  if (page.nextCursor) {
-    const again = [
-      "dlq list",
-      ...(ctx.tenant ? [`--tenant ${ctx.tenant}`] : []),
-      ...Object.entries(filter).map(([k, v]) => `--${k} ${v}`),
-      `--limit ${limit}`,
-      `--cursor ${page.nextCursor}`,
-    ].join(" ");
-    ctx.err.write(`More: ${again}\n`);
-  }
+  if (page.nextCursor) ctx.err.write(`More: ${nextPage(ctx, filter, search, limit, page.nextCursor)}\n`);
+}
+
+/** --q, and --field with --value. @param {Context} ctx @returns {Record<string, string>} */
+function searchOptions(ctx) {
+  const q = stringOption(ctx, "q");
+  const field = stringOption(ctx, "field");
+  const value = stringOption(ctx, "value");
+  if ((field === undefined) !== (value === undefined)) throw new UsageError("--field and --value go together, e.g. --field userId --value u-42", ctx.command);
+  return { ...(q === undefined ? {} : { q }), ...(field === undefined ? {} : { field, value: /** @type {string} */ (value) }) };
+}
+
+/** The command for the next page. @param {Context} ctx @param {Record<string, string>} filter @param {Record<string, string>} search @param {number} limit @param {string} cursor */
+function nextPage(ctx, filter, search, limit, cursor) {
+  const quote = (/** @type {string} */ v) => (/^[\w.@:,+\/=-]+$/.test(v) ? v : `'${v.replaceAll("'", `'\\''`)}'`);
+  return [
+    "dlq list",
+    ...(ctx.tenant ? [`--tenant ${ctx.tenant}`] : []),
+    ...Object.entries({ ...filter, ...search }).map(([k, v]) => `--${k} ${quote(v)}`),
+    `--limit ${limit}`,
+    `--cursor ${cursor}`,
+  ].join(" ");
 }
 
 /** @param {Context} ctx */
@@ -125,10 +139,30 @@ export async function groups(ctx) {
   const now = ctx.now();
   ctx.out.write(
     table(
-      ["GROUP", "COUNT", "CLASS", "QUEUE", "LAST SEEN", "ERROR"],
-      res.items.map((/** @type {any} */ g) => [g.fingerprint, g.count, g.class, g.queue, ago(g.lastSeen, now), `${g.errorName}: ${g.messageSample}`]),
+      ["GROUP", "COUNT", "CLASS", "QUEUE", "LAST SEEN", "LAST 24 H", "ERROR"],
+      res.items.map((/** @type {any} */ g) => [g.fingerprint, g.count, g.class, g.queue, ago(g.lastSeen, now), sparkline(g.sparkline), `${g.errorName}: ${g.messageSample}`]),
       ctx.out.isTTY ? ctx.out.columns : undefined,
     ),
   );
   ctx.err.write("List a group's failures with: dlq list --group <GROUP>\n");
+}
+
+const BARS = " ▁▂▃▄▅▆▇█";
+
+/** Counts as a line of bars, scaled to the largest. @param {number[]} counts */
+export function sparkline(counts) {
+  const top = Math.max(...counts);
+  return counts.map((n) => (n === 0 ? "·" : BARS[Math.max(1, Math.round((n / top) * (BARS.length - 1)))])).join("");
+}
+
+/** @param {Context} ctx */
+export async function series(ctx) {
+  const group = stringOption(ctx, "group");
+  const s = await ctx.client.request("GET", "/api/queue/dlq/series", { query: { ...tenantQuery(ctx), group } });
+  if (ctx.json) return printJson(ctx, s);
+  const total = (/** @type {number[]} */ c) => c.reduce((a, b) => a + b, 0);
+  ctx.out.write(`Failures over time, tenant ${s.tenant}${s.group ? `, group ${s.group}` : ""} (oldest left):\n`);
+  for (const [label, r] of /** @type {[string, any][]} */ ([["last hour, per minute", s.minutes], ["last 24 h, per hour", s.hours], ["last 14 days, per day", s.days]])) {
+    ctx.out.write(`  ${label.padEnd(23)}${sparkline(r.counts)}  ${total(r.counts)} (max ${Math.max(...r.counts)})\n`);
+  }
 }

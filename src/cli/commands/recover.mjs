@@ -1,10 +1,24 @@
 // dlq requeue · dlq abandon · dlq operations show
 
+import { readFile } from "node:fs/promises";
 import { CliError, UsageError } from "../errors.mjs";
 import { intOption, printJson, readFilter, stringOption, tenantQuery } from "../context.mjs";
 import { progress } from "../format.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
+
+/**
+ * A replacement body from a file: JSON when the file parses as JSON, otherwise its text.
+ * @param {string} file @returns {Promise<{ body: unknown, bodyEncoding: "json" | "text" }>}
+ */
+async function replacementFrom(file) {
+  const text = await readFile(file, "utf8");
+  try {
+    return { body: JSON.parse(text), bodyEncoding: "json" };
+  } catch {
+    return { body: text, bodyEncoding: "text" };
+  }
+}
 
 /** Between two looks at a running operation. */
 const POLL_MS = 500;
@@ -25,18 +39,21 @@ async function recover(ctx, action) {
   if (action === "abandon" && reason === undefined && ctx.values["dry-run"] !== true) throw new UsageError(`abandon needs --reason "why": ${usage}`, action);
   if (action === "requeue" && reason !== undefined) throw new UsageError("--reason is for abandon", action);
   if (action === "abandon" && delay !== undefined) throw new UsageError("--delay is for requeue", action);
+  const bodyFile = stringOption(ctx, "body-file");
 
   const jobId = ctx.positionals[0];
   if (jobId !== undefined) {
     if (ctx.positionals.length > 1 || Object.keys(filter).length || all) throw new UsageError(`give one job id or a filter, not both: ${usage}`, action);
     if (ctx.values["dry-run"] === true || rate !== undefined) throw new UsageError("--dry-run and --rate are for bulk operations (--filter)", action);
     const path = `/api/queue/dlq/failures/${encodeURIComponent(jobId)}/${action}`;
-    const body = action === "requeue" ? { delaySeconds: delay ?? 0 } : { reason };
+    const body = action === "requeue" ? { delaySeconds: delay ?? 0, ...(bodyFile === undefined ? {} : await replacementFrom(bodyFile)) } : { reason };
     const failure = await ctx.client.request("POST", path, { query: tenantQuery(ctx), body });
     if (ctx.json) return printJson(ctx, failure);
-    ctx.out.write(action === "requeue" ? `Requeued ${failure.jobId} to ${failure.queue}${delay ? ` in ${delay} s` : ""}: now ${failure.status}.\n` : `Abandoned ${failure.jobId}: ${failure.recovery?.note ?? reason}.\n`);
+    const edited = bodyFile === undefined ? "" : ` with the body from ${bodyFile}`;
+    ctx.out.write(action === "requeue" ? `Requeued ${failure.jobId} to ${failure.queue}${edited}${delay ? ` in ${delay} s` : ""}: now ${failure.status}.\n` : `Abandoned ${failure.jobId}: ${failure.recovery?.note ?? reason}.\n`);
     return;
   }
+  if (bodyFile !== undefined) throw new UsageError("--body-file replaces one job's body: give its job id, not a filter", action);
   if (!Object.keys(filter).length && !all) throw new UsageError(`say which failures: a job id, --filter key=value, or --all for every one: ${usage}`, action);
 
   /** @type {Record<string, unknown>} */

@@ -6,7 +6,7 @@ import { table } from "../format.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
 
-const USAGE = "dlq tokens create --tenant <tenant> --label <who> | dlq tokens list [--tenant <tenant>] [--revoked] | dlq tokens revoke <tokenId>";
+const USAGE = "dlq tokens create --tenant <tenant> --label <who> [--scope read|operate] | dlq tokens list [--tenant <tenant>] [--revoked] | dlq tokens revoke <tokenId>";
 
 /** @param {Context} ctx */
 export async function tokens(ctx) {
@@ -14,11 +14,13 @@ export async function tokens(ctx) {
   if (sub === "create") {
     const label = stringOption(ctx, "label");
     if (args.length || !ctx.tenant || !label) throw new UsageError(`tokens create needs --tenant and --label: ${USAGE}`, "tokens");
-    const created = await ctx.client.request("POST", "/api/admin/tokens", { body: { tenant: ctx.tenant, label } });
+    const scope = stringOption(ctx, "scope");
+    if (scope !== undefined && scope !== "read" && scope !== "operate") throw new UsageError(`--scope must be read or operate, not ${JSON.stringify(scope)}`, "tokens");
+    const created = await ctx.client.request("POST", "/api/admin/tokens", { body: { tenant: ctx.tenant, label, ...(scope ? { scope } : {}) } });
     if (ctx.json) return printJson(ctx, created);
     ctx.out.write(`${created.token}\n`);
     ctx.err.write(
-      `Created ${created.id} for tenant ${created.tenant} (${created.label}). The token is above; store it now: it is not shown again.\n` +
+      `Created ${created.id} for tenant ${created.tenant} (${created.label}, scope ${created.scope}). The token is above; store it now: it is not shown again.\n` +
         `Use it with: DLQ_TOKEN=<token> dlq stats\n`,
     );
     return;
@@ -33,8 +35,8 @@ export async function tokens(ctx) {
     }
     ctx.out.write(
       table(
-        ["ID", "TENANT", "LABEL", "CREATED", "BY", "REVOKED"],
-        res.items.map((/** @type {any} */ t) => [t.id, t.tenant, t.label, t.createdAt, t.createdBy, t.revokedAt ?? "-"]),
+        ["ID", "TENANT", "LABEL", "SCOPE", "CREATED", "BY", "REVOKED"],
+        res.items.map((/** @type {any} */ t) => [t.id, t.tenant, t.label, t.scope, t.createdAt, t.createdBy, t.revokedAt ?? "-"]),
       ),
     );
     return;

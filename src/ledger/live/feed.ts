@@ -10,6 +10,7 @@ import { LiveClientMessage, type LiveServerMessage } from "../../api/schemas";
 import type { LedgerStats } from "../ledger";
 import { failureSummaries, groupSummaries, listFailures, listGroups } from "../queries";
 import { viewOperation, type OperationView } from "../recovery/operations";
+import { withSparklines } from "../series";
 import { consumeTicket, revokeTickets, type LiveGrant } from "./tickets";
 
 /** At most one update per socket per this much ledger time; changes in between are merged. */
@@ -209,7 +210,7 @@ export class LiveFeed {
         stats: await this.sources.stats(),
         failures,
         removed: jobs.ids.filter((id) => !held.has(id)),
-        groups: groupSummaries(sql, groups.ids),
+        groups: withSparklines(sql, groupSummaries(sql, groups.ids), now),
         operations: operationViews(sql, operations.ids),
         truncated: jobs.overflowed || groups.overflowed,
       };
@@ -263,7 +264,7 @@ export class LiveFeed {
       tenant: this.sources.tenant(),
       stats: await this.sources.stats(),
       failures: listFailures(sql, this.sources.tenant(), { limit: 50 }).items,
-      groups: listGroups(sql, 100),
+      groups: withSparklines(sql, listGroups(sql, 100), this.sources.now()),
       operations: operationViews(sql, running),
     };
     broadcast([ws], seq, JSON.stringify(snapshot));

@@ -6,6 +6,7 @@ import { touchOutbox } from "../outbox";
 import { scheduleAt, unschedule } from "../scheduler";
 import { CounterDeltas, logAction, readRecoveryRows, setStatus, type RecoveryContext, type RecoveryRow } from "./context";
 import { sendBlocker } from "./policy";
+import { identityBlocker, previousBodySha256, type PreparedReplacement } from "./replace";
 import { sendToOrigins } from "./send";
 
 export class RecoveryRefused extends Error {
@@ -23,24 +24,32 @@ export interface Actor {
   operationId?: string;
 }
 
-/** Why `row` may not be requeued, or null. */
-export function requeueBlocker(c: RecoveryContext, row: RecoveryRow | undefined): string | null {
+/** Why `row` may not be requeued, or null. With a replacement body, its own body need not be sendable. */
+export function requeueBlocker(c: RecoveryContext, row: RecoveryRow | undefined, replaced = false): string | null {
   if (!row) return "no such failure";
   if (row.status === "abandoned" || row.status === "recovered") {
     return `the failure is ${row.status}; abandoned and recovered failures are never retried`;
   }
-  return sendBlocker({ queue: row.queue, bodyRedacted: row.body_redacted === 1, hasSealedBody: row.sealed_body !== null }, c.config, c.env);
+  const sendable = replaced || row.body_redacted !== 1 || row.sealed_body !== null;
+  return sendBlocker({ queue: row.queue, bodyRedacted: !sendable, hasSealedBody: false }, c.config, c.env);
 }
 
 /** Bookkeeping after a manual send: the job waits for its outcome like an automatic retry. */
-export function markRequeued(c: RecoveryContext, deltas: CounterDeltas, row: RecoveryRow, by: Actor, delaySeconds: number): void {
+export function markRequeued(
+  c: RecoveryContext,
+  deltas: CounterDeltas,
+  row: RecoveryRow,
+  by: Actor,
+  delaySeconds: number,
+  detail: Record<string, string | number> = {},
+): void {
   const sql = c.storage.sql;
   setStatus(sql, deltas, row.job_id, row.status, "retrying");
   sql.exec(`UPDATE failures SET last_retry_at = ?, retry_in_flight = NULL WHERE job_id = ?`, c.now, row.job_id);
   unschedule(sql, "retry", row.job_id);
   scheduleAt(sql, "presume", row.job_id, c.now + delaySeconds * 1000 + c.config.presumeAfterMs);
   c.circuits.release(row.queue, row.job_id, c.now);
-  logAction(sql, { jobId: row.job_id, operationId: by.operationId, action: "requeue", actor: by.actor, at: c.now, detail: { delaySeconds } });
+  logAction(sql, { jobId: row.job_id, operationId: by.operationId, action: "requeue", actor: by.actor, at: c.now, detail: { delaySeconds, ...detail } });
   deltas.add(counterKey.manualRequeues, 1);
 }
 
@@ -55,16 +64,28 @@ export function markAbandoned(c: RecoveryContext, deltas: CounterDeltas, row: Re
   deltas.add(counterKey.abandoned, 1);
 }
 
-export async function requeueOne(c: RecoveryContext, jobId: string, by: Actor, delaySeconds = 0): Promise<void> {
+/**
+ * Sends the job back: its own body, or `replacement` exactly as given (edit and requeue), which
+ * then becomes the stored body (redacted) with both bodies' SHA-256 in the audit trail.
+ */
+export async function requeueOne(
+  c: RecoveryContext,
+  jobId: string,
+  by: Actor,
+  delaySeconds = 0,
+  replacement?: PreparedReplacement,
+): Promise<void> {
   const sql = c.storage.sql;
   const row = readRecoveryRows(sql, [jobId]).get(jobId);
   if (!row) throw new RecoveryRefused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
-  const blocked = requeueBlocker(c, row);
+  const blocked = requeueBlocker(c, row, replacement !== undefined) ?? (replacement ? identityBlocker(row, replacement.send) : null);
   if (blocked) throw new RecoveryRefused("conflict", `cannot requeue ${jobId}: ${blocked}`);
+  const previous = replacement ? await previousBodySha256(c.env, row) : null;
 
-  const errors = await sendToOrigins(c.env, c.config, [
-    { jobId, queue: row.queue, body: row.body, bodyEncoding: row.body_encoding, sealedBody: row.sealed_body, delaySeconds },
-  ]);
+  const outgoing = replacement
+    ? { ...replacement.send, sealedBody: null }
+    : { body: row.body, bodyEncoding: row.body_encoding, sealedBody: row.sealed_body };
+  const errors = await sendToOrigins(c.env, c.config, [{ jobId, queue: row.queue, ...outgoing, delaySeconds }]);
   const error = errors.get(jobId);
   if (error) throw new RecoveryRefused("send_failed", `${error}; nothing was changed, try again`);
 
@@ -72,7 +93,23 @@ export async function requeueOne(c: RecoveryContext, jobId: string, by: Actor, d
     const deltas = new CounterDeltas();
     // Re-read: the job may have changed while the send was in flight.
     const current = readRecoveryRows(sql, [jobId]).get(jobId);
-    if (current) markRequeued(c, deltas, current, by, delaySeconds);
+    if (current && replacement && previous) {
+      const { body, bodyEncoding, bodyRedacted, sealedBody } = replacement.stored;
+      sql.exec(
+        `UPDATE failures SET body = ?, body_encoding = ?, body_redacted = ?, sealed_body = ? WHERE job_id = ?`,
+        body,
+        bodyEncoding,
+        bodyRedacted ? 1 : 0,
+        sealedBody,
+        jobId,
+      );
+      markRequeued(c, deltas, current, by, delaySeconds, {
+        bodyReplaced: "yes",
+        oldBodySha256: previous.sha256,
+        oldBodyHashOf: previous.of,
+        newBodySha256: replacement.sha256,
+      });
+    } else if (current) markRequeued(c, deltas, current, by, delaySeconds);
     touchOutbox(sql, [jobId], c.now, c.flushAt);
     deltas.apply(sql, c.now);
   });

@@ -1,0 +1,203 @@
+// Failures over time, per tenant and per group: per minute for the last hour, per hour for the
+// last 24 h, per day for the last 14 days. Counted when the outbox flushes (one row per touched
+// scope and minute per flush, never per failure), by the time the ledger recorded each failure.
+//
+// Each scope keeps three rings of buckets (minutes, hours, days) in `series`, a slot per bucket
+// number modulo the ring's size: a newer bucket overwrites the slot in place, so nothing is ever
+// deleted and a scope holds at most 208 rows. Only minutes are written by flushes; a complete
+// hour is rolled up from its minutes, and a complete day from its hours, by the first flush after
+// it ends (`series_rollup` keeps the first hour and day not yet rolled up). A late failure (a
+// flush delayed past the hour) is counted in its hour, or its day, directly.
+
+import type { ArchivedOccurrence } from "./outbox";
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 60 * MINUTE_MS;
+export const DAY_MS = 24 * HOUR_MS;
+
+/** The tenant's own scope; a group's scope is its fingerprint. */
+export const TENANT_SCOPE = "*";
+
+type Unit = "m" | "h" | "d";
+/** Ring sizes: each holds the buckets it serves and those not yet rolled up into the next. */
+const SLOTS: Record<Unit, number> = { m: 120, h: 72, d: 16 };
+
+export const SERIES_LENGTHS = { minutes: 60, hours: 24, days: 14 } as const;
+
+function add(sql: SqlStorage, scope: string, unit: Unit, at: number, count: number): void {
+  sql.exec(
+    `INSERT INTO series (scope, unit, slot, at, count) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (scope, unit, slot) DO UPDATE SET
+       count = CASE WHEN at = excluded.at THEN count + excluded.count ELSE excluded.count END,
+       at = excluded.at
+     WHERE excluded.at >= at`,
+    scope,
+    unit,
+    at % SLOTS[unit],
+    at,
+    count,
+  );
+}
+
+function rolledBelow(sql: SqlStorage, unit: "h" | "d"): number | null {
+  return sql.exec<{ below: number }>(`SELECT below FROM series_rollup WHERE unit = ?`, unit).toArray()[0]?.below ?? null;
+}
+
+function setRolledBelow(sql: SqlStorage, unit: "h" | "d", below: number): void {
+  sql.exec(`INSERT INTO series_rollup (unit, below) VALUES (?, ?) ON CONFLICT (unit) DO UPDATE SET below = excluded.below`, unit, below);
+}
+
+/** Rolls complete hours up from their minutes and complete days up from their hours. */
+function rollUp(sql: SqlStorage, hour: number, day: number): void {
+  const hoursFrom = rolledBelow(sql, "h");
+  if (hoursFrom !== null && hoursFrom < hour) {
+    for (const r of sql.exec<{ scope: string; hour: number; n: number }>(
+      `SELECT scope, at / 60 AS hour, SUM(count) AS n FROM series WHERE unit = 'm' AND at >= ? AND at < ? GROUP BY scope, hour`,
+      hoursFrom * 60,
+      hour * 60,
+    ).toArray()) {
+      add(sql, r.scope, "h", r.hour, r.n);
+    }
+  }
+  if (hoursFrom !== hour) setRolledBelow(sql, "h", hour);
+  const daysFrom = rolledBelow(sql, "d");
+  if (daysFrom !== null && daysFrom < day) {
+    for (const r of sql.exec<{ scope: string; day: number; n: number }>(
+      `SELECT scope, at / 24 AS day, SUM(count) AS n FROM series WHERE unit = 'h' AND at >= ? AND at < ? GROUP BY scope, day`,
+      daysFrom * 24,
+      day * 24,
+    ).toArray()) {
+      add(sql, r.scope, "d", r.day, r.n);
+    }
+  }
+  if (daysFrom !== day) setRolledBelow(sql, "d", day);
+}
+
+/** Counts flushed occurrences into the series: one write per touched scope and bucket. */
+export function countInSeries(sql: SqlStorage, occurrences: readonly Pick<ArchivedOccurrence, "fingerprint" | "recordedAt">[], now: number): void {
+  if (occurrences.length === 0) return;
+  const hour = Math.floor(now / HOUR_MS);
+  const day = Math.floor(now / DAY_MS);
+  rollUp(sql, hour, day);
+  const counts = new Map<string, { scope: string; unit: Unit; at: number; n: number }>();
+  for (const o of occurrences) {
+    const t = Math.min(o.recordedAt, now);
+    const bucket: [Unit, number] | null =
+      Math.floor(t / HOUR_MS) === hour
+        ? ["m", Math.floor(t / MINUTE_MS)]
+        : Math.floor(t / DAY_MS) === day
+          ? ["h", Math.floor(t / HOUR_MS)]
+          : Math.floor(t / DAY_MS) > day - SLOTS.d
+            ? ["d", Math.floor(t / DAY_MS)]
+            : null;
+    if (!bucket) continue;
+    for (const scope of [TENANT_SCOPE, o.fingerprint]) {
+      const key = `${scope}|${bucket[0]}|${bucket[1]}`;
+      const entry = counts.get(key);
+      if (entry) entry.n++;
+      else counts.set(key, { scope, unit: bucket[0], at: bucket[1], n: 1 });
+    }
+  }
+  for (const c of counts.values()) add(sql, c.scope, c.unit, c.at, c.n);
+}
+
+interface Buckets {
+  m: Map<number, number>;
+  h: Map<number, number>;
+  d: Map<number, number>;
+}
+
+function bucketsOf(sql: SqlStorage, scopes: readonly string[], units: readonly Unit[]): Map<string, Buckets> {
+  const out = new Map<string, Buckets>(scopes.map((s) => [s, { m: new Map(), h: new Map(), d: new Map() }]));
+  for (let i = 0; i < scopes.length; i += 90) {
+    const chunk = scopes.slice(i, i + 90);
+    const rows = sql.exec<{ scope: string; unit: Unit; at: number; count: number }>(
+      `SELECT scope, unit, at, count FROM series WHERE scope IN (${chunk.map(() => "?").join(", ")}) AND unit IN (${units.map(() => "?").join(", ")})`,
+      ...chunk,
+      ...units,
+    );
+    for (const r of rows) out.get(r.scope)?.[r.unit].set(r.at, r.count);
+  }
+  return out;
+}
+
+/** Reads buckets of one scope, rolled up or not: what a complete series is made of. */
+class SeriesReader {
+  constructor(
+    private readonly b: Buckets,
+    private readonly hoursRolledBelow: number,
+    private readonly daysRolledBelow: number,
+  ) {}
+
+  minute(m: number): number {
+    return this.b.m.get(m) ?? 0;
+  }
+
+  hour(h: number): number {
+    if (h < this.hoursRolledBelow) return this.b.h.get(h) ?? 0;
+    let n = 0;
+    for (let m = h * 60; m < h * 60 + 60; m++) n += this.minute(m);
+    return n;
+  }
+
+  day(d: number): number {
+    if (d < this.daysRolledBelow) return this.b.d.get(d) ?? 0;
+    let n = 0;
+    for (let h = d * 24; h < d * 24 + 24; h++) n += this.hour(h);
+    return n;
+  }
+}
+
+export interface SeriesRange {
+  /** The first bucket's start (ISO 8601); each count covers stepSeconds from there, oldest first. */
+  start: string;
+  stepSeconds: number;
+  counts: number[];
+}
+
+export interface Series {
+  /** When it was read (the ledger's clock). */
+  at: string;
+  minutes: SeriesRange;
+  hours: SeriesRange;
+  days: SeriesRange;
+}
+
+function range(last: number, length: number, unitMs: number, count: (bucket: number) => number): SeriesRange {
+  const first = last - length + 1;
+  return {
+    start: new Date(first * unitMs).toISOString(),
+    stepSeconds: unitMs / 1000,
+    counts: Array.from({ length }, (_, i) => count(first + i)),
+  };
+}
+
+function readers(sql: SqlStorage, scopes: readonly string[], units: readonly Unit[], now: number): Map<string, SeriesReader> {
+  const hoursRolled = rolledBelow(sql, "h") ?? Math.floor(now / HOUR_MS);
+  const daysRolled = rolledBelow(sql, "d") ?? Math.floor(now / DAY_MS);
+  return new Map([...bucketsOf(sql, scopes, units)].map(([scope, b]) => [scope, new SeriesReader(b, hoursRolled, daysRolled)]));
+}
+
+export function readSeries(sql: SqlStorage, scope: string, now: number): Series {
+  const r = readers(sql, [scope], ["m", "h", "d"], now).get(scope)!;
+  return {
+    at: new Date(now).toISOString(),
+    minutes: range(Math.floor(now / MINUTE_MS), SERIES_LENGTHS.minutes, MINUTE_MS, (m) => r.minute(m)),
+    hours: range(Math.floor(now / HOUR_MS), SERIES_LENGTHS.hours, HOUR_MS, (h) => r.hour(h)),
+    days: range(Math.floor(now / DAY_MS), SERIES_LENGTHS.days, DAY_MS, (d) => r.day(d)),
+  };
+}
+
+/** Groups as the API serves them: each with its failures per hour over the last 24 h. */
+export function withSparklines<G extends { fingerprint: string }>(sql: SqlStorage, groups: G[], now: number): (G & { sparkline: number[] })[] {
+  const lines = sparklines(sql, groups.map((g) => g.fingerprint), now);
+  return groups.map((g) => ({ ...g, sparkline: lines.get(g.fingerprint) ?? [] }));
+}
+
+/** Each scope's failures per hour over the last 24 hours, oldest first: a groups list's trend line. */
+export function sparklines(sql: SqlStorage, scopes: readonly string[], now: number): Map<string, number[]> {
+  const last = Math.floor(now / HOUR_MS);
+  return new Map(
+    [...readers(sql, scopes, ["m", "h"], now)].map(([scope, r]) => [scope, range(last, SERIES_LENGTHS.hours, HOUR_MS, (h) => r.hour(h)).counts]),
+  );
+}
