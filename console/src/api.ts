@@ -19,6 +19,7 @@ export type Parked = z.infer<typeof S.Parked>;
 export type Token = z.infer<typeof S.TokenView>;
 export type CreatedToken = z.infer<typeof S.CreatedToken>;
 export type Session = z.infer<typeof S.Session>;
+export type Series = z.infer<typeof S.FailureSeries>;
 type ErrorShape = z.infer<typeof ErrorBody>;
 
 const KEY = "dlq-ledger.token";

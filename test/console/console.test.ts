@@ -3,6 +3,7 @@
 // test-results/console/; the path is printed at the end.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FailureEnvelope } from "@dlq-ledger/capture";
 import type { Browser } from "playwright-core";
 import { startWorker, type RunningWorker } from "../cli/harness";
 import { SHOTS, launch, openPage, signIn, type Watched } from "./browser";
@@ -26,7 +27,7 @@ async function call<T>(path: string, init: { method?: string; body?: unknown; to
 /** A failure as the capture helper reports it, put straight on the dead-letter queue. */
 async function fail(tenantId: string, jobId: string, status: number, message: string): Promise<void> {
   const at = new Date().toISOString();
-  const envelope = { v: 1, tenantId, jobId, queue: "jobs", body: { tenantId, jobId, chart: 7 }, error: { name: "Error", message, status }, attempts: 4, firstFailedAt: at, lastFailedAt: at };
+  const envelope: FailureEnvelope = { v: 2, tenantId, jobId, queue: "jobs", body: { tenantId, jobId, chart: 7 }, error: { name: "Error", message, status }, attempts: 4, enqueuedAt: at, lastFailedAt: at };
   const response = await fetch(`${worker.url}/dev/dlq`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(envelope) });
   expect(response.status).toBe(202);
 }
@@ -102,6 +103,12 @@ describe("the operator console", () => {
     await expect.poll(() => card("Failures").textContent()).toBe(String(stats.total));
     expect(await card("Last 24 h").textContent()).toBe(String(stats.last24h));
     expect(await card("Groups").textContent()).toBe(String(stats.groups));
+    // The failures-over-time chart counts what the ledger flushed: every failure so far.
+    const chart = page.getByRole("img", { name: /^24 hours:/ });
+    await expect.poll(() => chart.getAttribute("aria-label")).toContain(`24 hours: ${stats.total} failures`);
+    await page.getByRole("button", { name: "14 days" }).click();
+    await expect.poll(() => page.getByRole("img", { name: /^14 days:/ }).getAttribute("aria-label")).toContain(`14 days: ${stats.total} failures`);
+    await page.getByRole("button", { name: "24 hours" }).click();
     await shot("02-tenant-overview");
   });
 
@@ -137,21 +144,40 @@ describe("the operator console", () => {
     expect(await tab.page.getByLabel("Class").inputValue()).toBe("USER_ERROR");
     await tab.context.close();
     await shot("04-failures-filtered");
+
+    // Search goes into the URL too, and combines with the filter.
+    await page.getByRole("searchbox").fill("chart 2");
+    await page.getByRole("searchbox").press("Enter");
+    await page.waitForURL(/q=chart\+2/);
+    const found = await call<Page>("/api/queue/dlq/failures?tenant=acme&class=USER_ERROR&q=chart%202");
+    expect(found.items.map((f) => f.jobId)).toEqual(["acme-user-2"]);
+    await expect.poll(() => table.locator("tbody th[scope=row]").allTextContents()).toEqual(["acme-user-2"]);
+    await shot("04b-failures-search");
   });
 
-  it("opens a failure, requeues it and shows the history entry", async () => {
+  it("opens a failure, edits its body and requeues it, and shows the history entry", async () => {
     const { page, shot } = admin;
+    await page.goto(`${worker.url}/console/tenants/acme/failures?class=USER_ERROR`);
     await page.getByRole("link", { name: "acme-user-1", exact: true }).click();
     await page.getByRole("heading", { name: /acme-user-1/ }).waitFor();
     expect(await page.getByLabel("Stack trace").count()).toBe(0);
     expect(await page.getByLabel("Body").textContent()).toContain('"chart": 7');
-    await page.getByRole("button", { name: "Requeue", exact: true }).click();
-    await page.getByRole("status").filter({ hasText: "Sent back" }).waitFor();
-    const history = page.getByLabel("History");
-    await history.getByText("requeued by admin").waitFor();
-    const api = await call<{ items: { action: string; actor: string }[] }>("/api/queue/dlq/failures/acme-user-1/history?tenant=acme");
-    expect(api.items[0]).toMatchObject({ action: "requeue", actor: "admin" });
     await shot("05-failure-detail");
+    await page.getByRole("button", { name: "Edit and requeue" }).click();
+    const dialog = page.getByRole("dialog", { name: "Edit and requeue" });
+    const editor = dialog.getByLabel(/Body/);
+    await editor.fill((await editor.inputValue()).replace('"chart": 7', '"chart": 8'));
+    await shot("06-edit-and-requeue");
+    await dialog.getByRole("button", { name: "Requeue with this body" }).click();
+    await page.getByRole("status").filter({ hasText: "Sent back with the edited body" }).waitFor();
+    await page.getByLabel("History").getByText("requeued by admin").waitFor();
+    const api = await call<{ items: { action: string; actor: string; detail: Record<string, unknown> }[] }>("/api/queue/dlq/failures/acme-user-1/history?tenant=acme");
+    const entry = api.items.find((h) => h.action === "requeue")!;
+    expect(entry).toMatchObject({ actor: "admin" });
+    expect(entry.detail.newBodySha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(entry.detail.newBodySha256).not.toBe(entry.detail.oldBodySha256);
+    expect(await page.getByLabel("History").textContent()).toContain(String(entry.detail.newBodySha256));
+    await expect.poll(async () => await page.getByLabel("Body").textContent()).toContain('"chart": 8');
   });
 
   it("abandons everything a filter matches after showing the dry-run count", async () => {
@@ -163,16 +189,36 @@ describe("the operator console", () => {
     const dialog = page.getByRole("dialog", { name: "Abandon all matching" });
     await dialog.getByTestId("bulk-count").waitFor();
     expect(await dialog.getByTestId("bulk-count").textContent()).toContain("2 failures");
-    await shot("06-bulk-preview");
+    await shot("07-bulk-preview");
     await dialog.getByLabel(/Reason/).fill("database migrated; these jobs are obsolete");
     await dialog.getByRole("button", { name: "Abandon 2" }).click();
     await dialog.getByTestId("bulk-progress").filter({ hasText: "finished" }).waitFor({ timeout: 30_000 });
     expect(await dialog.getByTestId("bulk-progress").textContent()).toContain("2 of 2 processed: 2 done, 0 failed");
-    await shot("07-bulk-done");
+    await shot("08-bulk-done");
     await dialog.getByRole("button", { name: "Close" }).click();
     const api = await call<Page>("/api/queue/dlq/failures?tenant=acme&class=SYSTEM_ERROR");
     expect(api.items.map((f) => f.status)).toEqual(["abandoned", "abandoned"]);
     await expect.poll(() => table.locator("tbody .badge.status-abandoned").count()).toBe(2);
+  });
+
+  it("shows a read token no action, and the API refuses it anyway", async () => {
+    const created = await call<{ token: string }>("/api/admin/tokens", { method: "POST", body: { tenant: "acme", label: "acme-viewer", scope: "read" } });
+    const tab = await openPage(browser);
+    await signIn(tab.page, worker.url, created.token, "/console/tenants/acme/failures");
+    const table = tab.page.getByRole("table", { name: "Failures" });
+    await table.waitFor();
+    expect(await tab.page.getByRole("status", { name: /Live updates/ }).count()).toBe(1);
+    expect(await tab.page.locator(".who .badge").textContent()).toBe("read");
+    for (const name of ["Requeue all matching", "Abandon all matching"]) expect(await tab.page.getByRole("button", { name }).count()).toBe(0);
+    expect(await table.getByRole("checkbox").count()).toBe(0);
+    await table.getByRole("link", { name: "acme-user-3", exact: true }).click();
+    await tab.page.getByRole("heading", { name: /acme-user-3/ }).waitFor();
+    for (const name of ["Requeue", "Edit and requeue", "Abandon"]) expect(await tab.page.getByRole("button", { name, exact: true }).count()).toBe(0);
+    await tab.shot("09-read-token");
+    const refused = await fetch(`${worker.url}/api/queue/dlq/failures/acme-user-3/requeue?tenant=acme`, { method: "POST", headers: { authorization: `Bearer ${created.token}` } });
+    expect(refused.status).toBe(403);
+    expect(tab.errors).toEqual([]);
+    await tab.context.close();
   });
 
   it("takes a tenant token straight to its tenant, and signing out forgets it", async () => {
@@ -182,12 +228,45 @@ describe("the operator console", () => {
     await tab.page.waitForURL(/\/console\/tenants\/globex$/);
     await tab.page.getByRole("navigation", { name: "Main" }).waitFor();
     expect(await tab.page.getByRole("link", { name: "Tokens" }).count()).toBe(0);
-    await tab.shot("08-tenant-token-dark");
+    await tab.shot("10-tenant-token-dark");
     await tab.page.getByRole("button", { name: "Sign out" }).click();
     await tab.page.getByLabel("Token").waitFor();
     expect(await tab.page.evaluate("sessionStorage.length + localStorage.length")).toBe(0);
     expect(tab.errors).toEqual([]);
     await tab.context.close();
+  });
+
+  it("shows groups with their trend, the tokens with their scopes, and parking", async () => {
+    const { page, shot } = admin;
+    await page.goto(`${worker.url}/console/tenants/acme/groups`);
+    const table = page.getByRole("table", { name: "Failure groups" });
+    await table.waitFor();
+    const api = await call<{ items: { fingerprint: string; count: number; sparkline: number[] }[] }>("/api/queue/dlq/groups?tenant=acme");
+    expect(await table.locator("tbody tr").count()).toBe(api.items.length);
+    const first = api.items[0]!;
+    await expect.poll(() => table.getByRole("img").first().getAttribute("aria-label")).toContain(first.sparkline.join(", "));
+    await shot("11-groups");
+    await table.getByRole("link").first().click();
+    await page.waitForURL(new RegExp(`group=${first.fingerprint}`));
+    await expect.poll(() => page.getByRole("table", { name: "Failures" }).locator("tbody tr").count()).toBe(first.count);
+
+    await page.getByRole("link", { name: "Tokens" }).click();
+    const tokens = page.getByRole("table", { name: "Tokens" });
+    await tokens.getByRole("rowheader", { name: "acme-viewer" }).waitFor();
+    const viewer = tokens.getByRole("row").filter({ has: page.getByRole("rowheader", { name: "acme-viewer" }) });
+    expect(await viewer.locator(".badge").textContent()).toBe("read");
+    await page.getByLabel("Tenant", { exact: true }).fill("initech");
+    await page.getByLabel("Label").fill("initech-ops");
+    await page.getByLabel("Scope").selectOption("operate");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const secret = await page.getByLabel("The new token").textContent();
+    expect(secret).toMatch(/^dlq_/);
+    expect((await call<{ label: string }>("/api/session", { token: secret! })).label).toBe("initech-ops");
+    await shot("12-tokens");
+
+    await page.getByRole("link", { name: "Parking" }).click();
+    await page.getByText("Nothing is parked").waitFor();
+    await shot("13-parking");
   });
 
   it("made no request outside the worker's origin and logged no errors", () => {

@@ -130,7 +130,7 @@ export function FailurePage({ tenant, jobId, canOperate }: { tenant: string; job
         </section>
       </div>
       <section class="panel" aria-label="Body">
-        <h3>Body {f.bodyEncoding === "base64" ? <span class="muted">(raw bytes, base64)</span> : null}</h3>
+        <h3>Body {f.bodyEncoding === "base64" ? <span class="muted">(raw bytes, shown as text)</span> : null}</h3>
         <pre class="body">{bodyText}</pre>
       </section>
       <section class="panel" aria-label="History">
@@ -162,22 +162,27 @@ export function FailurePage({ tenant, jobId, canOperate }: { tenant: string; job
       </Dialog>
       <Dialog title="Edit and requeue" open={mode === "edit"} onClose={() => setMode(null)}>
         <EditForm
-          initial={f.bodyEncoding === "json" ? bodyText : typeof f.body === "string" ? f.body : bodyText}
+          initial={f.bodyEncoding === "base64" && typeof f.body === "string" ? textOf(f.body) : bodyText}
           json={f.bodyEncoding === "json"}
           busy={action.busy}
           error={action.error}
           onCancel={() => setMode(null)}
-          onSubmit={(body) => act("requeue", { body }, "Sent back with the edited body.")}
+          onSubmit={(body) => act("requeue", { body, bodyEncoding: f.bodyEncoding === "json" ? "json" : "text" }, "Sent back with the edited body.")}
         />
       </Dialog>
     </>
   );
 }
 
+/** Raw bytes, shown and edited as UTF-8 text (invalid sequences become U+FFFD). */
+function textOf(base64: string): string {
+  return new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+}
+
 function renderBody(f: FailureView): string {
   if (f.body === null || f.body === undefined) return "(no body)";
   if (f.bodyEncoding === "json") return JSON.stringify(f.body, null, 2);
-  return String(f.body);
+  return typeof f.body === "string" ? textOf(f.body) : String(f.body);
 }
 
 function AbandonForm({ busy, error, onCancel, onSubmit }: { busy: boolean; error?: ApiFailure; onCancel: () => void; onSubmit: (reason: string) => void }) {

@@ -31,7 +31,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
               <th scope="col">Class</th>
               <th scope="col">Queue</th>
               <th scope="col" class="n">Count</th>
-              <th scope="col">Trend</th>
+              <th scope="col">Last 24 h</th>
               <th scope="col">First seen</th>
               <th scope="col">Last seen</th>
             </tr>
@@ -50,7 +50,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
                 <td>{g.queue}</td>
                 <td class="n">{num(g.count)}</td>
                 <td>
-                  <Sparkline points={(g as Group & { trend?: number[] }).trend} label={`Trend of ${g.errorName}`} />
+                  <Sparkline points={g.sparkline} label={`Failures per hour, last 24 h, of ${g.errorName}`} />
                 </td>
                 <td>
                   <Time iso={g.firstSeen} />

@@ -1,5 +1,6 @@
 import { api, tenantQuery, type OperationList, type Stats } from "../api";
 import { useInterval, useLoad } from "../hooks";
+import { FailureChart } from "../chart";
 import { useLive, useLiveChange } from "../live";
 import { links } from "../router";
 import { Badge, Breakdown, Card, Empty, ErrorNote, Loading, num, Time } from "../ui";
@@ -39,6 +40,7 @@ export function TenantPage({ tenant }: { tenant: string }) {
             <Card label="Groups" value={<a href={links.groups(tenant)}>{num(s.groups)}</a>} />
             <Card label="Evicted" value={num(s.evicted)} hint="aged out of the ledger; still in D1 and R2" />
           </div>
+          <FailureChart tenant={tenant} />
           <div class="grid">
             <Breakdown title="By class" counts={s.byClass} kind="class" />
             <Breakdown title="By status" counts={s.byStatus} kind="status" />

@@ -71,7 +71,7 @@ export function TokensPage() {
                 <th scope="row">{t.label}</th>
                 <td>{t.tenant}</td>
                 <td>
-                  <Badge value={(t as Token & { scope?: string }).scope ?? "operate"} kind="scope" />
+                  <Badge value={t.scope} kind="scope" />
                 </td>
                 <td>
                   <Time iso={t.createdAt} />

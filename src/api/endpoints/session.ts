@@ -13,6 +13,6 @@ export const getSession = defineRoute({
     const auth = request.auth!;
     return auth.kind === "admin"
       ? { kind: "admin" as const, tenant: null, label: auth.label, scope: "admin" as const }
-      : { kind: "tenant" as const, tenant: auth.tenant, label: auth.label, scope: "operate" as const };
+      : { kind: "tenant" as const, tenant: auth.tenant, label: auth.label, scope: auth.scope };
   },
 });
