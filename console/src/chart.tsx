@@ -60,7 +60,7 @@ function Bars({ counts, start, stepMs, tick, label }: { counts: number[]; start:
       })}
       {counts.map((_, i) =>
         i % every === 0 ? (
-          <text key={`t${i}`} x={i * slot + slot / 2} y={h + 13} text-anchor="middle">
+          <text key={`t${i}`} x={i === 0 ? 0 : i * slot + slot / 2} y={h + 13} text-anchor={i === 0 ? "start" : "middle"}>
             {tick(new Date(start + i * stepMs))}
           </text>
         ) : null,

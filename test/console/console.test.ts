@@ -153,6 +153,25 @@ describe("the operator console", () => {
     expect(found.items.map((f) => f.jobId)).toEqual(["acme-user-2"]);
     await expect.poll(() => table.locator("tbody th[scope=row]").allTextContents()).toEqual(["acme-user-2"]);
     await shot("04b-failures-search");
+
+    // The keyboard: `/` focuses the search field; j / k move through the list; Enter opens.
+    await page.getByRole("searchbox").fill("");
+    await page.getByRole("searchbox").press("Enter");
+    await page.waitForURL((url) => !url.search.includes("q="));
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(api.items.length);
+    await page.locator("h1").click();
+    await page.keyboard.press("/");
+    expect(await page.evaluate("document.activeElement?.getAttribute('type')")).toBe("search");
+    await page.locator("h1").click();
+    await page.keyboard.press("j");
+    await page.keyboard.press("j");
+    await page.keyboard.press("k");
+    expect(await table.locator("tbody tr.active th[scope=row]").textContent()).toBe(api.items[0]!.jobId);
+    await page.keyboard.press("j");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(new RegExp(`/failures/${api.items[1]!.jobId}$`));
+    await page.goBack();
+    await table.waitFor();
   });
 
   it("opens a failure, edits its body and requeues it, and shows the history entry", async () => {

@@ -294,5 +294,9 @@ describe("POST /api/live/ticket", () => {
     const { token } = await createToken(tenant, "ops");
     const own = await apiFetch(`/api/live/ticket`, { method: "POST" }, token);
     expect(await own.json()).toMatchObject({ tenant, scope: "operate" });
+    const reader = await createToken(tenant, "viewer", "read");
+    const read = await apiFetch(`/api/live/ticket`, { method: "POST" }, reader.token);
+    expect(read.status).toBe(201);
+    expect(await read.json()).toMatchObject({ tenant, scope: "read" });
   });
 });

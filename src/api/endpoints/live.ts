@@ -12,7 +12,7 @@ import { TenantParam, ledgerFor, tenantOf } from "../tenant";
 
 /** The scope a ticket carries: the one place that maps a token to it. */
 export function liveScope(auth: Auth): LiveScope {
-  return auth.kind === "admin" ? "admin" : "operate";
+  return auth.scope;
 }
 
 export const TicketQuery = z.object({ tenant: TenantParam.optional() }).strict();
