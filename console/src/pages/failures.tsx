@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { FAILURE_CLASSES, FAILURE_STATUSES } from "../../../src/model";
 import { api, tenantQuery, type Failure, type FailurePage } from "../api";
 import { BulkDialog, type BulkAction } from "../bulk";
 import { exportFailures } from "../export";
@@ -8,8 +9,6 @@ import { links, navigate } from "../router";
 import { Badge, Empty, ErrorNote, Loading, num, Time } from "../ui";
 import type { ApiFailure } from "../api";
 
-const CLASSES = ["RECOVERABLE", "USER_ERROR", "SYSTEM_ERROR", "UNKNOWN"] as const;
-const STATUSES = ["open", "retrying", "exhausted", "recovered", "presumed_recovered", "abandoned"] as const;
 const FILTER_KEYS = ["class", "status", "queue", "group", "q"] as const;
 type Filters = Partial<Record<(typeof FILTER_KEYS)[number], string>>;
 
@@ -237,28 +236,8 @@ function FilterBar({ filters, onChange }: { filters: Filters; onChange: (f: Filt
         Search
         <input data-search type="search" placeholder="job id, error, reason, body…  ( / )" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
       </label>
-      <label>
-        Class
-        <select value={filters.class ?? ""} onChange={(e) => set("class", (e.target as HTMLSelectElement).value)}>
-          <option value="">any</option>
-          {CLASSES.map((c) => (
-            <option key={c} value={c}>
-              {c}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Status
-        <select value={filters.status ?? ""} onChange={(e) => set("status", (e.target as HTMLSelectElement).value)}>
-          <option value="">any</option>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s.replaceAll("_", " ")}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Choice label="Class" value={filters.class} options={FAILURE_CLASSES} onChange={(v) => set("class", v)} />
+      <Choice label="Status" value={filters.status} options={FAILURE_STATUSES} onChange={(v) => set("status", v)} />
       <label>
         Queue
         <input type="text" value={queue} size={10} onInput={(e) => setQueue((e.target as HTMLInputElement).value)} onBlur={() => queue.trim() !== (filters.queue ?? "") && set("queue", queue.trim())} />
@@ -275,6 +254,22 @@ function FilterBar({ filters, onChange }: { filters: Filters; onChange: (f: Filt
         Apply
       </button>
     </form>
+  );
+}
+
+function Choice({ label, value, options, onChange }: { label: string; value: string | undefined; options: readonly string[]; onChange: (v: string) => void }) {
+  return (
+    <label>
+      {label}
+      <select value={value ?? ""} onChange={(e) => onChange((e.target as HTMLSelectElement).value)}>
+        <option value="">any</option>
+        {options.map((o) => (
+          <option key={o} value={o}>
+            {o.replaceAll("_", " ")}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
 

@@ -1,3 +1,4 @@
+import { FAILURE_CLASSES } from "../../../src/model";
 import { api, type CrossTenant } from "../api";
 import { useInterval, useListKeys, useLoad } from "../hooks";
 import { links, navigate } from "../router";
@@ -35,18 +36,11 @@ export function TenantsPage() {
                 <tr>
                   <th scope="col">Tenant</th>
                   <th scope="col" class="n">Total</th>
-                  <th scope="col" class="n">
-                    <Badge value="RECOVERABLE" kind="class" />
-                  </th>
-                  <th scope="col" class="n">
-                    <Badge value="USER_ERROR" kind="class" />
-                  </th>
-                  <th scope="col" class="n">
-                    <Badge value="SYSTEM_ERROR" kind="class" />
-                  </th>
-                  <th scope="col" class="n">
-                    <Badge value="UNKNOWN" kind="class" />
-                  </th>
+                  {FAILURE_CLASSES.map((c) => (
+                    <th key={c} scope="col" class="n">
+                      <Badge value={c} kind="class" />
+                    </th>
+                  ))}
                   <th scope="col" class="n">Open</th>
                   <th scope="col" class="n">Exhausted</th>
                 </tr>
@@ -58,10 +52,11 @@ export function TenantsPage() {
                       <a href={links.tenant(t.tenant)}>{t.tenant}</a>
                     </th>
                     <td class="n">{num(t.total)}</td>
-                    <td class="n">{num(t.byClass.RECOVERABLE)}</td>
-                    <td class="n">{num(t.byClass.USER_ERROR)}</td>
-                    <td class="n">{num(t.byClass.SYSTEM_ERROR)}</td>
-                    <td class="n">{num(t.byClass.UNKNOWN)}</td>
+                    {FAILURE_CLASSES.map((c) => (
+                      <td key={c} class="n">
+                        {num(t.byClass[c])}
+                      </td>
+                    ))}
                     <td class="n">{num(t.byStatus.open)}</td>
                     <td class="n">{num(t.byStatus.exhausted)}</td>
                   </tr>
