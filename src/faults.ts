@@ -5,6 +5,7 @@ export type FaultPoint =
   | "ledger.record.before-commit"
   | "ledger.record.after-commit"
   | "capture.send"
+  | "demo.send"
   | "parking.put"
   | "parking.d1"
   | "r2.put"
@@ -22,6 +23,8 @@ interface Armed {
 }
 
 const armed = new Map<FaultPoint, Armed[]>();
+/** How many times each point has thrown since the isolate started (the chaos report reads it). */
+const fired = new Map<FaultPoint, number>();
 
 export class InjectedFault extends Error {
   constructor(readonly point: FaultPoint) {
@@ -44,5 +47,10 @@ export function faultPoint(point: FaultPoint, key?: string): void {
   const entry = entries?.find((e) => e.remaining > 0 && (e.key === undefined || e.key === key));
   if (!entry) return;
   entry.remaining--;
+  fired.set(point, (fired.get(point) ?? 0) + 1);
   throw new InjectedFault(point);
+}
+
+export function faultsFired(): Partial<Record<FaultPoint, number>> {
+  return Object.fromEntries(fired);
 }

@@ -10,7 +10,7 @@ import { abortAllDurableObjects, createExecutionContext, createMessageBatch, get
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { buildEnvelope } from "../../src/capture";
-import { armFault, disarmFaults, type FaultPoint } from "../../src/faults";
+import { armFault, disarmFaults, faultsFired, type FaultPoint } from "../../src/faults";
 import type { FailureLedger } from "../../src/ledger/ledger";
 import { ORIGIN, seeded } from "../support/recovery";
 
@@ -31,7 +31,11 @@ export interface ChaosReport {
   parked: number;
   /** failures that left the ledger by retention, found whole in D1 */
   evicted: number;
+  /** per fault point: how many times it was armed, and how many times it threw */
   faults: Record<string, number>;
+  fired: Record<string, number>;
+  /** wall time of the seed, workload to checked */
+  ms: number;
   problems: string[];
 }
 
@@ -71,6 +75,8 @@ const ERRORS: Record<Exclude<Kind, "crash">, { name: string; message: string; st
 const ledgerOf = (tenant: string) => env.FAILURE_LEDGER.getByName(tenant);
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const started = Date.now();
+  const firedBefore = faultsFired();
   const rng = seeded(options.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
   const chance = (p: number) => rng() < p;
@@ -155,6 +161,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
   };
 
+  /** The parking queue: archived raw to R2 and listed in D1; what failed is retried (100 retries, in effect forever). */
+  const consumeParking = async (calm: boolean) => {
+    const batch = parking.splice(0);
+    if (!calm && chance(0.3)) {
+      if (chance(0.5)) arm("parking.put", pick(batch).id);
+      else arm("parking.d1");
+    }
+    const { acked, retried } = await deliver("jobs-dlq-parking", batch);
+    for (const m of batch) if (retried.has(m.id) || !acked.has(m.id)) parking.push({ ...m, attempts: m.attempts + 1 });
+  };
+
   /** Runs one tenant's alarm as the platform would (at its time), sometimes with a fault armed. */
   const runAlarm = async (tenant: string, calm = false) => {
     const at = await runInDurableObject(ledgerOf(tenant), async (instance: FailureLedger, state) => {
@@ -163,7 +180,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return alarm;
     });
     if (at === null) return false;
-    if (!calm && chance(0.4)) arm(pick(["d1.batch", "r2.put", "analytics.write", "alarm", "recovery.after-send"] as const), tenant);
+    if (!calm && chance(0.4)) {
+      const point = pick(["d1.batch", "r2.put", "analytics.write", "alarm", "recovery.after-send"] as const);
+      // recovery.after-send is keyed by the origin queue; the others by tenant.
+      arm(point, point === "recovery.after-send" ? ORIGIN : tenant);
+    }
     if (!calm && chance(0.1)) arm("recovery.send", ORIGIN);
     try {
       await runDurableObjectAlarm(ledgerOf(tenant));
@@ -174,18 +195,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   };
 
   /** Retries the ledgers sent: each retried job either succeeds (reported) or fails again. */
-  const settleRetries = async (handled: Set<string>) => {
-    const all = await (await env.RECEIVER.fetch("http://receiver/received")).json<{ body: { tenantId: string; jobId: string } }[]>();
-    for (const [index, { body }] of all.entries()) {
+  let retriesSeen = 0;
+  const settleRetries = async () => {
+    const fresh = await (await env.RECEIVER.fetch(`http://receiver/received?from=${retriesSeen}`)).json<{ body: { tenantId: string; jobId: string } }[]>();
+    retriesSeen += fresh.length;
+    for (const { body } of fresh) {
       const job = jobs.get(`${body?.tenantId}/${body?.jobId}`);
-      if (!job || handled.has(String(index))) continue;
-      handled.add(String(index));
+      if (!job) continue;
       if (job.succeedsOnRetry) await ledgerOf(job.tenant).reportSucceeded([job.jobId]).catch(() => undefined);
       else failOnce(job);
     }
   };
 
-  const handledRetries = new Set<string>();
   const chaosSteps = Math.max(30, options.jobs);
   for (let step = 0; dlq.length > 0 || step < chaosSteps; step++) {
     if (dlq.length > 0) await consumeSome(false);
@@ -194,8 +215,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await abortAllDurableObjects(); // every ledger reset: memory gone, storage kept
       faults.reset = (faults.reset ?? 0) + 1;
     }
-    if (parking.length > 0) await deliver("jobs-dlq-parking", parking.splice(0));
-    await settleRetries(handledRetries);
+    if (parking.length > 0) await consumeParking(false);
+    await settleRetries();
     if (step > options.jobs * 20) throw new Error("chaos: the DLQ never drained");
   }
 
@@ -221,7 +242,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       throw new Error(`chaos: the ledgers never settled: ${JSON.stringify(stuck)}`);
     }
     while (dlq.length > 0) await consumeSome(true);
-    if (parking.length > 0) await deliver("jobs-dlq-parking", parking.splice(0));
+    while (parking.length > 0) await consumeParking(true);
     const settled = await Promise.all(
       tenants.map(async (t) => {
         const stats = await ledgerOf(t).stats();
@@ -231,13 +252,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (settled.every(Boolean) && dlq.length === 0 && parking.length === 0) break;
     // Only the ledgers with work left: a settled ledger's next alarm may be days away (retention).
     for (const [i, tenant] of tenants.entries()) if (!settled[i]) await runAlarm(tenant, true);
-    await settleRetries(handledRetries);
+    await settleRetries();
   }
-  return check(options, jobs, tenants, faults);
+  const report = await check(options, jobs, tenants, faults);
+  const firedNow = faultsFired();
+  // The harness plays the platform's part for these two: each one armed is one that happened.
+  const simulated = Object.fromEntries(["capture.send", "reset"].filter((p) => faults[p]).map((p) => [p, faults[p]!]));
+  report.fired = { ...simulated, ...Object.fromEntries(Object.entries(firedNow).map(([p, n]) => [p, n! - (firedBefore[p as FaultPoint] ?? 0)])) };
+  report.ms = Date.now() - started;
+  return report;
 }
 
 async function check(options: ChaosOptions, jobs: Map<string, Job>, tenants: string[], faults: Record<string, number>): Promise<ChaosReport> {
-  const report: ChaosReport = { seed: options.seed, jobs: jobs.size, occurrences: 0, lost: 0, duplicated: 0, unexpected: 0, recovered: 0, parked: 0, evicted: 0, faults, problems: [] };
+  const report: ChaosReport = { seed: options.seed, jobs: jobs.size, occurrences: 0, lost: 0, duplicated: 0, unexpected: 0, recovered: 0, parked: 0, evicted: 0, faults, fired: {}, ms: 0, problems: [] };
   const problem = (kind: "lost" | "duplicated" | "unexpected", text: string) => {
     report[kind]++;
     if (report.problems.length < 20) report.problems.push(`${kind}: ${text}`);
