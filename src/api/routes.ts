@@ -54,6 +54,7 @@ const devJobs = defineRoute({
   access: "dev",
   body: { schema: DemoJobsRequest, raw: { contentTypes: ["application/json"] } },
   responses: { 202: { description: "Enqueued", schema: DevAccepted } },
+  errors: [503],
   handler: async ({ request, env }) => reply(202, (await (await postDemoJobs(request, env)).json()) as Record<string, unknown>),
 });
 

@@ -163,3 +163,24 @@ describe("demo loop in the local runtime (real queues, retries and dead-letterin
     expect(crash).toMatchObject({ class: "UNKNOWN", reason: "no error context", error: null, queue: "jobs" });
   });
 });
+
+describe("POST /dev/jobs when the queue refuses a send", () => {
+  it("answers 503 in the one error shape, naming the jobs enqueued before the refusal", async () => {
+    // The third batch of 100 is refused, as the local broker refuses past 10,000 delayed messages.
+    armFault("demo.send", { key: "200" });
+    const res = await exports.default.fetch("http://local/dev/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tenantId: tenant(), jobId: "refused", count: 250, fail: "none" }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    const { error } = await res.json<{ error: { code: string; message: string; details: { enqueued: number; requested: number; jobIds: string[] } } }>();
+    expect(error.code).toBe("send_failed");
+    expect(error.message).toContain("after 200 of 250 jobs");
+    expect(error.message).toContain("Send fewer jobs at a time, or wait");
+    expect(error.details.enqueued).toBe(200);
+    expect(error.details.requested).toBe(250);
+    expect(error.details.jobIds).toEqual(Array.from({ length: 200 }, (_, i) => `refused-${i + 1}`));
+  });
+});

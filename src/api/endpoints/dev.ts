@@ -5,6 +5,8 @@ import { z } from "zod";
 import { JobId, TenantId } from "../../capture/envelope";
 import { DemoFailure, type DemoJob } from "../../demo/job";
 import { decodeUtf8 } from "../../bytes";
+import { faultPoint } from "../../faults";
+import { ApiError } from "../errors";
 import { readBodyBytes, readJson } from "../validate";
 
 export const DemoJobsRequest = z
@@ -29,12 +31,35 @@ export async function postDemoJobs(request: IRequest, env: Env) {
     ...(input.succeedAfter === undefined ? {} : { succeedAfter: input.succeedAfter }),
   }));
   for (let i = 0; i < jobs.length; i += 100) {
-    await env.JOBS.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body })));
+    try {
+      faultPoint("demo.send", String(i));
+      await env.JOBS.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body })));
+    } catch (error) {
+      throw queueRefused(error, jobs, i);
+    }
   }
   return new Response(JSON.stringify({ enqueued: jobs.length, queue: "jobs", jobIds: jobs.map((j) => j.jobId) }), {
     status: 202,
     headers: { "content-type": "application/json" },
   });
+}
+
+/**
+ * The queue refused a send (over its rate or backlog limit; locally, past 10,000 delayed messages):
+ * the batches before it are on the queue, this one and the rest are not.
+ */
+function queueRefused(error: unknown, jobs: DemoJob[], accepted: number): ApiError {
+  const reason = error instanceof Error ? error.message : String(error);
+  console.error(`dev/jobs: the queue refused a send after ${accepted} of ${jobs.length} jobs`, error);
+  return new ApiError(
+    503,
+    "send_failed",
+    `The demo queue refused the send after ${accepted} of ${jobs.length} jobs (${reason}). ` +
+      `The first ${accepted} are enqueued; the other ${jobs.length - accepted} are not. ` +
+      `Send fewer jobs at a time, or wait for the queue to drain (its retries to run down), then send the rest.`,
+    { enqueued: accepted, requested: jobs.length, jobIds: jobs.slice(0, accepted).map((j) => j.jobId) },
+    { "retry-after": "5" },
+  );
 }
 
 /** JSON goes to the DLQ as JSON; anything else as the exact bytes received. */
