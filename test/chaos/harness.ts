@@ -12,6 +12,7 @@ import worker from "../../src/index";
 import { buildEnvelope } from "../../src/capture";
 import { armFault, disarmFaults, faultsFired, type FaultPoint } from "../../src/faults";
 import type { FailureLedger } from "../../src/ledger/ledger";
+import { shardIfAssigned } from "../../src/sinks/shards";
 import { ORIGIN, seeded } from "../support/recovery";
 
 export interface ChaosOptions {
@@ -36,6 +37,8 @@ export interface ChaosReport {
   fired: Record<string, number>;
   /** wall time of the seed, workload to checked */
   ms: number;
+  /** how many D1 databases the tenants' failures were spread over */
+  databases: number;
   problems: string[];
 }
 
@@ -264,7 +267,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 async function check(options: ChaosOptions, jobs: Map<string, Job>, tenants: string[], faults: Record<string, number>): Promise<ChaosReport> {
-  const report: ChaosReport = { seed: options.seed, jobs: jobs.size, occurrences: 0, lost: 0, duplicated: 0, unexpected: 0, recovered: 0, parked: 0, evicted: 0, faults, fired: {}, ms: 0, problems: [] };
+  const report: ChaosReport = { seed: options.seed, jobs: jobs.size, occurrences: 0, lost: 0, duplicated: 0, unexpected: 0, recovered: 0, parked: 0, evicted: 0, faults, fired: {}, ms: 0, databases: 0, problems: [] };
   const problem = (kind: "lost" | "duplicated" | "unexpected", text: string) => {
     report[kind]++;
     if (report.problems.length < 20) report.problems.push(`${kind}: ${text}`);
@@ -283,9 +286,14 @@ async function check(options: ChaosOptions, jobs: Map<string, Job>, tenants: str
     }
   }
 
+  const shards = new Set<string>();
   for (const tenant of tenants) {
     const stub = ledgerOf(tenant);
-    const d1 = await env.DB.prepare(`SELECT job_id, occurrences FROM failures WHERE tenant_id = ?`).bind(tenant).all<{ job_id: string; occurrences: number }>();
+    const db = await shardIfAssigned(env, tenant);
+    const d1 = db
+      ? await db.prepare(`SELECT job_id, occurrences FROM failures WHERE tenant_id = ?`).bind(tenant).all<{ job_id: string; occurrences: number }>()
+      : { results: [] };
+    if (db) shards.add(db === env.DB ? "DB" : "DB_2");
     const inD1 = new Map(d1.results.map((r) => [r.job_id, r.occurrences]));
     const lines = new Map<string, number>();
     for (const object of (await env.ARCHIVE.list({ prefix: `${tenant}/` })).objects) {
@@ -321,5 +329,6 @@ async function check(options: ChaosOptions, jobs: Map<string, Job>, tenants: str
     const stats = await stub.stats();
     if (stats.total !== expected.length) problem(stats.total > expected.length ? "unexpected" : "lost", `${tenant}: total ${stats.total} for ${expected.length} jobs`);
   }
+  report.databases = shards.size;
   return report;
 }
