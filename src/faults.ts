@@ -47,6 +47,7 @@ export function faultPoint(point: FaultPoint, key?: string): void {
   const entry = entries?.find((e) => e.remaining > 0 && (e.key === undefined || e.key === key));
   if (!entry) return;
   entry.remaining--;
+  if (entry.remaining === 0) entries!.splice(entries!.indexOf(entry), 1);
   fired.set(point, (fired.get(point) ?? 0) + 1);
   throw new InjectedFault(point);
 }

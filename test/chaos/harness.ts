@@ -39,6 +39,8 @@ export interface ChaosReport {
   ms: number;
   /** how many D1 databases the tenants' failures were spread over */
   databases: number;
+  steps: number;
+  phases: Record<string, number>;
   problems: string[];
 }
 
@@ -79,6 +81,16 @@ const ledgerOf = (tenant: string) => env.FAILURE_LEDGER.getByName(tenant);
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
+  /** Where the run's time goes (ms), to see what to speed up. */
+  const phases: Record<string, number> = {};
+  const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
+    const at = Date.now();
+    try {
+      return await work();
+    } finally {
+      phases[phase] = (phases[phase] ?? 0) + Date.now() - at;
+    }
+  };
   const firedBefore = faultsFired();
   const rng = seeded(options.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
@@ -175,6 +187,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const m of batch) if (retried.has(m.id) || !acked.has(m.id)) parking.push({ ...m, attempts: m.attempts + 1 });
   };
 
+  const lastAlarmError = new Map<string, string>();
   /** Runs one tenant's alarm as the platform would (at its time), sometimes with a fault armed. */
   const runAlarm = async (tenant: string, calm = false) => {
     const at = await runInDurableObject(ledgerOf(tenant), async (instance: FailureLedger, state) => {
@@ -191,8 +204,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (!calm && chance(0.1)) arm("recovery.send", ORIGIN);
     try {
       await runDurableObjectAlarm(ledgerOf(tenant));
-    } catch {
+    } catch (error) {
       // an alarm that throws is retried by the platform: here, by a later run
+      lastAlarmError.set(tenant, String(error).slice(0, 300));
     }
     return true;
   };
@@ -202,35 +216,47 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const settleRetries = async () => {
     const fresh = await (await env.RECEIVER.fetch(`http://receiver/received?from=${retriesSeen}`)).json<{ body: { tenantId: string; jobId: string } }[]>();
     retriesSeen += fresh.length;
+    const touched = new Set<string>();
     for (const { body } of fresh) {
       const job = jobs.get(`${body?.tenantId}/${body?.jobId}`);
       if (!job) continue;
+      touched.add(job.tenant);
       if (job.succeedsOnRetry) await ledgerOf(job.tenant).reportSucceeded([job.jobId]).catch(() => undefined);
       else failOnce(job);
     }
+    return touched;
   };
 
   const chaosSteps = Math.max(30, options.jobs);
-  for (let step = 0; dlq.length > 0 || step < chaosSteps; step++) {
-    if (dlq.length > 0) await consumeSome(false);
-    if (chance(0.7)) await runAlarm(pick(tenants));
+  let step = 0;
+  for (; dlq.length > 0 || step < chaosSteps; step++) {
+    if (dlq.length > 0) await timed("consume", () => consumeSome(false));
+    if (chance(0.7)) await timed("alarm", () => runAlarm(pick(tenants)));
     if (chance(0.04)) {
-      await abortAllDurableObjects(); // every ledger reset: memory gone, storage kept
+      await timed("reset", () => abortAllDurableObjects()); // every ledger reset: memory gone, storage kept
       faults.reset = (faults.reset ?? 0) + 1;
     }
-    if (parking.length > 0) await consumeParking(false);
-    await settleRetries();
+    if (parking.length > 0) await timed("parking", () => consumeParking(false));
+    await timed("settle", () => settleRetries());
+    if (step % 1000 === 999) console.log(`chaos progress: seed ${options.seed}, step ${step + 1}, ${dlq.length} in the DLQ, ${Math.round((Date.now() - started) / 1000)} s, ${JSON.stringify(phases)}`);
     if (step > options.jobs * 20) throw new Error("chaos: the DLQ never drained");
   }
 
   // Drain: no more faults; every alarm runs until the outboxes are empty and no retry is due.
   disarmFaults();
+  const drainStarted = Date.now();
+  // Recovery can take many alarm runs per ledger (backoff, circuit cool-downs and probes, presumed
+  // recoveries), the more the more jobs a ledger has.
+  const maxRounds = 500 + 50 * Math.ceil(options.jobs / options.tenants);
+  // Each round asks only the ledgers that may have work: unsettled last round, or fed since.
+  let unsettled = new Set(tenants);
   for (let round = 0; ; round++) {
-    if (round === 500) {
+    if (round === maxRounds) {
       const stuck = await Promise.all(
         tenants.map((t) =>
           runInDurableObject(ledgerOf(t), async (_i: FailureLedger, state) => ({
             tenant: t,
+            lastAlarmError: lastAlarmError.get(t),
             alarm: await state.storage.getAlarm(),
             due: state.storage.sql.exec(`SELECT kind, key, due_at FROM due_work ORDER BY due_at LIMIT 5`).toArray(),
             outbox: state.storage.sql.exec(`SELECT COUNT(*) AS n FROM outbox`).one().n,
@@ -244,20 +270,30 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       );
       throw new Error(`chaos: the ledgers never settled: ${JSON.stringify(stuck)}`);
     }
+    for (const m of dlq) unsettled.add(jobs.get(m.job)!.tenant);
     while (dlq.length > 0) await consumeSome(true);
     while (parking.length > 0) await consumeParking(true);
-    const settled = await Promise.all(
-      tenants.map(async (t) => {
-        const stats = await ledgerOf(t).stats();
-        return stats.outbox.pendingRows === 0 && stats.recovery.scheduledRetries === 0;
-      }),
-    );
-    if (settled.every(Boolean) && dlq.length === 0 && parking.length === 0) break;
+    const isSettled = async (t: string) => {
+      const stats = await ledgerOf(t).stats();
+      return stats.outbox.pendingRows === 0 && stats.recovery.scheduledRetries === 0;
+    };
+    const candidates = [...unsettled];
+    const settled = await Promise.all(candidates.map(isSettled));
+    unsettled = new Set(candidates.filter((_, i) => !settled[i]));
+    if (unsettled.size === 0 && dlq.length === 0 && parking.length === 0) {
+      // Confirm across every ledger before stopping.
+      const all = await Promise.all(tenants.map(isSettled));
+      unsettled = new Set(tenants.filter((_, i) => !all[i]));
+      if (unsettled.size === 0) break;
+    }
     // Only the ledgers with work left: a settled ledger's next alarm may be days away (retention).
-    for (const [i, tenant] of tenants.entries()) if (!settled[i]) await runAlarm(tenant, true);
-    await settleRetries();
+    for (const tenant of unsettled) await runAlarm(tenant, true);
+    for (const tenant of await settleRetries()) unsettled.add(tenant);
   }
-  const report = await check(options, jobs, tenants, faults);
+  phases.drain = Date.now() - drainStarted;
+  const report = await timed("check", () => check(options, jobs, tenants, faults));
+  report.steps = step;
+  report.phases = phases;
   const firedNow = faultsFired();
   // The harness plays the platform's part for these two: each one armed is one that happened.
   const simulated = Object.fromEntries(["capture.send", "reset"].filter((p) => faults[p]).map((p) => [p, faults[p]!]));
@@ -267,7 +303,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 async function check(options: ChaosOptions, jobs: Map<string, Job>, tenants: string[], faults: Record<string, number>): Promise<ChaosReport> {
-  const report: ChaosReport = { seed: options.seed, jobs: jobs.size, occurrences: 0, lost: 0, duplicated: 0, unexpected: 0, recovered: 0, parked: 0, evicted: 0, faults, fired: {}, ms: 0, databases: 0, problems: [] };
+  const report: ChaosReport = { seed: options.seed, jobs: jobs.size, occurrences: 0, lost: 0, duplicated: 0, unexpected: 0, recovered: 0, parked: 0, evicted: 0, faults, fired: {}, ms: 0, databases: 0, steps: 0, phases: {}, problems: [] };
   const problem = (kind: "lost" | "duplicated" | "unexpected", text: string) => {
     report[kind]++;
     if (report.problems.length < 20) report.problems.push(`${kind}: ${text}`);
