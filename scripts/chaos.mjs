@@ -15,30 +15,34 @@ const { values } = parseArgs({
     jobs: { type: "string", default: "400" },
     tenants: { type: "string", default: "10" },
     seeds: { type: "string", default: "1,2,3" },
+    // Seeds run side by side, each in its own vitest (and workerd): for big runs on several cores.
+    parallel: { type: "boolean", default: false },
   },
 });
 for (const [name, value] of Object.entries(values)) {
+  if (name === "parallel") continue;
   if (!/^\d+(,\d+)*$/.test(String(value))) {
     console.error(`npm run chaos: --${name} must be a number${name === "seeds" ? " or a comma-separated list" : ""}, not ${value}`);
     process.exit(2);
   }
 }
 
-const env = {
-  ...process.env,
-  CHAOS_JOBS: values.jobs,
-  CHAOS_TENANTS: values.tenants,
-  CHAOS_SEEDS: values.seeds,
-  CHAOS_TIMEOUT_MS: String(20 * 60_000),
-};
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
-const child = spawn(process.execPath, [vitest, "run", "test/chaos"], { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
+const seedGroups = values.parallel ? String(values.seeds).split(",") : [String(values.seeds)];
+const children = seedGroups.map((seeds) =>
+  spawn(process.execPath, [vitest, "run", "test/chaos/chaos.test.ts"], {
+    cwd: root,
+    env: { ...process.env, CHAOS_JOBS: values.jobs, CHAOS_TENANTS: values.tenants, CHAOS_SEEDS: seeds, CHAOS_TIMEOUT_MS: String(60 * 60_000) },
+    stdio: ["ignore", "pipe", "inherit"],
+  }),
+);
 
 /** @type {{ seed: number, jobs: number, occurrences: number, lost: number, duplicated: number, unexpected: number, recovered: number, parked: number, evicted: number, faults: Record<string, number>, fired: Record<string, number>, ms: number }[]} */
 const reports = [];
 const started = Date.now();
-let buffer = "";
-child.stdout.on("data", (chunk) => {
+for (const child of children) {
+  let buffer = "";
+  child.stdout.on("data", (chunk) => {
   process.stdout.write(chunk);
   buffer += chunk.toString();
   let newline;
@@ -48,7 +52,8 @@ child.stdout.on("data", (chunk) => {
     const at = line.indexOf("chaos {");
     if (at >= 0) reports.push(JSON.parse(line.slice(at + "chaos ".length)));
   }
-});
+  });
+}
 
 /** @param {string[]} header @param {(string | number)[][]} rows */
 const table = (header, rows) => {
@@ -56,7 +61,9 @@ const table = (header, rows) => {
   for (const row of [header, ...rows]) console.log(row.map((v, i) => (i === 0 ? String(v).padEnd(widths[i] ?? 0) : String(v).padStart(widths[i] ?? 0))).join("  "));
 };
 
-child.on("exit", (code) => {
+const codes = await Promise.all(children.map((child) => new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1)))));
+{
+  reports.sort((a, b) => a.seed - b.seed);
   if (reports.length > 0) {
     const sum = (/** @type {number[]} */ values) => values.reduce((a, b) => a + b, 0);
     console.log(`\n${reports.length} seed(s), ${Math.round((Date.now() - started) / 1000)} s in all\n`);
@@ -71,5 +78,5 @@ child.on("exit", (code) => {
       points.map((p) => [p, sum(reports.map((r) => r.faults[p] ?? 0)), sum(reports.map((r) => r.fired[p] ?? 0)), ...reports.map((r) => r.fired[p] ?? 0)]),
     );
   }
-  process.exit(code ?? 1);
-});
+  process.exit(Math.max(0, ...codes.map(Number)));
+}
