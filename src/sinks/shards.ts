@@ -48,8 +48,8 @@ function known(env: Env, tenant: string, name: string): D1Database {
 
 /** The database of a tenant's failures, assigning one if it has none yet (what a flush needs). */
 export async function shardFor(env: Env, tenant: string): Promise<D1Database> {
-  const cached = assigned.get(tenant);
-  if (cached) return known(env, tenant, cached);
+  const existing = await shardIfAssigned(env, tenant);
+  if (existing) return existing;
   const shards = readConfig(env).d1.shards;
   const candidate = shards[hash(tenant) % shards.length]!;
   // Insert-if-absent, then read: of two first flushes racing, the first write wins for both.
