@@ -64,6 +64,11 @@ interface Job {
   occurrences: Set<string>;
   /** DLQ message ids of occurrences that ended in the parking queue instead */
   parked: Set<string>;
+  /**
+   * Their occurrence keys. The ledger may hold one of these too, at most once: a write that
+   * committed while its call failed, then as many failed deliveries as the platform allows.
+   */
+  parkedKeys: Set<string>;
   /** what the job does when a recovery retry of it arrives */
   succeedsOnRetry: boolean;
 }
@@ -136,6 +141,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       kind: pick(["recoverable", "recoverable", "user", "system", "crash"] as const),
       occurrences: new Set(),
       parked: new Set(),
+      parkedKeys: new Set(),
       succeedsOnRetry: chance(0.6),
     };
     jobs.set(`${job.tenant}/${job.jobId}`, job);
@@ -171,6 +177,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const job = jobs.get(m.job)!;
         job.occurrences.delete(m.occurrenceKey);
         job.parked.add(m.id);
+        job.parkedKeys.add(m.occurrenceKey);
         parking.push(m);
       } else dlq.push({ ...m, attempts: m.attempts + 1 });
     }
@@ -340,18 +347,26 @@ async function check(options: ChaosOptions, jobs: Map<string, Job>, tenants: str
       }
     }
 
-    const expected = [...jobs.values()].filter((j) => j.tenant === tenant && j.occurrences.size > 0);
+    // What the ledger must hold of a job: its occurrences, and those of its parked ones it recorded (archived once).
+    const parkedRecorded = (j: Job) => [...j.parkedKeys].filter((key) => (lines.get(`${j.jobId}\n${key}`) ?? 0) > 0).length;
+    const owed = (j: Job) => j.occurrences.size + parkedRecorded(j);
+    const expected = [...jobs.values()].filter((j) => j.tenant === tenant && owed(j) > 0);
     for (const job of expected) {
       report.occurrences += job.occurrences.size;
+      const want = owed(job);
+      for (const key of job.parkedKeys) {
+        const count = lines.get(`${job.jobId}\n${key}`) ?? 0;
+        if (count > 1) problem("duplicated", `${tenant}/${job.jobId} parked occurrence ${key} archived ${count} times`);
+      }
       const live = await stub.getFailure(job.jobId);
       if (!live) {
         // Evicted by retention after it was flushed: D1 and R2 must still hold all of it.
-        if (inD1.get(job.jobId) !== job.occurrences.size) problem("lost", `${tenant}/${job.jobId} is not in the ledger, and D1 has ${inD1.get(job.jobId) ?? "no row"}`);
+        if (inD1.get(job.jobId) !== want) problem("lost", `${tenant}/${job.jobId} is not in the ledger, and D1 has ${inD1.get(job.jobId) ?? "no row"}`);
         else report.evicted++;
         continue;
       }
-      if (live.occurrences < job.occurrences.size) problem("lost", `${tenant}/${job.jobId}: ${live.occurrences} of ${job.occurrences.size} occurrences in the ledger`);
-      if (live.occurrences > job.occurrences.size) problem("duplicated", `${tenant}/${job.jobId}: ${live.occurrences} occurrences for ${job.occurrences.size} sent`);
+      if (live.occurrences < want) problem("lost", `${tenant}/${job.jobId}: ${live.occurrences} of ${want} occurrences in the ledger`);
+      if (live.occurrences > want) problem("duplicated", `${tenant}/${job.jobId}: ${live.occurrences} occurrences for ${want} sent`);
       if (inD1.get(job.jobId) !== live.occurrences) problem("lost", `${tenant}/${job.jobId}: D1 has ${inD1.get(job.jobId) ?? "no row"}, the ledger ${live.occurrences}`);
       for (const key of job.occurrences) {
         const count = lines.get(`${job.jobId}\n${key}`) ?? 0;
