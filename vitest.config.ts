@@ -23,7 +23,10 @@ export default defineConfig(async () => {
                   RETRY_SEAL_KEY: "test-seal-key",
                   ADMIN_TOKEN: "test-admin-token",
                   TEST_MIGRATIONS: migrations,
+                  // Tenants spread over two local D1 databases (DB, the primary, and DB_2).
+                  D1_SHARDS: "DB,DB_2",
                 },
+                d1Databases: { DB_2: "dlq-ledger-shard-2" },
                 queueProducers: { RECOVERY_ORIGIN: { queueName: "recovery-origin" } },
                 // JOBS_WORKER (bound by `npm start` to the example worker) reaches the receiver here: the
                 // forwarding of /dev/jobs is tested in this pool, the example worker itself end to end.

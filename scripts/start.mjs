@@ -1,6 +1,7 @@
 // `npm start`: apply the local D1 migrations, then run dlq-ledger and the example worker
 // (examples/jobs-worker) in one `wrangler dev` session on 127.0.0.1:$PORT (8787 by default),
-// with the /dev routes on. Local state lives in .wrangler/.
+// with the /dev routes on. Local state lives in .wrangler/ ($PERSIST_TO to keep it elsewhere);
+// $INSPECTOR_PORT moves the debugger port off 9229.
 // Node only, no dependencies: this is the first thing a new clone runs after `npm ci`.
 
 import { spawn } from "node:child_process";
@@ -23,6 +24,10 @@ if (!existsSync(wrangler)) fail("wrangler is not installed here: run `npm ci` fi
 const portText = process.env.PORT ?? "8787";
 const port = Number(portText);
 if (!/^\d+$/.test(portText) || port < 1 || port > 65535) fail(`PORT must be a TCP port (1-65535), not ${JSON.stringify(portText)}.`);
+const inspectorPort = process.env.INSPECTOR_PORT;
+if (inspectorPort !== undefined && !/^\d{1,5}$/.test(inspectorPort)) fail(`INSPECTOR_PORT must be a TCP port, not ${JSON.stringify(inspectorPort)}.`);
+// A separate local state (D1, R2, queues, Durable Objects), e.g. for a throwaway run.
+const persistArgs = process.env.PERSIST_TO ? ["--persist-to", process.env.PERSIST_TO] : [];
 
 /** @type {import("node:child_process").ChildProcess | undefined} */
 let child;
@@ -70,7 +75,7 @@ function runWrangler(args, { stdin, env = process.env }) {
 
 // `migrations apply` asks "continue?" when it thinks a person is there. It skips the question
 // (answering yes) when stdin is not a TTY or CI is set; we do both so it can never wait.
-const migrated = await runWrangler(["d1", "migrations", "apply", "DB", "--local"], {
+const migrated = await runWrangler(["d1", "migrations", "apply", "DB", "--local", ...persistArgs], {
   stdin: "ignore",
   env: { ...process.env, CI: "true" },
 });
@@ -92,6 +97,9 @@ const LOCAL_VARS = {
 
 // Both workers share the local queues: jobs (the example's), jobs-dlq and the parking queue all
 // run locally, dead-lettering included.
-const code = await runWrangler(devArgs({ port, vars: LOCAL_VARS }), { stdin: "inherit" });
+const code = await runWrangler(
+  devArgs({ port, inspectorPort: inspectorPort ? Number(inspectorPort) : undefined, persistTo: process.env.PERSIST_TO || undefined, vars: LOCAL_VARS }),
+  { stdin: "inherit" },
+);
 rmSync(join(root, devConfigFor(port)), { force: true });
 process.exit(code);

@@ -46,6 +46,19 @@ const ConfigVars = z.object({
   FLUSH_DELAY_SECONDS: intVar("FLUSH_DELAY_SECONDS", 0, 3600).default(5),
   LEDGER_MAX_ROWS: intVar("LEDGER_MAX_ROWS", 1, 100_000_000).default(1_000_000),
   LEDGER_MAX_AGE_DAYS: intVar("LEDGER_MAX_AGE_DAYS", 1, 3650).default(30),
+  D1_SHARDS: z
+    .string()
+    .default("DB")
+    .transform((v) => v.split(",").map((name) => name.trim()))
+    .pipe(
+      z
+        .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "D1_SHARDS: a comma-separated list of D1 binding names"))
+        .min(1)
+        .refine((names) => names[0] === "DB", "D1_SHARDS: the first database must be DB, the primary (tokens, parked messages, tenant assignments)")
+        .refine((names) => new Set(names).size === names.length, "D1_SHARDS: a database is listed twice"),
+    ),
+  D1_MAX_ROWS_PER_TENANT: intVar("D1_MAX_ROWS_PER_TENANT", 1, 1_000_000_000).default(1_000_000),
+  D1_MAX_AGE_DAYS: intVar("D1_MAX_AGE_DAYS", 1, 3650).default(90),
   ORIGIN_QUEUES: jsonVar(
     "ORIGIN_QUEUES",
     'a JSON object mapping queue names to producer binding names, e.g. {"jobs":"JOBS"}',
@@ -103,6 +116,8 @@ export interface Config {
   redactKeys: string[];
   flushDelayMs: number;
   retention: { maxRows: number; maxAgeMs: number };
+  /** D1: the databases tenants spread over, and how much of each tenant's record D1 keeps. */
+  d1: { shards: string[]; maxRowsPerTenant: number; maxAgeMs: number };
   recovery: RecoveryConfig;
   notify: NotifyConfig;
 }
@@ -118,6 +133,12 @@ export function readConfig(env: Env): Config {
     throw new Error(`Invalid configuration: ${issues.join("; ")}. Fix the [vars] in wrangler.toml.`);
   }
   const v = parsed.data;
+  // D1 is the record behind the ledger's hot window: it must keep at least what the ledger keeps.
+  if (v.D1_MAX_AGE_DAYS < v.LEDGER_MAX_AGE_DAYS || v.D1_MAX_ROWS_PER_TENANT < v.LEDGER_MAX_ROWS) {
+    throw new Error(
+      "Invalid configuration: D1_MAX_AGE_DAYS and D1_MAX_ROWS_PER_TENANT must be at least LEDGER_MAX_AGE_DAYS and LEDGER_MAX_ROWS. Fix the [vars] in wrangler.toml.",
+    );
+  }
   const config: Config = {
     devRoutes: v.DEV_ROUTES,
     queues: { dlq: v.DLQ_QUEUE, parking: v.PARKING_QUEUE, rawOrigin: v.RAW_ORIGIN_QUEUE },
@@ -126,6 +147,7 @@ export function readConfig(env: Env): Config {
     redactKeys: v.REDACT_KEYS,
     flushDelayMs: v.FLUSH_DELAY_SECONDS * 1000,
     retention: { maxRows: v.LEDGER_MAX_ROWS, maxAgeMs: v.LEDGER_MAX_AGE_DAYS * 24 * 60 * 60 * 1000 },
+    d1: { shards: v.D1_SHARDS, maxRowsPerTenant: v.D1_MAX_ROWS_PER_TENANT, maxAgeMs: v.D1_MAX_AGE_DAYS * 24 * 60 * 60 * 1000 },
     recovery: {
       defaults: { baseSeconds: v.RECOVERY_BASE_SECONDS, capSeconds: v.RECOVERY_CAP_SECONDS, maxAttempts: v.RECOVERY_MAX_ATTEMPTS },
       perQueue: v.RECOVERY_POLICIES,

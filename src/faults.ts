@@ -21,6 +21,8 @@ interface Armed {
 }
 
 const armed = new Map<FaultPoint, Armed[]>();
+/** How many times each point has thrown since the isolate started (the chaos report reads it). */
+const fired = new Map<FaultPoint, number>();
 
 export class InjectedFault extends Error {
   constructor(readonly point: FaultPoint) {
@@ -43,5 +45,11 @@ export function faultPoint(point: FaultPoint, key?: string): void {
   const entry = entries?.find((e) => e.remaining > 0 && (e.key === undefined || e.key === key));
   if (!entry) return;
   entry.remaining--;
+  if (entry.remaining === 0) entries!.splice(entries!.indexOf(entry), 1);
+  fired.set(point, (fired.get(point) ?? 0) + 1);
   throw new InjectedFault(point);
+}
+
+export function faultsFired(): Partial<Record<FaultPoint, number>> {
+  return Object.fromEntries(fired);
 }

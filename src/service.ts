@@ -4,6 +4,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
 import { JobId, TenantId } from "./envelope";
+import { shardIfAssigned } from "./sinks/shards";
 
 const Report = z.object({ tenantId: TenantId, jobIds: z.array(JobId).max(1000) });
 
@@ -19,9 +20,12 @@ export async function reportSucceeded(env: Env, tenantId: string, jobIds: string
   }
   const report = parsed.data;
   const candidates: string[] = [];
+  // A tenant that never flushed has no failures in D1 (nor any to recover).
+  const db = await shardIfAssigned(env, report.tenantId);
+  if (!db) return [];
   for (let i = 0; i < report.jobIds.length; i += 90) {
     const chunk = report.jobIds.slice(i, i + 90);
-    const { results } = await env.DB.prepare(
+    const { results } = await db.prepare(
       `SELECT job_id FROM failures WHERE tenant_id = ? AND status NOT IN ('recovered', 'abandoned')
          AND job_id IN (${chunk.map(() => "?").join(", ")})`,
     )

@@ -4,6 +4,8 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
+      /** The second local D1 database tenants spread over (D1_SHARDS in vitest.config.ts). */
+      DB_2: D1Database;
       /** Producer for the "recovery-test" origin queue, consumed by test/fixtures/receiver.js. */
       RECOVERY_ORIGIN: Queue;
       /**

@@ -6,7 +6,7 @@ import type { Scope } from "./route";
 
 /** The admin token holds scope "admin", above read and operate; a tenant token holds its own. */
 export type Auth =
-  | { kind: "admin"; label: "admin"; scope: "admin"; rateKey: "admin" }
+  | { kind: "admin"; label: "admin"; scope: "admin"; rateKey: string }
   | { kind: "tenant"; tenant: string; label: string; scope: Scope; tokenId: string; rateKey: string };
 
 /** RFC 6750 b64token. */
@@ -52,7 +52,8 @@ export async function authenticate(request: Request, env: Env): Promise<Auth> {
   const presented = await sha256(match[1]!);
 
   if (env.ADMIN_TOKEN && sameDigest(presented, await sha256(env.ADMIN_TOKEN))) {
-    return { kind: "admin", label: "admin", scope: "admin", rateKey: "admin" };
+    // Keyed by the token's digest: a rotated admin token starts a fresh window.
+    return { kind: "admin", label: "admin", scope: "admin", rateKey: `admin:${toHex(presented).slice(0, 16)}` };
   }
   if (match[1]!.startsWith(TOKEN_PREFIX)) {
     // Looked up by its hash: the index lookup's timing depends on the digest, which reveals
@@ -68,9 +69,14 @@ export async function authenticate(request: Request, env: Env): Promise<Auth> {
   throw unauthorized("the token is not valid: it may be mistyped or revoked; ask an admin for a new one");
 }
 
-/** Fixed-window rate limit per token, through the Workers rate limiting binding. */
+/**
+ * Fixed-window rate limit per token, through the Workers rate limiting bindings: the admin token
+ * has its own, higher limit (ADMIN_RATE_LIMIT), so that one operator watching many tenants is not
+ * refused by the budget meant for one tenant's client.
+ */
 export async function enforceRateLimit(env: Env, auth: Auth, now = Date.now()): Promise<void> {
-  const { success } = await env.API_RATE_LIMIT.limit({ key: auth.rateKey });
+  const limiter = auth.kind === "admin" ? env.ADMIN_RATE_LIMIT : env.API_RATE_LIMIT;
+  const { success } = await limiter.limit({ key: auth.rateKey });
   if (success) return;
   // The binding does not say when its window ends; windows are aligned to the period, so the
   // rest of the current minute is the honest estimate (a client that retries early is refused again).
@@ -80,5 +86,5 @@ export async function enforceRateLimit(env: Env, auth: Auth, now = Date.now()): 
   });
 }
 
-/** Must equal `simple.period` of API_RATE_LIMIT in wrangler.toml. */
+/** Must equal `simple.period` of API_RATE_LIMIT and ADMIN_RATE_LIMIT in wrangler.toml. */
 export const RATE_PERIOD_SECONDS = 60;

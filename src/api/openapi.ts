@@ -16,7 +16,7 @@ const ERRORS: Record<number, { code: string; description: string }> = {
   426: { code: "upgrade_required", description: "A WebSocket endpoint was called without 'Upgrade: websocket'" },
   429: { code: "rate_limited", description: "Too many requests for this token; wait Retry-After seconds" },
   500: { code: "internal_error", description: "Unexpected; logged on the server" },
-  503: { code: "send_failed", description: "The origin queue refused the send; nothing changed, try again" },
+  503: { code: "send_failed", description: "A queue refused the send (over its rate or backlog limit): nothing was changed for what it refused (POST /dev/jobs: details say which jobs were enqueued before it); wait and try again" },
 };
 
 type Json = Record<string, unknown>;

@@ -122,7 +122,13 @@ export const LedgerStats = z.object({
   groups: count,
   rows: count,
   evicted: count,
-  archive: z.object({ flushes: count, segments: count, occurrences: count, d1RowsWritten: count }),
+  archive: z.object({
+    flushes: count,
+    segments: count,
+    occurrences: count,
+    d1RowsWritten: count,
+    d1Evicted: count.meta({ description: "failures D1 retention deleted (D1_MAX_AGE_DAYS, D1_MAX_ROWS_PER_TENANT); R2 keeps their occurrences" }),
+  }),
   recovery: z.object({
     scheduledRetries: count,
     retriesSent: count,

@@ -38,6 +38,7 @@ export const counterKey = {
   archivedOccurrences: "archived_occurrences",
   segments: "segments",
   d1RowsWritten: "d1_rows_written",
+  d1Evicted: "d1_evicted",
   /** the next outbox id (not a statistic) */
   outboxNext: "outbox_next",
   byClass: (c: FailureClass) => `class:${c}`,
@@ -106,7 +107,8 @@ export interface CounterSnapshot {
   groups: number;
   rows: number;
   evicted: number;
-  archive: { flushes: number; segments: number; occurrences: number; d1RowsWritten: number };
+  /** d1Evicted: failures D1 retention deleted (R2 keeps their occurrences) */
+  archive: { flushes: number; segments: number; occurrences: number; d1RowsWritten: number; d1Evicted: number };
   recovery: {
     scheduledRetries: number;
     retriesSent: number;
@@ -157,6 +159,7 @@ export function readCounters(sql: SqlStorage, now: number): CounterSnapshot {
       segments: get(counterKey.segments),
       occurrences: get(counterKey.archivedOccurrences),
       d1RowsWritten: get(counterKey.d1RowsWritten),
+      d1Evicted: get(counterKey.d1Evicted),
     },
     recovery: {
       scheduledRetries: sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM due_work WHERE kind = 'retry'`).one().n,

@@ -5,6 +5,8 @@
 import { putSegment, concat, layOut, segmentKey, type ArchivedLine } from "../sinks/archive";
 import { failureStatements, groupStatements, noticeStatements, writeD1Batch, type D1FailureState } from "../sinks/d1";
 import type { UserNotice } from "../sinks/webhooks";
+import { inSink } from "../sinks/errors";
+import { shardFor } from "../sinks/shards";
 import { writeFailurePoints } from "../sinks/analytics";
 import { inChunks } from "./chunks";
 import { pendingOutbox, type ArchivedOccurrence, type OutboxRow } from "./outbox";
@@ -60,10 +62,11 @@ export async function flushOutbox(t: FlushTarget): Promise<FlushReport> {
   const failures = readFailureStates(sql, jobIds, pointers);
   const groups = readGroups(sql, [...new Set(failures.map((f) => f.group))]);
   const notices = rows.flatMap((r) => JSON.parse(r.row.notices) as UserNotice[]);
-  report.d1RowsWritten = await writeD1Batch(t.env.DB, t.tenant, [
-    ...failureStatements(t.env.DB, t.tenant, failures, t.now),
-    ...groupStatements(t.env.DB, t.tenant, groups),
-    ...noticeStatements(t.env.DB, t.tenant, notices),
+  const db = await inSink("d1", () => shardFor(t.env, t.tenant));
+  report.d1RowsWritten = await writeD1Batch(db, t.tenant, [
+    ...failureStatements(db, t.tenant, failures, t.now),
+    ...groupStatements(db, t.tenant, groups),
+    ...noticeStatements(db, t.tenant, notices),
   ]);
 
   const occurrences = rows.flatMap((r) => r.occurrences);

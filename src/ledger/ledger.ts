@@ -5,7 +5,9 @@ import { DurableObject } from "cloudflare:workers";
 import { readConfig, type NotifyConfig, type RecoveryConfig } from "../config";
 import { faultPoint } from "../faults";
 import type { FailureInput } from "../model";
-import { SinkError } from "../sinks/errors";
+import { SinkError, inSink } from "../sinks/errors";
+import { D1_PRUNE_CHUNK, pruneTenant, type D1Retention } from "../sinks/d1-retention";
+import { shardFor } from "../sinks/shards";
 import type { Destination, UserNotice } from "../sinks/webhooks";
 import { CounterDeltas, counterKey, readCounters, type CounterSnapshot } from "./counters";
 import { deliveryHealth, runDeliveries, type DeliveryHealth } from "./notify/deliveries";
@@ -55,6 +57,9 @@ export interface LedgerStats extends CounterSnapshot {
 export type Refusal = { refused: RecoveryRefused["code"]; message: string };
 
 const ALARM_SAFETY_MS = 60_000;
+/** How often D1 retention looks at a tenant that keeps flushing, and how soon after a refusal. */
+const D1_RETENTION_EVERY_MS = 60 * 60 * 1000;
+const D1_RETENTION_RETRY_MS = 10 * 60 * 1000;
 /** Due work taken per alarm run; the rest re-arms the alarm at once. */
 const DUE_PER_RUN = 500;
 
@@ -67,6 +72,7 @@ export class FailureLedger extends DurableObject<Env> {
   /** Jitter source; tests replace it with a seeded one. */
   random: () => number = Math.random;
   retention: RetentionPolicy;
+  d1Retention: D1Retention;
   flushDelayMs: number;
   recovery: RecoveryConfig;
   notify: NotifyConfig;
@@ -76,6 +82,7 @@ export class FailureLedger extends DurableObject<Env> {
     super(ctx, env);
     const config = readConfig(env);
     this.retention = config.retention;
+    this.d1Retention = config.d1;
     this.flushDelayMs = config.flushDelayMs;
     this.recovery = config.recovery;
     this.notify = config.notify;
@@ -294,6 +301,9 @@ export class FailureLedger extends DurableObject<Env> {
         case "retention":
           this.ctx.storage.transactionSync(() => applyRetention(this.sql, this.retention, now));
           break;
+        case "d1-retention":
+          await this.pruneD1(now);
+          break;
         case "operation":
           changedJobs.push(...(await stepOperation(c, work.key)));
           break;
@@ -413,8 +423,35 @@ export class FailureLedger extends DurableObject<Env> {
       else unschedule(sql, "flush", "outbox");
       // rows that were waiting for this flush may leave now
       applyRetention(sql, this.retention, now);
+      if (report.d1RowsWritten > 0) scheduleIfAbsent(sql, "d1-retention", "d1", now + D1_RETENTION_EVERY_MS);
     });
     return report;
+  }
+
+  /** One bounded pass of D1 retention over this tenant's rows; a refused pass is tried again later. */
+  private async pruneD1(now: number): Promise<void> {
+    const sql = this.sql;
+    let evicted: number;
+    try {
+      const db = await inSink("d1", () => shardFor(this.env, this.tenant));
+      evicted = await pruneTenant(db, this.tenant, this.d1Retention, now);
+    } catch (error) {
+      if (!(error instanceof SinkError)) throw error;
+      console.error(`ledger ${this.tenant}: D1 retention failed, will retry`, error.message);
+      this.ctx.storage.transactionSync(() => scheduleAt(sql, "d1-retention", "d1", now + D1_RETENTION_RETRY_MS));
+      return;
+    }
+    this.ctx.storage.transactionSync(() => {
+      if (evicted > 0) {
+        sql.exec(`INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`, counterKey.d1Evicted, evicted);
+      }
+      // A full pass left more behind. Otherwise look again while rows flushed within the age
+      // window may still age out; a tenant quiet for longer has nothing left to prune.
+      const lastFlushAt = Number(readState(sql, "last_flush_at") ?? 0);
+      if (evicted >= D1_PRUNE_CHUNK) scheduleAt(sql, "d1-retention", "d1", now);
+      else if (lastFlushAt > now - this.d1Retention.maxAgeMs) scheduleAt(sql, "d1-retention", "d1", now + D1_RETENTION_EVERY_MS);
+      else unschedule(sql, "d1-retention", "d1");
+    });
   }
 
   private epoch(): string {

@@ -1,7 +1,7 @@
 // The table of due work behind the ledger's single alarm. Every change re-arms the alarm to the
 // earliest due time, or deletes it when nothing is due.
 
-export type DueKind = "retention" | "flush" | "retry" | "presume" | "operation" | "deliver" | "digest" | "resolve";
+export type DueKind = "retention" | "d1-retention" | "flush" | "retry" | "presume" | "operation" | "deliver" | "digest" | "resolve";
 
 export function scheduleAt(sql: SqlStorage, kind: DueKind, key: string, dueAt: number): void {
   sql.exec(

@@ -4,6 +4,7 @@
 import { faultPoint } from "../faults";
 import type { ErrorInfo, FailureClass, FailureStatus } from "../model";
 import { inSink } from "./errors";
+import { shardIfAssigned } from "./shards";
 import type { UserNotice } from "./webhooks";
 
 /** D1 allows 100 bound parameters per statement. */
@@ -184,7 +185,9 @@ type D1FailureRow = {
 };
 
 /** A failure as D1 records it, in the API's summary shape, with its archive pointer. */
-export async function archivedFailure(db: D1Database, tenant: string, jobId: string) {
+export async function archivedFailure(env: Env, tenant: string, jobId: string) {
+  const db = await shardIfAssigned(env, tenant);
+  if (!db) return null;
   const row = await db.prepare(`SELECT * FROM failures WHERE tenant_id = ? AND job_id = ?`).bind(tenant, jobId).first<D1FailureRow>();
   if (!row) return null;
   const error: ErrorInfo | null =

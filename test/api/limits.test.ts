@@ -47,6 +47,33 @@ describe("rate limit", () => {
   }, 60_000);
 });
 
+describe("the admin token's rate limit", () => {
+  /** simple.limit of ADMIN_RATE_LIMIT in wrangler.toml. */
+  const ADMIN_LIMIT = 3000;
+
+  it("is its own, higher one: past a tenant token's limit the admin is still served, then refused with 429", async () => {
+    // Its own admin token (the limit is keyed by the token's digest), so no other test shares the window.
+    const adminToken = `admin-${crypto.randomUUID()}`;
+    const adminEnv = { ...env, ADMIN_TOKEN: adminToken };
+    const request = () => fetchWith(adminEnv, new Request("http://local/api/openapi.json", { headers: { authorization: `Bearer ${adminToken}` } }));
+    let ok = 0;
+    let limited: Response | null = null;
+    for (let sent = 0; sent < 2 * ADMIN_LIMIT + 1 && !limited; sent++) {
+      const res = await request();
+      if (res.status === 429) limited = res;
+      else {
+        expect(res.status).toBe(200);
+        ok++;
+        await res.arrayBuffer();
+      }
+    }
+    expect(ok).toBeGreaterThanOrEqual(ADMIN_LIMIT);
+    expect(ok).toBeGreaterThan(2 * LIMIT);
+    expect(limited?.status).toBe(429);
+    expect(await limited!.json()).toEqual({ error: { code: "rate_limited", message: expect.stringContaining("retry in") } });
+  }, 240_000);
+});
+
 describe("request bodies", () => {
   const withBody = ROUTES.filter((r) => r.body);
 

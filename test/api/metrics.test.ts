@@ -75,10 +75,10 @@ describe("GET /metrics", () => {
   });
 
   it("bounds the tenants it asks", async () => {
-    const listed = await listTenants(env.DB, 2);
+    const listed = await listTenants(env, 2);
     expect(listed.tenants).toHaveLength(2);
     expect(listed.truncated).toBe(true);
-    const all = await listTenants(env.DB, 100);
+    const all = await listTenants(env, 100);
     expect(all.tenants).toEqual([A, B, TOKEN_ONLY].sort());
     expect(all.truncated).toBe(false);
   });

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/ledger/ledger";
 import { LEDGER_MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from "../../src/ledger/schema";
-import { FUTURE, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
+import { FUTURE, d1Of, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
 
 describe("ledger schema", () => {
   it("upgrades a ledger created with an older schema, keeping its data", async () => {
@@ -44,9 +44,13 @@ describe("ledger schema", () => {
   });
 });
 
+const retentionDueAt = (stub: DurableObjectStub<FailureLedger>) =>
+  runInDurableObject(stub, (_i: FailureLedger, state) => state.storage.sql.exec(`SELECT due_at FROM due_work WHERE kind = 'retention'`).one().due_at);
+
 describe("ledger retention", () => {
   it("evicts the oldest rows beyond the row bound once flushed, and counts them", async () => {
-    const stub = ledger(uniqueTenant());
+    const tenant = uniqueTenant();
+    const stub = ledger(tenant);
     const now = FUTURE;
     await tuneLedger(stub, { now, flushDelayMs: 0, retention: { maxRows: 3 } });
     await stub.record([1, 2, 3, 4, 5].map((i) => failureInput({ jobId: `j${i}`, lastFailedAt: now - (10 - i) * 1000 })));
@@ -60,7 +64,7 @@ describe("ledger retention", () => {
     expect(await stub.getFailure("j3")).not.toBeNull();
     expect(stats.byClass.SYSTEM_ERROR).toBe(5);
     expect(stats.outbox.pendingRows).toBe(0);
-    const inD1 = await env.DB.prepare(`SELECT COUNT(*) AS n FROM failures WHERE job_id IN ('j1', 'j2')`).first<{ n: number }>();
+    const inD1 = await (await d1Of(tenant)).prepare(`SELECT COUNT(*) AS n FROM failures WHERE tenant_id = ? AND job_id IN ('j1', 'j2')`).bind(tenant).first<{ n: number }>();
     expect(inD1?.n).toBe(2);
   });
 
@@ -69,13 +73,12 @@ describe("ledger retention", () => {
     const day = 24 * 3600_000;
     const t0 = FUTURE;
     await tuneLedger(stub, { now: t0, flushDelayMs: 0, retention: { maxAgeMs: 2 * day } });
-    // USER_ERROR: no ops alert, so the only due work is the flush and retention.
+    // USER_ERROR: no ops alert, so the only due work is the flush, retention and D1's retention.
     const userError = { class: "USER_ERROR" as const, userId: undefined };
     await stub.record([failureInput({ jobId: "old", lastFailedAt: t0 - day, ...userError }), failureInput({ jobId: "new", lastFailedAt: t0, ...userError })]);
     expect(await runDurableObjectAlarm(stub)).toBe(true); // the flush
 
-    const alarmAt = await runInDurableObject(stub, (_i: FailureLedger, state) => state.storage.getAlarm());
-    expect(alarmAt).toBe(t0 + day);
+    expect(await retentionDueAt(stub)).toBe(t0 + day);
 
     await tuneLedger(stub, { now: t0 + day + 1 });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -83,6 +86,6 @@ describe("ledger retention", () => {
     expect(await stub.getFailure("old")).toBeNull();
     expect(await stub.getFailure("new")).not.toBeNull();
     expect(await stub.stats()).toMatchObject({ total: 2, rows: 1, evicted: 1, byClass: { USER_ERROR: 2 } });
-    expect(await runInDurableObject(stub, (_i: FailureLedger, state) => state.storage.getAlarm())).toBe(t0 + 2 * day);
+    expect(await retentionDueAt(stub)).toBe(t0 + 2 * day);
   });
 });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signUserWebhook } from "../../src/sinks/webhooks";
-import { FUTURE, failureInput, ledger, runFlush, uniqueTenant } from "../support/failures";
+import { FUTURE, d1Of, failureInput, ledger, runFlush, uniqueTenant } from "../support/failures";
 import { alarmAt, configure } from "../support/recovery";
 import { apiFetch } from "../support/api";
 import { configureNotify, endpoints, requestsTo, script } from "../support/notify";
@@ -29,7 +29,7 @@ const userError = (jobId: string, overrides = {}) =>
   });
 
 async function inbox(tenant: string) {
-  const { results } = await env.DB.prepare(`SELECT id, kind, job_id, title, body FROM user_notifications WHERE tenant_id = ? ORDER BY created_at, id`)
+  const { results } = await (await d1Of(tenant)).prepare(`SELECT id, kind, job_id, title, body FROM user_notifications WHERE tenant_id = ? ORDER BY created_at, id`)
     .bind(tenant)
     .all<{ id: string; kind: string; job_id: string | null; title: string; body: string }>();
   return results;

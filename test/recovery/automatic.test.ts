@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { armFault, disarmFaults } from "../../src/faults";
 import type { FailureLedger } from "../../src/ledger/ledger";
 import { env } from "cloudflare:workers";
-import { FUTURE, ledger, runFlush, uniqueTenant } from "../support/failures";
+import { FUTURE, d1Of, ledger, runFlush, uniqueTenant } from "../support/failures";
 import { ORIGIN, alarmAt, configure, dueRetries, received, recoverable, seeded } from "../support/recovery";
 
 afterEach(() => disarmFaults());
@@ -56,7 +56,7 @@ describe("automatic recovery", () => {
 
     // Flushed, it is in D1's manual recovery queue.
     for (let i = 0; i < 5 && (await stub.stats()).outbox.pendingRows > 0; i++) await runFlush(stub);
-    const queued = await env.DB.prepare(`SELECT job_id, status FROM dlq_recovery_queue WHERE tenant_id = ?`).bind(tenant).all();
+    const queued = await (await d1Of(tenant)).prepare(`SELECT job_id, status FROM dlq_recovery_queue WHERE tenant_id = ?`).bind(tenant).all();
     expect(queued.results).toEqual([{ job_id: "j1", status: "exhausted" }]);
   });
 

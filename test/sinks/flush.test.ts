@@ -2,12 +2,12 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { armFault, disarmFaults } from "../../src/faults";
 import { deliver, envelope, message } from "../support/dlq";
-import { FUTURE, failureInput, ledger, runFlush, servedFailure, tuneLedger, uniqueTenant } from "../support/failures";
+import { FUTURE, d1Of, failureInput, ledger, runFlush, servedFailure, tuneLedger, uniqueTenant } from "../support/failures";
 
 afterEach(() => disarmFaults());
 
 async function d1Failures(tenant: string) {
-  const { results } = await env.DB.prepare(`SELECT job_id, occurrences, status, archive_key FROM failures WHERE tenant_id = ? ORDER BY job_id`)
+  const { results } = await (await d1Of(tenant)).prepare(`SELECT job_id, occurrences, status, archive_key FROM failures WHERE tenant_id = ? ORDER BY job_id`)
     .bind(tenant)
     .all<{ job_id: string; occurrences: number; status: string; archive_key: string | null }>();
   return results;
@@ -46,9 +46,9 @@ describe("outbox flush", () => {
     const lines = (await (await env.ARCHIVE.get(objects[0]!.key))!.text()).trim().split("\n");
     expect(lines.map((l) => JSON.parse(l).jobId)).toEqual(["j0", "j1", "j2", "j1"]);
 
-    const groups = await env.DB.prepare(`SELECT count FROM failure_groups WHERE tenant_id = ?`).bind(tenant).all<{ count: number }>();
+    const groups = await (await d1Of(tenant)).prepare(`SELECT count FROM failure_groups WHERE tenant_id = ?`).bind(tenant).all<{ count: number }>();
     expect(groups.results).toEqual([{ count: 4 }]);
-    const queued = await env.DB.prepare(`SELECT COUNT(*) AS n FROM dlq_recovery_queue WHERE tenant_id = ?`).bind(tenant).first<{ n: number }>();
+    const queued = await (await d1Of(tenant)).prepare(`SELECT COUNT(*) AS n FROM dlq_recovery_queue WHERE tenant_id = ?`).bind(tenant).first<{ n: number }>();
     expect(queued?.n).toBe(0); // only exhausted failures wait in the manual recovery queue
 
     const stats = await ledger(tenant).stats();
@@ -61,11 +61,12 @@ describe("outbox flush", () => {
     const tenant = uniqueTenant();
     await recordJobs(tenant, 12);
     // The groups upsert comes after the failures upserts in the same batch: break it for real.
-    await env.DB.exec(`ALTER TABLE failure_groups RENAME TO failure_groups_away`);
+    const db = await d1Of(tenant);
+    await db.exec(`ALTER TABLE failure_groups RENAME TO failure_groups_away`);
     try {
       expect(await runFlush(ledger(tenant))).toBe(true);
     } finally {
-      await env.DB.exec(`ALTER TABLE failure_groups_away RENAME TO failure_groups`);
+      await db.exec(`ALTER TABLE failure_groups_away RENAME TO failure_groups`);
     }
     expect(await d1Failures(tenant)).toEqual([]);
     const failed = await ledger(tenant).stats();
@@ -176,7 +177,7 @@ describe("a job failing again after the ledger evicted it", () => {
     expect(await stub.getFailure("again")).toBeNull(); // evicted, once flushed
     await stub.record([job("again", at - 10_000, 2)]);
     await flushAll();
-    const row = await env.DB.prepare(`SELECT occurrences, attempts, first_failed_at FROM failures WHERE tenant_id = ? AND job_id = 'again'`)
+    const row = await (await d1Of(tenant)).prepare(`SELECT occurrences, attempts, first_failed_at FROM failures WHERE tenant_id = ? AND job_id = 'again'`)
       .bind(tenant)
       .first<{ occurrences: number; attempts: number; first_failed_at: number }>();
     expect(row).toEqual({ occurrences: 2, attempts: 6, first_failed_at: at - 60_000 });

@@ -69,8 +69,10 @@ describe("redaction", () => {
         for (const { name: table } of tables) stored.push(JSON.stringify(state.storage.sql.exec(`SELECT * FROM ${table}`).toArray()));
       });
     }
-    const d1Tables = await env.DB.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'`).all<{ name: string }>();
-    for (const { name } of d1Tables.results) stored.push(JSON.stringify((await env.DB.prepare(`SELECT * FROM ${name}`).all()).results));
+    for (const db of [env.DB, env.DB_2]) {
+      const d1Tables = await db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'`).all<{ name: string }>();
+      for (const { name } of d1Tables.results) stored.push(JSON.stringify((await db.prepare(`SELECT * FROM ${name}`).all()).results));
+    }
     const objects = (await env.ARCHIVE.list()).objects;
     expect(objects.some((o) => o.key.startsWith(`${tenant}/`))).toBe(true);
     expect(objects.some((o) => o.key.startsWith("_parking/"))).toBe(true);

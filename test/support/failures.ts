@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { shardFor } from "../../src/sinks/shards";
 import type { FailureInput } from "../../src/model";
 
 let seq = 0;
@@ -27,6 +28,11 @@ export function failureInput(overrides: Partial<FailureInput> = {}): FailureInpu
 
 export function uniqueTenant(prefix = "t"): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** The D1 database holding a tenant's failures (assigned on first use, as a flush would). */
+export function d1Of(tenant: string): Promise<D1Database> {
+  return shardFor(env, tenant);
 }
 
 export function ledger(tenant: string) {

@@ -79,7 +79,7 @@ export const getFailure = defineRoute({
   async handler({ request, env, query, params }) {
     const tenant = tenantOf(request, query);
     const { jobId } = params;
-    const [live, record] = await Promise.all([ledgerFor(env, tenant).getFailure(jobId), archivedFailure(env.DB, tenant, jobId)]);
+    const [live, record] = await Promise.all([ledgerFor(env, tenant).getFailure(jobId), archivedFailure(env, tenant, jobId)]);
     const envelope = record?.archive ? await readArchivedLine(env.ARCHIVE, record.archive.key, record.archive.offset, record.archive.length) : null;
     const archive = record?.archive ? { ...record.archive, envelope } : null;
     if (live) {

@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { defineRoute } from "../route";
 import type { LedgerStats } from "../schemas";
 import { ledgerFor } from "../tenant";
+import { allShards } from "../../sinks/shards";
 
 /** At most this many tenants per scrape: each costs one Durable Object request (and subrequest). */
 export const METRICS_MAX_TENANTS = 200;
@@ -17,21 +18,28 @@ type Stats = z.input<typeof LedgerStats>;
  * The tenants to report, at most `max`. `SELECT DISTINCT` would read every failure row; this
  * walks the primary key instead (one index seek per tenant: a "loose index scan").
  */
-export async function listTenants(db: D1Database, max: number): Promise<{ tenants: string[]; truncated: boolean }> {
-  const [withFailures, withTokens] = await db.batch<{ tenant_id: string | null }>([
-    db
-      .prepare(
+export async function listTenants(env: Env, max: number): Promise<{ tenants: string[]; truncated: boolean }> {
+  const db = env.DB;
+  const [[withTokens], ...withFailures] = await Promise.all([
+    db.batch<{ tenant_id: string | null }>([
+      db.prepare(`SELECT DISTINCT tenant_id FROM api_tokens WHERE revoked_at IS NULL ORDER BY tenant_id LIMIT ?`).bind(max + 1),
+    ]),
+    // Every database: a tenant's failures are in exactly one of them.
+    ...allShards(env).map(({ db }) =>
+      db
+        .prepare(
         `WITH RECURSIVE t(tenant_id) AS (
            SELECT MIN(tenant_id) FROM failures
            UNION ALL
            SELECT (SELECT MIN(tenant_id) FROM failures WHERE tenant_id > t.tenant_id) FROM t WHERE t.tenant_id IS NOT NULL
            LIMIT ?
          ) SELECT tenant_id FROM t WHERE tenant_id IS NOT NULL`,
-      )
-      .bind(max + 2),
-    db.prepare(`SELECT DISTINCT tenant_id FROM api_tokens WHERE revoked_at IS NULL ORDER BY tenant_id LIMIT ?`).bind(max + 1),
+        )
+        .bind(max + 2)
+        .all<{ tenant_id: string | null }>(),
+    ),
   ]);
-  const all = [...new Set([...(withFailures?.results ?? []), ...(withTokens?.results ?? [])].map((r) => r.tenant_id!))].sort();
+  const all = [...new Set([...withFailures.flatMap((r) => r.results), ...(withTokens?.results ?? [])].map((r) => r.tenant_id!))].sort();
   return { tenants: all.slice(0, max), truncated: all.length > max };
 }
 
@@ -108,6 +116,7 @@ export function families(stats: { tenant: string; stats: Stats | null }[], meta:
     per("dlq_outbox_oldest_pending_seconds", "gauge", "Age of the oldest unflushed change (0 when none).", (s) => (s.outbox.oldestPendingAgeMs ?? 0) / 1000),
     per("dlq_outbox_consecutive_flush_failures", "gauge", "Flushes that failed in a row.", (s) => s.outbox.consecutiveFlushFailures),
     per("dlq_ledger_evicted_total", "counter", "Failures evicted from the ledger by retention (kept in D1 and R2).", (s) => s.evicted),
+    per("dlq_d1_evicted_total", "counter", "Failures D1 retention deleted (their occurrences stay in R2).", (s) => s.archive?.d1Evicted),
     {
       name: "dlq_ledger_up",
       type: "gauge",
@@ -132,7 +141,7 @@ export const getMetrics = defineRoute({
   access: "admin",
   responses: { 200: { description: "Prometheus text exposition", text: "text/plain; version=0.0.4; charset=utf-8" } },
   async handler({ env }) {
-    const { tenants, truncated } = await listTenants(env.DB, METRICS_MAX_TENANTS);
+    const { tenants, truncated } = await listTenants(env, METRICS_MAX_TENANTS);
     const stats = await mapLimited(tenants, FAN_OUT, async (tenant) => {
       try {
         return { tenant, stats: (await ledgerFor(env, tenant).stats()) as Stats };

@@ -2,6 +2,7 @@
 
 import { z } from "zod";
 import { listInbox, markInboxRead } from "../../sinks/inbox";
+import { shardIfAssigned } from "../../sinks/shards";
 import { Cursor, encodeCursor } from "../cursor";
 import { defineRoute } from "../route";
 import { TenantParam, tenantOf } from "../tenant";
@@ -43,12 +44,17 @@ export const listNotifications = defineRoute({
   query: NotificationsQuery,
   responses: { 200: { description: "A page of notices, with the user's unread count", schema: NoticePage } },
   async handler({ request, env, query }) {
-    const page = await listInbox(env.DB, tenantOf(request, query), {
-      userId: query.userId,
-      unread: query.unread,
-      limit: query.limit,
-      after: query.cursor && { createdAt: query.cursor.at, id: query.cursor.id },
-    });
+    const tenant = tenantOf(request, query);
+    const db = await shardIfAssigned(env, tenant);
+    // A tenant that never flushed has no database yet, and so no notices.
+    const page = db
+      ? await listInbox(db, tenant, {
+          userId: query.userId,
+          unread: query.unread,
+          limit: query.limit,
+          after: query.cursor && { createdAt: query.cursor.at, id: query.cursor.id },
+        })
+      : { items: [], next: null, unread: 0 };
     return { items: page.items, nextCursor: page.next ? encodeCursor({ at: page.next.createdAt, id: page.next.id }) : null, unread: page.unread };
   },
 });
@@ -63,6 +69,8 @@ export const markNotificationsRead = defineRoute({
   body: { schema: MarkReadRequest },
   responses: { 200: { description: "How many notices were newly marked read", schema: z.object({ marked: z.number().int() }) } },
   async handler({ request, env, query, body }) {
-    return { marked: await markInboxRead(env.DB, tenantOf(request, query), body.userId, body.ids, Date.now()) };
+    const tenant = tenantOf(request, query);
+    const db = await shardIfAssigned(env, tenant);
+    return { marked: db ? await markInboxRead(db, tenant, body.userId, body.ids, Date.now()) : 0 };
   },
 });

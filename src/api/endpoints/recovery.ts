@@ -147,7 +147,7 @@ export const failureHistory = defineRoute({
     const ledger = ledgerFor(env, tenant);
     const items = await ledger.history(params.jobId);
     // No actions: a failure nobody acted on, or no failure at all (which is a 404 like the others).
-    if (items.length === 0 && !(await ledger.getFailure(params.jobId)) && !(await archivedFailure(env.DB, tenant, params.jobId))) {
+    if (items.length === 0 && !(await ledger.getFailure(params.jobId)) && !(await archivedFailure(env, tenant, params.jobId))) {
       throw notFound(noSuchFailure(params));
     }
     return { items };

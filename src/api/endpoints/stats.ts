@@ -4,6 +4,7 @@ import { ApiError } from "../errors";
 import { defineRoute } from "../route";
 import { CrossTenantStats, LedgerStats } from "../schemas";
 import { TenantParam, ledgerFor, tenantOf } from "../tenant";
+import { allShards } from "../../sinks/shards";
 
 export const StatsQuery = z
   .object({
@@ -29,7 +30,7 @@ export const getStats = defineRoute({
   query: StatsQuery,
   responses: { 200: { description: "A tenant's live stats, or (admin, no tenant) the cross-tenant totals", schema: z.union([LedgerStats, CrossTenantStats]) } },
   async handler({ request, env, query }) {
-    if (request.auth?.kind === "admin" && query.tenant === undefined) return crossTenantStats(env.DB, query.limit ?? 100);
+    if (request.auth?.kind === "admin" && query.tenant === undefined) return crossTenantStats(allShards(env).map((s) => s.db), query.limit ?? 100);
     if (query.limit !== undefined) {
       throw new ApiError(400, "invalid_request", "limit: applies only to cross-tenant stats (the admin token, no tenant)", [
         { path: "limit", message: "applies only to cross-tenant stats" },
@@ -41,10 +42,16 @@ export const getStats = defineRoute({
 
 const zeros = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 
-export async function crossTenantStats(db: D1Database, limit: number): Promise<z.input<typeof CrossTenantStats>> {
-  const { results } = await db
-    .prepare(`SELECT tenant_id, class, status, COUNT(*) AS n FROM failures GROUP BY tenant_id, class, status`)
-    .all<{ tenant_id: string; class: FailureClass; status: FailureStatus; n: number }>();
+/** Counts across tenants, from every D1 database (a tenant lives in exactly one). */
+export async function crossTenantStats(dbs: D1Database[], limit: number): Promise<z.input<typeof CrossTenantStats>> {
+  const perDatabase = await Promise.all(
+    dbs.map((db) =>
+      db
+        .prepare(`SELECT tenant_id, class, status, COUNT(*) AS n FROM failures GROUP BY tenant_id, class, status`)
+        .all<{ tenant_id: string; class: FailureClass; status: FailureStatus; n: number }>(),
+    ),
+  );
+  const results = perDatabase.flatMap((r) => r.results);
   const byClass = zeros(FAILURE_CLASSES);
   const byStatus = zeros(FAILURE_STATUSES);
   const tenants = new Map<string, { tenant: string; total: number; byClass: Record<FailureClass, number>; byStatus: Record<FailureStatus, number> }>();

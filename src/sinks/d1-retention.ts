@@ -1,0 +1,37 @@
+// D1 keeps each tenant's failures for D1_MAX_AGE_DAYS and at most D1_MAX_ROWS_PER_TENANT of
+// them (the newest). What leaves is counted by the tenant's ledger; the R2 archive keeps every
+// occurrence. Bounded per pass, so a pass stays far inside D1's 30 s per batch.
+
+import { faultPoint } from "../faults";
+import { inSink } from "./errors";
+
+/** Rows deleted per statement per pass; a full pass asks to run again at once. */
+export const D1_PRUNE_CHUNK = 2_000;
+
+export interface D1Retention {
+  maxRowsPerTenant: number;
+  maxAgeMs: number;
+}
+
+/** Deletes at most 2 × D1_PRUNE_CHUNK failures of the tenant; returns how many left. */
+export async function pruneTenant(db: D1Database, tenant: string, policy: D1Retention, now: number): Promise<number> {
+  return inSink("d1", async () => {
+    faultPoint("d1.batch", tenant);
+    const [byAge, byRows] = await db.batch([
+      db
+        .prepare(
+          `DELETE FROM failures WHERE tenant_id = ? AND job_id IN (
+             SELECT job_id FROM failures WHERE tenant_id = ? AND last_failed_at < ? LIMIT ?)`,
+        )
+        .bind(tenant, tenant, now - policy.maxAgeMs, D1_PRUNE_CHUNK),
+      db
+        .prepare(
+          `DELETE FROM failures WHERE tenant_id = ? AND job_id IN (
+             SELECT job_id FROM failures WHERE tenant_id = ?
+             ORDER BY last_failed_at DESC, job_id DESC LIMIT ? OFFSET ?)`,
+        )
+        .bind(tenant, tenant, D1_PRUNE_CHUNK, policy.maxRowsPerTenant),
+    ]);
+    return (byAge?.meta.changes ?? 0) + (byRows?.meta.changes ?? 0);
+  });
+}
