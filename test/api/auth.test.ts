@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ROUTES } from "../../src/api/routes";
 import { isTenantRoute, type Route } from "../../src/api/route";
 import { apiFetch, createToken } from "../support/api";
-import { ledger, uniqueTenant } from "../support/failures";
+import { d1Of, ledger, uniqueTenant } from "../support/failures";
 import { script } from "../support/notify";
 import { ORIGIN, recoverable } from "../support/recovery";
 
@@ -216,8 +216,9 @@ async function stateOf(tenant: string): Promise<string> {
       .toArray();
     return Object.fromEntries(tables.map(({ name }) => [name, sql.exec(`SELECT * FROM ${name}`).toArray()]));
   });
+  const db = await d1Of(tenant);
   const d1 = await Promise.all(
-    ["failures", "user_notifications"].map((table) => env.DB.prepare(`SELECT * FROM ${table} WHERE tenant_id = ? ORDER BY 1, 2`).bind(tenant).all()),
+    ["failures", "user_notifications"].map((table) => db.prepare(`SELECT * FROM ${table} WHERE tenant_id = ? ORDER BY 1, 2`).bind(tenant).all()),
   );
   return JSON.stringify({ ledgerRows, d1: d1.map((r) => r.results) });
 }
