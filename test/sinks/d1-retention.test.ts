@@ -47,9 +47,26 @@ describe("D1 retention", () => {
     expect(await runFlush(stub)).toBe(true);
     expect(await d1Jobs(tenant)).toEqual(jobs);
 
+    // Rows that hang off failures: j0 and j9 wait in the recovery queue; one notice is 40 days old.
+    const db = await d1Of(tenant);
+    const queued = db.prepare(
+      `INSERT INTO dlq_recovery_queue (tenant_id, job_id, queue, class, status, reason, enqueued_at, updated_at) VALUES (?, ?, 'q', 'RECOVERABLE', 'exhausted', 'r', ?, ?)`,
+    );
+    const notice = db.prepare(`INSERT INTO user_notifications (tenant_id, id, user_id, kind, job_id, title, body, created_at) VALUES (?, ?, 'u', 'failure', ?, 't', 'b', ?)`);
+    await db.batch([
+      queued.bind(tenant, "j0", FUTURE - 40 * DAY, FUTURE - 40 * DAY),
+      queued.bind(tenant, "j9", FUTURE - 31 * DAY, FUTURE - 31 * DAY),
+      notice.bind(tenant, "n:j0", "j0", FUTURE - 40 * DAY),
+      notice.bind(tenant, "n:j9", "j9", FUTURE - 31 * DAY),
+    ]);
+
     // Age: older than 38 days goes (j0, j1); rows: the newest 5 stay (j5..j9).
     expect(await runD1Retention(stub, { maxRowsPerTenant: 5, maxAgeMs: 38 * DAY }, FUTURE)).toBe(true);
     expect(await d1Jobs(tenant)).toEqual(["j5", "j6", "j7", "j8", "j9"]);
+    const left = async (table: string, column: string) =>
+      (await db.prepare(`SELECT ${column} AS v FROM ${table} WHERE tenant_id = ? ORDER BY 1`).bind(tenant).all<{ v: string }>()).results.map((r) => r.v);
+    expect(await left("dlq_recovery_queue", "job_id")).toEqual(["j9"]);
+    expect(await left("user_notifications", "id")).toEqual(["n:j9"]);
     expect((await stub.stats()).archive.d1Evicted).toBe(5);
     expect(await archivedJobs(tenant)).toEqual(jobs);
 
