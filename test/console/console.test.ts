@@ -2,6 +2,7 @@
 // (which builds the console first, as `npm start` does). Screenshots of every page land in
 // test-results/console/; the path is printed at the end.
 
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FailureEnvelope } from "@dlq-ledger/capture";
 import type { Browser } from "playwright-core";
@@ -154,6 +155,12 @@ describe("the operator console", () => {
     await expect.poll(() => table.locator("tbody th[scope=row]").allTextContents()).toEqual(["acme-user-2"]);
     await shot("04b-failures-search");
 
+    // Export: the file holds what the filter and search match, as the API lists it.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+    const csv = (await readFile((await download.path())!, "utf8")).trim().split("\n");
+    expect(csv[0]).toMatch(/^jobId,tenantId,/);
+    expect(csv.slice(1).map((line) => line.split(",")[0])).toEqual(["acme-user-2"]);
+
     // The keyboard: `/` focuses the search field; j / k move through the list; Enter opens.
     await page.getByRole("searchbox").fill("");
     await page.getByRole("searchbox").press("Enter");
@@ -282,6 +289,10 @@ describe("the operator console", () => {
     expect(secret).toMatch(/^dlq_/);
     expect((await call<{ label: string }>("/api/session", { token: secret! })).label).toBe("initech-ops");
     await shot("12-tokens");
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Revoke initech-ops of initech" }).click();
+    await expect.poll(() => tokens.getByRole("rowheader", { name: "initech-ops" }).count()).toBe(0);
+    expect((await fetch(`${worker.url}/api/session`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(401);
 
     await page.getByRole("link", { name: "Parking" }).click();
     await page.getByText("Nothing is parked").waitFor();
