@@ -1,6 +1,7 @@
 // Live counters kept incrementally: a record accumulates deltas in memory and writes each
 // touched counter once per batch, so a read never scans the failures table.
 
+import type { LedgerStats } from "../api/schemas";
 import { FAILURE_CLASSES, FAILURE_STATUSES, TERMINAL_STATUSES, type FailureClass, type FailureStatus } from "../model";
 
 export const WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -91,36 +92,8 @@ function oldestLiveBucket(now: number): number {
   return Math.floor((now - WINDOW_MS) / BUCKET_MS) + 1;
 }
 
-export interface CounterSnapshot {
-  total: number;
-  occurrences: number;
-  duplicates: number;
-  /** record calls: the consumer makes one per tenant per queue batch */
-  batches: number;
-  last24h: number;
-  byClass: Record<FailureClass, number>;
-  byStatus: Record<FailureStatus, number>;
-  byQueue: Record<string, number>;
-  avgAttempts: number;
-  recoveryQueueSize: number;
-  groups: number;
-  rows: number;
-  evicted: number;
-  archive: { flushes: number; segments: number; occurrences: number; d1RowsWritten: number };
-  recovery: {
-    scheduledRetries: number;
-    retriesSent: number;
-    resends: number;
-    sendFailures: number;
-    refailures: number;
-    exhausted: number;
-    poison: number;
-    recovered: number;
-    presumedRecovered: number;
-    manualRequeues: number;
-    abandoned: number;
-  };
-}
+/** The stats kept as counters: the API's LedgerStats but for what other modules add. */
+export type CounterSnapshot = Omit<LedgerStats, "tenant" | "outbox" | "circuits" | "notifications">;
 
 export function readCounters(sql: SqlStorage, now: number): CounterSnapshot {
   const values = new Map<string, number>();

@@ -2,12 +2,13 @@
 // typed RPC methods; every write runs in one transactionSync and re-arms the single alarm.
 
 import { DurableObject } from "cloudflare:workers";
+import type { LedgerStats } from "../api/schemas";
 import { readConfig, type NotifyConfig, type RecoveryConfig } from "../config";
 import { faultPoint } from "../faults";
-import type { FailureInput } from "../model";
-import { SinkError } from "../sinks/errors";
-import type { Destination, UserNotice } from "../sinks/webhooks";
-import { CounterDeltas, counterKey, readCounters, type CounterSnapshot } from "./counters";
+import type { Destination, FailureInput, UserNotice } from "../model";
+import type { Same } from "../same";
+import { SinkError } from "../sink-error";
+import { CounterDeltas, counterKey, readCounters } from "./counters";
 import { deliveryHealth, runDeliveries, type DeliveryHealth } from "./notify/deliveries";
 import { alertsForBatch, raise, resolve, resolveIfQuiet, type OpsContext } from "./notify/ops";
 import { digestFor, noticeForFailure, saveBuckets } from "./notify/users";
@@ -30,26 +31,12 @@ import { migrate } from "./schema";
 import { TENANT_SCOPE, readSeries, withSparklines, type Series } from "./series";
 import { readState, readStates, writeState } from "./state";
 
-export interface OutboxHealth {
-  pendingRows: number;
-  oldestPendingAgeMs: number | null;
-  lastFlushAt: string | null;
-  lastFlushError: { message: string; at: string } | null;
-  consecutiveFlushFailures: number;
-}
-
-export interface LedgerStats extends CounterSnapshot {
-  tenant: string;
-  outbox: OutboxHealth;
-  circuits: Record<string, CircuitView>;
-  notifications: {
-    sent: number;
-    suppressed: number;
-    digests: number;
-    alerts: number;
-    deliveries: DeliveryHealth & { sent: number; failures: number; dropped: number };
-  };
-}
+// The stats are the API's LedgerStats (one source: src/api/schemas.ts); the parts assembled
+// from other modules' types are proven to fit it exactly.
+const sameCircuits: Same<LedgerStats["circuits"][string], CircuitView> = true;
+const sameDeliveries: Same<Omit<LedgerStats["notifications"]["deliveries"], "sent" | "failures" | "dropped">, DeliveryHealth> = true;
+void sameCircuits;
+void sameDeliveries;
 
 /** A refused recovery action, as a value: RPC carries it intact, unlike a thrown error's type. */
 export type Refusal = { refused: RecoveryRefused["code"]; message: string };

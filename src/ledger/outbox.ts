@@ -1,17 +1,10 @@
 // The outbox: every record writes the side effects it owes D1, R2 and Analytics Engine as rows
 // here, in the same transaction. The alarm flushes them in batches (see flush.ts).
 
-import type { FailureInput } from "../model";
-import type { UserNotice } from "../sinks/webhooks";
+import type { ArchivedOccurrence, UserNotice } from "../model";
 import { inChunks } from "./chunks";
 import { counterKey } from "./counters";
 import { scheduleIfAbsent } from "./scheduler";
-
-/** One occurrence as archived: the redacted envelope plus where and when it was recorded. */
-export interface ArchivedOccurrence extends FailureInput {
-  tenantId: string;
-  recordedAt: number;
-}
 
 export type OutboxRow = {
   id: number;
