@@ -20,7 +20,8 @@ import { getFailure, listFailures, listGroups, type FailureDetail, type FailureP
 import { recordFailures, type RecordResult } from "./record";
 import { Circuits, type CircuitView } from "./recovery/circuit";
 import type { RecoveryContext } from "./recovery/context";
-import { abandonOne, history, requeueOne, RecoveryRefused, type ActionEntry } from "./recovery/manual";
+import { abandonOne, history, requeueOne, type ActionEntry } from "./recovery/manual";
+import { isRefusal, Refused, type Refusable } from "./refusal";
 import { preview, recentOperations, startOperation, stepOperation, viewOperation, type OperationRequest, type OperationView } from "./recovery/operations";
 import { planOccurrence } from "./recovery/planner";
 import { prepareReplacement, type Replacement } from "./recovery/replace";
@@ -38,8 +39,6 @@ const sameDeliveries: Same<Omit<LedgerStats["notifications"]["deliveries"], "sen
 void sameCircuits;
 void sameDeliveries;
 
-/** A refused recovery action, as a value: RPC carries it intact, unlike a thrown error's type. */
-export type Refusal = { refused: RecoveryRefused["code"]; message: string };
 
 const ALARM_SAFETY_MS = 60_000;
 /** Due work taken per alarm run; the rest re-arms the alarm at once. */
@@ -145,20 +144,20 @@ export class FailureLedger extends DurableObject<Env> {
   }
 
   /** Sends the job back to its queue: its own body, or `replacement` as given (edit and requeue). */
-  async requeue(jobId: string, actor: string, delaySeconds = 0, replacement?: Replacement): Promise<FailureDetail | Refusal> {
+  async requeue(jobId: string, actor: string, delaySeconds = 0, replacement?: Replacement): Promise<Refusable<FailureDetail>> {
     const prepared = replacement && (await prepareReplacement(this.env, replacement));
     return this.act(jobId, (c) => requeueOne(c, jobId, { actor }, delaySeconds, prepared));
   }
 
-  async abandon(jobId: string, actor: string, reason: string): Promise<FailureDetail | Refusal> {
+  async abandon(jobId: string, actor: string, reason: string): Promise<Refusable<FailureDetail>> {
     return this.act(jobId, (c) => abandonOne(c, jobId, { actor }, reason));
   }
 
-  private async act(jobId: string, action: (c: RecoveryContext) => Promise<void> | void): Promise<FailureDetail | Refusal> {
+  private async act(jobId: string, action: (c: RecoveryContext) => Promise<void> | void): Promise<Refusable<FailureDetail>> {
     try {
       await action(this.recoveryContext(this.clock()));
     } catch (error) {
-      if (error instanceof RecoveryRefused) return { refused: error.code, message: error.message };
+      if (error instanceof Refused) return error.refusal;
       throw error;
     } finally {
       await rearm(this.ctx.storage);
@@ -171,10 +170,10 @@ export class FailureLedger extends DurableObject<Env> {
     return preview(this.sql, request);
   }
 
-  async startOperation(request: OperationRequest, actor: string): Promise<OperationView | { tooMany: number }> {
+  async startOperation(request: OperationRequest, actor: string): Promise<Refusable<OperationView>> {
     const started = startOperation(this.recoveryContext(this.clock()), request, actor);
     await rearm(this.ctx.storage);
-    if ("id" in started) this.live.changed({ operations: [started.id] });
+    if (!isRefusal(started)) this.live.changed({ operations: [started.id] });
     return started;
   }
 
