@@ -39,8 +39,6 @@ export const counterKey = {
   archivedOccurrences: "archived_occurrences",
   segments: "segments",
   d1RowsWritten: "d1_rows_written",
-  /** the next outbox id (not a statistic) */
-  outboxNext: "outbox_next",
   byClass: (c: FailureClass) => `class:${c}`,
   byStatus: (s: FailureStatus) => `status:${s}`,
   byQueue: (q: string) => `queue:${q}`,
@@ -67,14 +65,7 @@ export class CounterDeltas {
 
   /** Writes every touched counter once and expires buckets that left the window. */
   apply(sql: SqlStorage, now: number): void {
-    for (const [key, delta] of this.counters) {
-      if (delta === 0) continue;
-      sql.exec(
-        `INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`,
-        key,
-        delta,
-      );
-    }
+    addToCounters(sql, this.counters);
     const oldest = oldestLiveBucket(now);
     for (const [bucket, count] of this.buckets) {
       if (bucket < oldest) continue;
@@ -86,6 +77,18 @@ export class CounterDeltas {
     }
     sql.exec(`DELETE FROM window_buckets WHERE bucket < ?`, oldest);
   }
+}
+
+/** The one write of the counters table: adds each delta to its counter, one upsert per counter touched. */
+export function addToCounters(sql: SqlStorage, deltas: Iterable<readonly [key: string, delta: number]>): void {
+  for (const [key, delta] of deltas) {
+    if (delta === 0) continue;
+    sql.exec(`INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`, key, delta);
+  }
+}
+
+export function readCounter(sql: SqlStorage, key: string): number {
+  return sql.exec<{ value: number }>(`SELECT value FROM counters WHERE key = ?`, key).toArray()[0]?.value ?? 0;
 }
 
 function oldestLiveBucket(now: number): number {

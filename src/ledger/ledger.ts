@@ -8,7 +8,7 @@ import { faultPoint } from "../faults";
 import type { Destination, FailureInput, UserNotice } from "../model";
 import type { Same } from "../same";
 import { SinkError } from "../sink-error";
-import { CounterDeltas, counterKey, readCounters } from "./counters";
+import { addToCounters, CounterDeltas, counterKey, readCounter, readCounters } from "./counters";
 import { deliveryHealth, runDeliveries, type DeliveryHealth } from "./notify/deliveries";
 import { alertsForBatch, raise, resolve, resolveIfQuiet, type OpsContext } from "./notify/ops";
 import { digestFor, noticeForFailure, saveBuckets } from "./notify/users";
@@ -211,8 +211,7 @@ export class FailureLedger extends DurableObject<Env> {
     const state = readStates(this.sql);
     const depth = outboxDepth(this.sql);
     const counters = readCounters(this.sql, now);
-    const count = (key: string) =>
-      this.sql.exec<{ value: number }>(`SELECT value FROM counters WHERE key = ?`, key).toArray()[0]?.value ?? 0;
+    const count = (key: string) => readCounter(this.sql, key);
     return {
       tenant: this.tenant,
       ...counters,
@@ -381,20 +380,12 @@ export class FailureLedger extends DurableObject<Env> {
       writeState(sql, "last_flush_error", null);
       writeState(sql, "last_flush_at", now);
       resolve(this.opsContext(now, new CounterDeltas()), "outbox");
-      for (const [key, value] of [
+      addToCounters(sql, [
         [counterKey.flushes, 1],
         [counterKey.archivedOccurrences, report.occurrences],
         [counterKey.segments, report.segmentKey ? 1 : 0],
         [counterKey.d1RowsWritten, report.d1RowsWritten],
-      ] as const) {
-        if (value > 0) {
-          sql.exec(
-            `INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`,
-            key,
-            value,
-          );
-        }
-      }
+      ]);
       if (outboxDepth(sql).pendingRows > 0) scheduleAt(sql, "flush", "outbox", now);
       else unschedule(sql, "flush", "outbox");
       // rows that were waiting for this flush may leave now

@@ -3,8 +3,8 @@
 
 import type { ArchivedOccurrence, UserNotice } from "../model";
 import { inChunks } from "./chunks";
-import { counterKey } from "./counters";
 import { scheduleIfAbsent } from "./scheduler";
+import { readState, writeState } from "./state";
 
 export type OutboxRow = {
   id: number;
@@ -24,12 +24,8 @@ const CHUNK_BYTES = 512 * 1024;
  * counts as flushed only when no outbox row at or below it is pending.
  */
 export function reserveOutboxIds(sql: SqlStorage, count: number): { firstId: number; lastId: number } {
-  const next = sql.exec<{ value: number }>(`SELECT value FROM counters WHERE key = ?`, counterKey.outboxNext).toArray()[0]?.value ?? 1;
-  sql.exec(
-    `INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-    counterKey.outboxNext,
-    next + count,
-  );
+  const next = Number(readState(sql, "outbox_next") ?? 1);
+  writeState(sql, "outbox_next", next + count);
   return { firstId: next, lastId: next + Math.max(count, 1) - 1 };
 }
 
