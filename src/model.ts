@@ -64,8 +64,8 @@ export interface ArchivedLine {
   length: number;
 }
 
-/** A failure's current state as the ledger hands it to D1: absolute, so rewriting it is idempotent. */
-export interface D1FailureState {
+/** A failure's current state, as the ledger holds it (times in epoch ms). */
+export interface FailureFields {
   jobId: string;
   userId: string | null;
   queue: string;
@@ -74,10 +74,15 @@ export interface D1FailureState {
   status: FailureStatus;
   attempts: number;
   occurrences: number;
+  /** the group's fingerprint */
   group: string;
   error: ErrorInfo | null;
   firstFailedAt: number;
   lastFailedAt: number;
+}
+
+/** A failure's current state as the ledger hands it to D1: absolute, so rewriting it is idempotent. */
+export interface D1FailureState extends FailureFields {
   archive: { key: string; offset: number; length: number } | null;
 }
 
