@@ -9,6 +9,7 @@ import {
   type FailureEnvelopeV2 as EnvelopeV2Type,
 } from "@dlq-ledger/capture";
 import { z } from "zod";
+import type { Same } from "./same";
 
 export const TenantId = z
   .string()
@@ -68,7 +69,6 @@ export function firstFailedAt(envelope: FailureEnvelope): number {
   return envelope.attempts <= 1 ? last : Math.min(Date.parse(envelope.enqueuedAt), last);
 }
 
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const sameV1: Same<z.input<typeof FailureEnvelopeV1>, EnvelopeV1Type> = true;
 const sameV2: Same<z.input<typeof FailureEnvelopeV2>, EnvelopeV2Type> = true;
 void sameV1;

@@ -22,13 +22,9 @@ export const TERMINAL_STATUSES: readonly FailureStatus[] = ["recovered", "presum
 /** Failures that cannot be attributed to a tenant are kept here, raw, never dropped. */
 export const QUARANTINE_TENANT = "_quarantine";
 
-export interface ErrorInfo {
-  name: string;
-  message: string;
-  status?: number;
-  code?: string;
-  stack?: string;
-}
+/** What the capture helper says about an error; the API's zod schema is checked against it. */
+export type { ErrorInfo } from "@dlq-ledger/capture";
+import type { ErrorInfo } from "@dlq-ledger/capture";
 
 /** One failure occurrence, validated and classified, as the DLQ consumer hands it to a ledger. */
 export interface FailureInput {
@@ -49,9 +45,70 @@ export interface FailureInput {
   bodyRedacted?: boolean;
   /** The original body, sealed with RETRY_SEAL_KEY, when redaction changed it. */
   sealedBody?: string;
-  /** Transient, between parsing and sealing in the consumer: never passed to the ledger. */
-  unredactedBody?: string;
   attempts: number;
   firstFailedAt: number;
   lastFailedAt: number;
+}
+
+/** One occurrence as archived: the redacted envelope plus where and when it was recorded. */
+export interface ArchivedOccurrence extends FailureInput {
+  tenantId: string;
+  recordedAt: number;
+}
+
+/** Where an archived occurrence's line lies in its R2 segment. */
+export interface ArchivedLine {
+  jobId: string;
+  lastFailedAt: number;
+  offset: number;
+  length: number;
+}
+
+/** A failure's current state, as the ledger holds it (times in epoch ms). */
+export interface FailureFields {
+  jobId: string;
+  userId: string | null;
+  queue: string;
+  class: FailureClass;
+  reason: string;
+  status: FailureStatus;
+  attempts: number;
+  occurrences: number;
+  /** the group's fingerprint */
+  group: string;
+  error: ErrorInfo | null;
+  firstFailedAt: number;
+  lastFailedAt: number;
+}
+
+/** A failure's current state as the ledger hands it to D1: absolute, so rewriting it is idempotent. */
+export interface D1FailureState extends FailureFields {
+  archive: { key: string; offset: number; length: number } | null;
+}
+
+// Notifications: written by the ledger, delivered by the webhook sink.
+
+export type Destination = "slack" | "pagerduty" | "user_webhook";
+
+export type Severity = "critical" | "error" | "warning" | "info";
+
+export interface OpsAlert {
+  action: "trigger" | "resolve";
+  /** PagerDuty dedup_key: tenant + what the alert is about */
+  dedupKey: string;
+  severity: Severity;
+  summary: string;
+  tenant: string;
+  details: Record<string, string | number | null>;
+}
+
+export interface UserNotice {
+  id: string;
+  kind: "failure" | "digest";
+  tenantId: string;
+  userId: string;
+  jobId: string | null;
+  title: string;
+  body: string;
+  createdAt: number;
 }

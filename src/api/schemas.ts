@@ -2,7 +2,8 @@
 // and type the handlers: a handler's result must fit its route's schema or it does not compile.
 
 import { z } from "zod";
-import { FAILURE_CLASSES, FAILURE_STATUSES } from "../model";
+import { FAILURE_CLASSES, FAILURE_STATUSES, type ErrorInfo as ErrorInfoType } from "../model";
+import type { Same } from "../same";
 
 const count = z.number().int().min(0);
 const time = z.string().meta({ description: "ISO 8601 date-time (UTC)", format: "date-time" });
@@ -112,7 +113,7 @@ export const LedgerStats = z.object({
   total: count,
   occurrences: count,
   duplicates: count,
-  batches: count,
+  batches: count.meta({ description: "record calls: the consumer makes one per tenant per queue batch" }),
   last24h: count,
   byClass: classCounts,
   byStatus: statusCounts,
@@ -142,7 +143,20 @@ export const LedgerStats = z.object({
     manualRequeues: count,
     abandoned: count,
   }),
-  notifications: z.object({ sent: count, suppressed: count }).optional(),
+  notifications: z.object({
+    sent: count,
+    suppressed: count.meta({ description: "Notices folded into digests by the per-user rate limit" }),
+    digests: count,
+    alerts: count,
+    deliveries: z.object({
+      pending: count,
+      oldestPendingAgeMs: count.nullable(),
+      lastError: z.string().nullable(),
+      sent: count,
+      failures: count,
+      dropped: count,
+    }),
+  }),
   outbox: z.object({
     pendingRows: count,
     oldestPendingAgeMs: count.nullable(),
@@ -293,3 +307,32 @@ export const LiveClientMessage = z
 
 export type LiveScope = z.infer<typeof LiveScope>;
 export type LiveServerMessage = z.input<typeof LiveServerMessage>;
+
+// The TypeScript types of the API's answers, derived from the schemas above (the console and the
+// CLI import these, so a change to an answer breaks them at compile time).
+export type ErrorInfo = z.output<typeof ErrorInfo>;
+export type FailureSummary = z.output<typeof FailureSummary>;
+export type FailurePage = z.output<typeof FailurePage>;
+export type FailureWithBody = z.output<typeof FailureWithBody>;
+export type FailureView = z.output<typeof FailureView>;
+export type ActionEntry = z.output<typeof ActionEntry>;
+export type History = z.output<typeof History>;
+export type GroupSummary = z.output<typeof GroupSummary>;
+export type Groups = z.output<typeof Groups>;
+export type FailureSeries = z.output<typeof FailureSeries>;
+export type LedgerStats = z.output<typeof LedgerStats>;
+export type CrossTenantStats = z.output<typeof CrossTenantStats>;
+export type Operation = z.output<typeof Operation>;
+export type OperationList = z.output<typeof OperationList>;
+export type OperationPreview = z.output<typeof OperationPreview>;
+export type Parked = z.output<typeof Parked>;
+export type TokenView = z.output<typeof TokenView>;
+export type CreatedToken = z.output<typeof CreatedToken>;
+export type TokenList = z.output<typeof TokenList>;
+export type Session = z.output<typeof Session>;
+export type Health = z.output<typeof Health>;
+export type LiveTicket = z.output<typeof LiveTicket>;
+
+// The error info the capture helper sends is the one the API answers with.
+const sameErrorInfo: Same<ErrorInfo, ErrorInfoType> = true;
+void sameErrorInfo;

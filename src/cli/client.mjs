@@ -47,10 +47,13 @@ export class Client {
   }
 
   /**
+   * The answer's type is the caller's to name: the route's response type from src/api/schemas.ts
+   * (derived from its zod schema), given as the JSDoc type of the variable the answer goes to.
+   * @template [T=unknown]
    * @param {string} method
    * @param {string} path
    * @param {{ query?: Record<string, string | number | boolean | undefined>, body?: unknown }} [options]
-   * @returns {Promise<any>}
+   * @returns {Promise<T>}
    */
   async request(method, path, options = {}) {
     const url = new URL(this.base + path);
@@ -79,7 +82,7 @@ export class Client {
           hint: "is DLQ_URL (or --url) the address of the dlq-ledger worker?",
         });
       }
-      if (res.ok) return body;
+      if (res.ok) return /** @type {T} */ (body);
       if (res.status === 429 && waits < MAX_RATE_LIMIT_WAITS) {
         const seconds = Number(res.headers.get("retry-after") ?? "1");
         if (Number.isFinite(seconds) && seconds >= 0 && seconds <= MAX_WAIT_SECONDS) {

@@ -21,6 +21,7 @@ import { UsageError } from "./errors.mjs";
  */
 
 export const FILTER_KEYS = ["class", "queue", "status", "group", "from", "to"];
+/** @type {import("../model").FailureClass[]} */
 export const CLASSES = ["RECOVERABLE", "USER_ERROR", "SYSTEM_ERROR", "UNKNOWN"];
 export const STATUSES = ["open", "retrying", "exhausted", "recovered", "presumed_recovered", "abandoned"];
 
@@ -69,7 +70,7 @@ export function readFilter(ctx) {
     const value = stringOption(ctx, key);
     if (value !== undefined) filter[key] = value;
   }
-  if (filter.class !== undefined && !CLASSES.includes(filter.class)) {
+  if (filter.class !== undefined && !(/** @type {string[]} */ (CLASSES).includes(filter.class))) {
     throw new UsageError(`class must be one of ${CLASSES.join(", ")}, not ${JSON.stringify(filter.class)}`, ctx.command);
   }
   if (filter.status !== undefined && !STATUSES.includes(filter.status)) {

@@ -7,7 +7,6 @@ import { createClassifier, type Classifier, type ClassifierRule } from "./classi
 import { createRedactor, type Redactor } from "./redact";
 import { seal } from "./seal";
 import { toFailure, type TenantFailure } from "./to-failure";
-import type { FailureInput } from "../model";
 
 const classifiers = new WeakMap<readonly ClassifierRule[], Classifier>();
 const redactors = new WeakMap<readonly string[], Redactor>();
@@ -25,10 +24,8 @@ export function redactorFor(keys: readonly string[]): Redactor {
 }
 
 /** Keeps a redacted body's original only sealed, and only when a key is configured. */
-async function sealOriginal(failure: FailureInput, key: string | undefined): Promise<void> {
-  const original = failure.unredactedBody;
-  delete failure.unredactedBody;
-  if (original !== undefined && key) failure.sealedBody = await seal(key, original);
+async function sealOriginal(item: TenantFailure, key: string | undefined): Promise<void> {
+  if (item.unredactedBody !== undefined && key) item.failure.sealedBody = await seal(key, item.unredactedBody);
 }
 
 export interface IngestOutcome {
@@ -50,7 +47,7 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
   const parsed = await Promise.all(
     batch.messages.map(async (message) => {
       const item = await toFailure(message, batch.queue, ctx);
-      await sealOriginal(item.failure, env.RETRY_SEAL_KEY);
+      await sealOriginal(item, env.RETRY_SEAL_KEY);
       return { message, item };
     }),
   );

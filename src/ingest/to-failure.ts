@@ -11,7 +11,12 @@ import { fingerprint } from "./fingerprint";
 export interface TenantFailure {
   tenant: string;
   failure: FailureInput;
+  /** When redaction changed the body: the original, for the consumer to seal. Never stored as is. */
+  unredactedBody?: string;
 }
+
+/** A body as stored (redacted), and the original when redaction changed it. */
+export type EncodedBody = Pick<FailureInput, "body" | "bodyEncoding" | "bodyRedacted"> & { unredactedBody?: string };
 
 export interface IngestContext {
   classify: Classifier;
@@ -35,8 +40,10 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
     }
     const e = parsed.data;
     const { class: cls, reason } = ctx.classify(e.error);
+    const { unredactedBody, ...body } = encodeBody({ kind: "value", value: e.body }, ctx.redact);
     return {
       tenant: e.tenantId,
+      unredactedBody,
       failure: {
         jobId: e.jobId,
         occurrenceKey: `e:${e.lastFailedAt}:${e.attempts}`,
@@ -50,7 +57,7 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
           message: ctx.redact.text(e.error.message),
           ...(e.error.stack === undefined ? {} : { stack: ctx.redact.text(e.error.stack) }),
         },
-        ...encodeBody({ kind: "value", value: e.body }, ctx.redact),
+        ...body,
         attempts: e.attempts,
         firstFailedAt: firstFailedAt(e),
         lastFailedAt: Date.parse(e.lastFailedAt),
@@ -69,8 +76,10 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
   const jobId = JobId.safeParse(typeof rawJobId === "number" ? String(rawJobId) : rawJobId);
   const userId = typeof value.userId === "string" && value.userId.length <= 256 ? value.userId : undefined;
   const at = message.timestamp.getTime();
+  const { unredactedBody, ...body } = encodeBody(decoded, ctx.redact);
   return {
     tenant: tenant.data,
+    unredactedBody,
     failure: {
       jobId: jobId.success ? jobId.data : `msg:${message.id}`,
       occurrenceKey: `m:${message.id}`,
@@ -80,7 +89,7 @@ export async function toFailure(message: Message<unknown>, dlqName: string, ctx:
       reason: "no error context",
       fingerprint: await fingerprint("NoErrorContext", "", ctx.rawOriginQueue),
       error: null,
-      ...encodeBody(decoded, ctx.redact),
+      ...body,
       attempts: 0,
       firstFailedAt: at,
       lastFailedAt: at,
@@ -148,9 +157,9 @@ function rawBody(decoded: Decoded, redact: Redactor): Pick<FailureInput, "body" 
 
 /**
  * The body as stored: redacted. When redaction changed it, `bodyRedacted` is set and the
- * original encoding travels in `unredactedBody` for the consumer to seal (never stored as is).
+ * original encoding comes back as `unredactedBody`, for the caller to seal (never stored as is).
  */
-export function encodeBody(decoded: Decoded, redact: Redactor): Pick<FailureInput, "body" | "bodyEncoding" | "bodyRedacted" | "unredactedBody"> {
+export function encodeBody(decoded: Decoded, redact: Redactor): EncodedBody {
   const stored = (body: string, original: string, bodyEncoding: "json" | "base64") =>
     body === original ? { body, bodyEncoding } : { body, bodyEncoding, bodyRedacted: true, unredactedBody: original };
   if (decoded.kind === "bytes") return stored(toBase64(redact.bytes(decoded.bytes)), toBase64(decoded.bytes), "base64");

@@ -1,6 +1,7 @@
 // Live counters kept incrementally: a record accumulates deltas in memory and writes each
 // touched counter once per batch, so a read never scans the failures table.
 
+import type { LedgerStats } from "../api/schemas";
 import { FAILURE_CLASSES, FAILURE_STATUSES, TERMINAL_STATUSES, type FailureClass, type FailureStatus } from "../model";
 
 export const WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -39,8 +40,6 @@ export const counterKey = {
   segments: "segments",
   d1RowsWritten: "d1_rows_written",
   d1Evicted: "d1_evicted",
-  /** the next outbox id (not a statistic) */
-  outboxNext: "outbox_next",
   byClass: (c: FailureClass) => `class:${c}`,
   byStatus: (s: FailureStatus) => `status:${s}`,
   byQueue: (q: string) => `queue:${q}`,
@@ -67,14 +66,7 @@ export class CounterDeltas {
 
   /** Writes every touched counter once and expires buckets that left the window. */
   apply(sql: SqlStorage, now: number): void {
-    for (const [key, delta] of this.counters) {
-      if (delta === 0) continue;
-      sql.exec(
-        `INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`,
-        key,
-        delta,
-      );
-    }
+    addToCounters(sql, this.counters);
     const oldest = oldestLiveBucket(now);
     for (const [bucket, count] of this.buckets) {
       if (bucket < oldest) continue;
@@ -88,41 +80,24 @@ export class CounterDeltas {
   }
 }
 
+/** The one write of the counters table: adds each delta to its counter, one upsert per counter touched. */
+export function addToCounters(sql: SqlStorage, deltas: Iterable<readonly [key: string, delta: number]>): void {
+  for (const [key, delta] of deltas) {
+    if (delta === 0) continue;
+    sql.exec(`INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`, key, delta);
+  }
+}
+
+export function readCounter(sql: SqlStorage, key: string): number {
+  return sql.exec<{ value: number }>(`SELECT value FROM counters WHERE key = ?`, key).toArray()[0]?.value ?? 0;
+}
+
 function oldestLiveBucket(now: number): number {
   return Math.floor((now - WINDOW_MS) / BUCKET_MS) + 1;
 }
 
-export interface CounterSnapshot {
-  total: number;
-  occurrences: number;
-  duplicates: number;
-  /** record calls: the consumer makes one per tenant per queue batch */
-  batches: number;
-  last24h: number;
-  byClass: Record<FailureClass, number>;
-  byStatus: Record<FailureStatus, number>;
-  byQueue: Record<string, number>;
-  avgAttempts: number;
-  recoveryQueueSize: number;
-  groups: number;
-  rows: number;
-  evicted: number;
-  /** d1Evicted: failures D1 retention deleted (R2 keeps their occurrences) */
-  archive: { flushes: number; segments: number; occurrences: number; d1RowsWritten: number; d1Evicted: number };
-  recovery: {
-    scheduledRetries: number;
-    retriesSent: number;
-    resends: number;
-    sendFailures: number;
-    refailures: number;
-    exhausted: number;
-    poison: number;
-    recovered: number;
-    presumedRecovered: number;
-    manualRequeues: number;
-    abandoned: number;
-  };
-}
+/** The stats kept as counters: the API's LedgerStats but for what other modules add. */
+export type CounterSnapshot = Omit<LedgerStats, "tenant" | "outbox" | "circuits" | "notifications">;
 
 export function readCounters(sql: SqlStorage, now: number): CounterSnapshot {
   const values = new Map<string, number>();

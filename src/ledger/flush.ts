@@ -2,14 +2,14 @@
 // current state of every job and group they touched, one data point per occurrence, and only
 // then the rows leave the outbox. Each step is safe to repeat if a later one fails.
 
-import { putSegment, concat, layOut, segmentKey, type ArchivedLine } from "../sinks/archive";
-import { failureStatements, groupStatements, noticeStatements, writeD1Batch, type D1FailureState } from "../sinks/d1";
-import type { UserNotice } from "../sinks/webhooks";
-import { inSink } from "../sinks/errors";
+import type { ArchivedLine, ArchivedOccurrence, D1FailureState, UserNotice } from "../model";
+import { putSegment, concat, layOut, segmentKey } from "../sinks/archive";
+import { failureStatements, groupStatements, noticeStatements, writeD1Batch } from "../sinks/d1";
+import { inSink } from "../sink-error";
 import { shardFor } from "../sinks/shards";
 import { writeFailurePoints } from "../sinks/analytics";
 import { inChunks } from "./chunks";
-import { pendingOutbox, type ArchivedOccurrence, type OutboxRow } from "./outbox";
+import { pendingOutbox, type OutboxRow } from "./outbox";
 import { SUMMARY_COLUMNS, failureFields, readGroups, type FailureRow } from "./queries";
 import { countInSeries } from "./series";
 

@@ -2,14 +2,15 @@
 // typed RPC methods; every write runs in one transactionSync and re-arms the single alarm.
 
 import { DurableObject } from "cloudflare:workers";
+import type { LedgerStats } from "../api/schemas";
 import { readConfig, type NotifyConfig, type RecoveryConfig } from "../config";
 import { faultPoint } from "../faults";
-import type { FailureInput } from "../model";
-import { SinkError, inSink } from "../sinks/errors";
+import type { Destination, FailureInput, UserNotice } from "../model";
+import type { Same } from "../same";
+import { SinkError, inSink } from "../sink-error";
 import { D1_PRUNE_CHUNK, pruneTenant, type D1Retention } from "../sinks/d1-retention";
 import { shardFor } from "../sinks/shards";
-import type { Destination, UserNotice } from "../sinks/webhooks";
-import { CounterDeltas, counterKey, readCounters, type CounterSnapshot } from "./counters";
+import { addToCounters, CounterDeltas, counterKey, readCounter, readCounters } from "./counters";
 import { deliveryHealth, runDeliveries, type DeliveryHealth } from "./notify/deliveries";
 import { alertsForBatch, raise, resolve, resolveIfQuiet, type OpsContext } from "./notify/ops";
 import { digestFor, noticeForFailure, saveBuckets } from "./notify/users";
@@ -21,7 +22,8 @@ import { getFailure, listFailures, listGroups, type FailureDetail, type FailureP
 import { recordFailures, type RecordResult } from "./record";
 import { Circuits, type CircuitView } from "./recovery/circuit";
 import type { RecoveryContext } from "./recovery/context";
-import { abandonOne, history, requeueOne, RecoveryRefused, type ActionEntry } from "./recovery/manual";
+import { abandonOne, history, requeueOne, type ActionEntry } from "./recovery/manual";
+import { isRefusal, Refused, type Refusable } from "./refusal";
 import { preview, recentOperations, startOperation, stepOperation, viewOperation, type OperationRequest, type OperationView } from "./recovery/operations";
 import { planOccurrence } from "./recovery/planner";
 import { prepareReplacement, type Replacement } from "./recovery/replace";
@@ -32,29 +34,13 @@ import { migrate } from "./schema";
 import { TENANT_SCOPE, readSeries, withSparklines, type Series } from "./series";
 import { readState, readStates, writeState } from "./state";
 
-export interface OutboxHealth {
-  pendingRows: number;
-  oldestPendingAgeMs: number | null;
-  lastFlushAt: string | null;
-  lastFlushError: { message: string; at: string } | null;
-  consecutiveFlushFailures: number;
-}
+// The stats are the API's LedgerStats (one source: src/api/schemas.ts); the parts assembled
+// from other modules' types are proven to fit it exactly.
+const sameCircuits: Same<LedgerStats["circuits"][string], CircuitView> = true;
+const sameDeliveries: Same<Omit<LedgerStats["notifications"]["deliveries"], "sent" | "failures" | "dropped">, DeliveryHealth> = true;
+void sameCircuits;
+void sameDeliveries;
 
-export interface LedgerStats extends CounterSnapshot {
-  tenant: string;
-  outbox: OutboxHealth;
-  circuits: Record<string, CircuitView>;
-  notifications: {
-    sent: number;
-    suppressed: number;
-    digests: number;
-    alerts: number;
-    deliveries: DeliveryHealth & { sent: number; failures: number; dropped: number };
-  };
-}
-
-/** A refused recovery action, as a value: RPC carries it intact, unlike a thrown error's type. */
-export type Refusal = { refused: RecoveryRefused["code"]; message: string };
 
 const ALARM_SAFETY_MS = 60_000;
 /** How often D1 retention looks at a tenant that keeps flushing, and how soon after a refusal. */
@@ -165,20 +151,20 @@ export class FailureLedger extends DurableObject<Env> {
   }
 
   /** Sends the job back to its queue: its own body, or `replacement` as given (edit and requeue). */
-  async requeue(jobId: string, actor: string, delaySeconds = 0, replacement?: Replacement): Promise<FailureDetail | Refusal> {
+  async requeue(jobId: string, actor: string, delaySeconds = 0, replacement?: Replacement): Promise<Refusable<FailureDetail>> {
     const prepared = replacement && (await prepareReplacement(this.env, replacement));
     return this.act(jobId, (c) => requeueOne(c, jobId, { actor }, delaySeconds, prepared));
   }
 
-  async abandon(jobId: string, actor: string, reason: string): Promise<FailureDetail | Refusal> {
+  async abandon(jobId: string, actor: string, reason: string): Promise<Refusable<FailureDetail>> {
     return this.act(jobId, (c) => abandonOne(c, jobId, { actor }, reason));
   }
 
-  private async act(jobId: string, action: (c: RecoveryContext) => Promise<void> | void): Promise<FailureDetail | Refusal> {
+  private async act(jobId: string, action: (c: RecoveryContext) => Promise<void> | void): Promise<Refusable<FailureDetail>> {
     try {
       await action(this.recoveryContext(this.clock()));
     } catch (error) {
-      if (error instanceof RecoveryRefused) return { refused: error.code, message: error.message };
+      if (error instanceof Refused) return error.refusal;
       throw error;
     } finally {
       await rearm(this.ctx.storage);
@@ -191,10 +177,10 @@ export class FailureLedger extends DurableObject<Env> {
     return preview(this.sql, request);
   }
 
-  async startOperation(request: OperationRequest, actor: string): Promise<OperationView | { tooMany: number }> {
+  async startOperation(request: OperationRequest, actor: string): Promise<Refusable<OperationView>> {
     const started = startOperation(this.recoveryContext(this.clock()), request, actor);
     await rearm(this.ctx.storage);
-    if ("id" in started) this.live.changed({ operations: [started.id] });
+    if (!isRefusal(started)) this.live.changed({ operations: [started.id] });
     return started;
   }
 
@@ -232,8 +218,7 @@ export class FailureLedger extends DurableObject<Env> {
     const state = readStates(this.sql);
     const depth = outboxDepth(this.sql);
     const counters = readCounters(this.sql, now);
-    const count = (key: string) =>
-      this.sql.exec<{ value: number }>(`SELECT value FROM counters WHERE key = ?`, key).toArray()[0]?.value ?? 0;
+    const count = (key: string) => readCounter(this.sql, key);
     return {
       tenant: this.tenant,
       ...counters,
@@ -405,20 +390,12 @@ export class FailureLedger extends DurableObject<Env> {
       writeState(sql, "last_flush_error", null);
       writeState(sql, "last_flush_at", now);
       resolve(this.opsContext(now, new CounterDeltas()), "outbox");
-      for (const [key, value] of [
+      addToCounters(sql, [
         [counterKey.flushes, 1],
         [counterKey.archivedOccurrences, report.occurrences],
         [counterKey.segments, report.segmentKey ? 1 : 0],
         [counterKey.d1RowsWritten, report.d1RowsWritten],
-      ] as const) {
-        if (value > 0) {
-          sql.exec(
-            `INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`,
-            key,
-            value,
-          );
-        }
-      }
+      ]);
       if (outboxDepth(sql).pendingRows > 0) scheduleAt(sql, "flush", "outbox", now);
       else unschedule(sql, "flush", "outbox");
       // rows that were waiting for this flush may leave now
@@ -442,9 +419,7 @@ export class FailureLedger extends DurableObject<Env> {
       return;
     }
     this.ctx.storage.transactionSync(() => {
-      if (evicted > 0) {
-        sql.exec(`INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`, counterKey.d1Evicted, evicted);
-      }
+      addToCounters(sql, [[counterKey.d1Evicted, evicted]]);
       // A full pass left more behind. Otherwise look again while rows flushed within the age
       // window may still age out; a tenant quiet for longer has nothing left to prune.
       const lastFlushAt = Number(readState(sql, "last_flush_at") ?? 0);

@@ -1,17 +1,10 @@
 // The outbox: every record writes the side effects it owes D1, R2 and Analytics Engine as rows
 // here, in the same transaction. The alarm flushes them in batches (see flush.ts).
 
-import type { FailureInput } from "../model";
-import type { UserNotice } from "../sinks/webhooks";
+import type { ArchivedOccurrence, UserNotice } from "../model";
 import { inChunks } from "./chunks";
-import { counterKey } from "./counters";
 import { scheduleIfAbsent } from "./scheduler";
-
-/** One occurrence as archived: the redacted envelope plus where and when it was recorded. */
-export interface ArchivedOccurrence extends FailureInput {
-  tenantId: string;
-  recordedAt: number;
-}
+import { readState, writeState } from "./state";
 
 export type OutboxRow = {
   id: number;
@@ -31,12 +24,8 @@ const CHUNK_BYTES = 512 * 1024;
  * counts as flushed only when no outbox row at or below it is pending.
  */
 export function reserveOutboxIds(sql: SqlStorage, count: number): { firstId: number; lastId: number } {
-  const next = sql.exec<{ value: number }>(`SELECT value FROM counters WHERE key = ?`, counterKey.outboxNext).toArray()[0]?.value ?? 1;
-  sql.exec(
-    `INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-    counterKey.outboxNext,
-    next + count,
-  );
+  const next = Number(readState(sql, "outbox_next") ?? 1);
+  writeState(sql, "outbox_next", next + count);
   return { firstId: next, lastId: next + Math.max(count, 1) - 1 };
 }
 

@@ -1,7 +1,8 @@
 // Read paths of the ledger: a failures page (keyset pagination, newest first), one failure,
 // the groups. All are served from the ledger's own tables, live.
 
-import type { ErrorInfo, FailureClass, FailureStatus } from "../model";
+import type * as Api from "../api/schemas";
+import type { ErrorInfo, FailureClass, FailureFields, FailureStatus } from "../model";
 import { inChunks } from "./chunks";
 import { POISON_STREAK } from "./recovery/planner";
 
@@ -95,27 +96,8 @@ export function searchTerms(search: FailureSearch): { where: string[]; params: s
   return { where, params };
 }
 
-export interface FailureSummary {
-  jobId: string;
-  tenantId: string;
-  userId: string | null;
-  queue: string;
-  class: FailureClass;
-  reason: string;
-  status: FailureStatus;
-  attempts: number;
-  occurrences: number;
-  group: string;
-  error: ErrorInfo | null;
-  firstFailedAt: string;
-  lastFailedAt: string;
-  recovery: {
-    attempts: number;
-    poison: boolean;
-    /** why it is not (or no longer) retried automatically */
-    note: string | null;
-  };
-}
+/** A failure as the API answers it (the schema is the one source of its shape). */
+export type FailureSummary = Api.FailureSummary;
 
 export interface FailureDetail extends FailureSummary {
   /** The job body as stored: JSON text, or base64 of its bytes. */
@@ -128,17 +110,8 @@ export interface FailurePage {
   next: PageCursor | null;
 }
 
-export interface GroupSummary {
-  fingerprint: string;
-  queue: string;
-  class: FailureClass;
-  errorName: string;
-  messageSample: string;
-  sampleJobId: string;
-  count: number;
-  firstSeen: string;
-  lastSeen: string;
-}
+/** A group as the API answers it, before its sparkline is added. */
+export type GroupSummary = Omit<Api.GroupSummary, "sparkline">;
 
 export type FailureRow = {
   job_id: string;
@@ -289,7 +262,7 @@ export function failureSummaries(sql: SqlStorage, tenantId: string, jobIds: read
 }
 
 /** A failure row's fields, times in ms: what the API summary and the D1 flush both start from. */
-export function failureFields(row: FailureRow) {
+export function failureFields(row: FailureRow): FailureFields {
   return {
     jobId: row.job_id,
     userId: row.user_id,

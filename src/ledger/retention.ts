@@ -2,7 +2,7 @@
 // failure is added to the `evicted` counter, and lifetime counters stay as they were. Only rows
 // the outbox has flushed to D1 and R2 may leave.
 
-import { counterKey } from "./counters";
+import { addToCounters, counterKey, readCounter } from "./counters";
 import { lowestPendingId } from "./outbox";
 import { isScheduled, scheduleAt, unschedule } from "./scheduler";
 
@@ -28,20 +28,14 @@ function evictOldest(sql: SqlStorage, flushedBelow: number, olderThan: number, l
       limit,
     )
     .toArray().length;
-  if (evicted > 0) {
-    sql.exec(
-      `INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`,
-      counterKey.evicted,
-      evicted,
-    );
-    sql.exec(`UPDATE counters SET value = value - ? WHERE key = ?`, evicted, counterKey.rows);
-  }
+  addToCounters(sql, [
+    [counterKey.evicted, evicted],
+    [counterKey.rows, -evicted],
+  ]);
   return evicted;
 }
 
-function liveRows(sql: SqlStorage): number {
-  return sql.exec<{ value: number }>(`SELECT value FROM counters WHERE key = ?`, counterKey.rows).toArray()[0]?.value ?? 0;
-}
+const liveRows = (sql: SqlStorage) => readCounter(sql, counterKey.rows);
 
 /**
  * Applies the policy once (bounded work) and keeps the `retention` due-work row pointing at the

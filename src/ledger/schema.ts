@@ -165,6 +165,11 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
      ) WITHOUT ROWID`,
     `CREATE TABLE series_rollup (unit TEXT PRIMARY KEY, below INTEGER NOT NULL) WITHOUT ROWID`,
   ],
+  // v8: the outbox id sequence is ledger state, not a counter
+  [
+    `INSERT INTO ledger_state (key, value) SELECT 'outbox_next', value FROM counters WHERE key = 'outbox_next'`,
+    `DELETE FROM counters WHERE key = 'outbox_next'`,
+  ],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

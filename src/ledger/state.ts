@@ -1,6 +1,14 @@
-// Small named values the ledger keeps about itself (its tenant, archive epoch, flush health).
+// Small named values the ledger keeps about itself (its tenant, archive epoch, flush health, outbox sequence).
 
-export type StateKey = "tenant" | "epoch" | "last_flush_at" | "last_flush_error" | "last_flush_error_at" | "flush_failures";
+export type StateKey =
+  | "tenant"
+  | "epoch"
+  | "last_flush_at"
+  | "last_flush_error"
+  | "last_flush_error_at"
+  | "flush_failures"
+  /** the next outbox id */
+  | "outbox_next";
 
 export function readState(sql: SqlStorage, key: StateKey): string | null {
   return sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = ?`, key).toArray()[0]?.value ?? null;

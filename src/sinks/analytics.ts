@@ -1,8 +1,8 @@
 // Analytics Engine: one data point per failure occurrence, for dashboards across tenants.
 
 import { faultPoint } from "../faults";
-import type { ArchivedOccurrence } from "../ledger/outbox";
-import { inSink } from "./errors";
+import type { ArchivedOccurrence } from "../model";
+import { inSink } from "../sink-error";
 
 export async function writeFailurePoints(dataset: AnalyticsEngineDataset, tenant: string, occurrences: readonly ArchivedOccurrence[]): Promise<void> {
   await inSink("analytics", () => {

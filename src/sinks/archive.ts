@@ -2,15 +2,8 @@
 // failure. Each failure's D1 row points at its line (key, offset, length) for a range read.
 
 import { faultPoint } from "../faults";
-import type { ArchivedOccurrence } from "../ledger/outbox";
-import { inSink } from "./errors";
-
-export interface ArchivedLine {
-  jobId: string;
-  lastFailedAt: number;
-  offset: number;
-  length: number;
-}
+import type { ArchivedLine, ArchivedOccurrence } from "../model";
+import { inSink } from "../sink-error";
 
 /** `<tenant>/YYYY/MM/DD/<epoch>-<first>-<last>.ndjson`: unique per ledger lifetime and outbox ids. */
 export function segmentKey(tenant: string, epoch: string, createdAt: number, firstId: number, lastId: number): string {

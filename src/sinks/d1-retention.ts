@@ -3,7 +3,7 @@
 // occurrence. Bounded per pass, so a pass stays far inside D1's 30 s per batch.
 
 import { faultPoint } from "../faults";
-import { inSink } from "./errors";
+import { inSink } from "../sink-error";
 
 /** Rows deleted per statement per pass; a full pass asks to run again at once. */
 export const D1_PRUNE_CHUNK = 2_000;

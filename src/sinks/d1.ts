@@ -2,30 +2,13 @@
 // flush that runs twice changes nothing. One batch() per flush: all of it lands, or none.
 
 import { faultPoint } from "../faults";
-import type { ErrorInfo, FailureClass, FailureStatus } from "../model";
-import { inSink } from "./errors";
+import type { D1FailureState, ErrorInfo, FailureClass, FailureStatus, UserNotice } from "../model";
+import { inSink } from "../sink-error";
 import { shardIfAssigned } from "./shards";
-import type { UserNotice } from "./webhooks";
 
 /** D1 allows 100 bound parameters per statement. */
 const MAX_PARAMS = 100;
 const ERROR_MESSAGE_CHARS = 4096;
-
-export interface D1FailureState {
-  jobId: string;
-  userId: string | null;
-  queue: string;
-  class: FailureClass;
-  reason: string;
-  status: FailureStatus;
-  attempts: number;
-  occurrences: number;
-  group: string;
-  error: ErrorInfo | null;
-  firstFailedAt: number;
-  lastFailedAt: number;
-  archive: { key: string; offset: number; length: number } | null;
-}
 
 export interface D1GroupState {
   fingerprint: string;

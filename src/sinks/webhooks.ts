@@ -4,31 +4,7 @@
 
 import type { NotifyConfig } from "../config";
 import { faultPoint } from "../faults";
-
-export type Destination = "slack" | "pagerduty" | "user_webhook";
-
-export type Severity = "critical" | "error" | "warning" | "info";
-
-export interface OpsAlert {
-  action: "trigger" | "resolve";
-  /** PagerDuty dedup_key: tenant + what the alert is about */
-  dedupKey: string;
-  severity: Severity;
-  summary: string;
-  tenant: string;
-  details: Record<string, string | number | null>;
-}
-
-export interface UserNotice {
-  id: string;
-  kind: "failure" | "digest";
-  tenantId: string;
-  userId: string;
-  jobId: string | null;
-  title: string;
-  body: string;
-  createdAt: number;
-}
+import type { Destination, OpsAlert, Severity, UserNotice } from "../model";
 
 export interface OutboundRequest {
   url: string;

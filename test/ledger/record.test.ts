@@ -7,6 +7,27 @@ import { failureInput, ledger, uniqueTenant } from "../support/failures";
 // Recent enough that retention (30 days by default) keeps them.
 const T = Date.now() - 3600_000;
 
+/** The rows SQLite read (every cursor's rowsRead) while `work` ran inside the ledger. */
+async function rowsReadBy(stub: ReturnType<typeof ledger>, work: (ledger: FailureLedger) => Promise<unknown>): Promise<number> {
+  return runInDurableObject(stub, async (instance: FailureLedger, state) => {
+    const sql = state.storage.sql;
+    const exec = sql.exec;
+    const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+    sql.exec = ((query: string, ...bindings: unknown[]) => {
+      const cursor = exec.call(sql, query, ...bindings);
+      cursors.push(cursor);
+      return cursor;
+    }) as typeof sql.exec;
+    try {
+      await work(instance);
+    } finally {
+      sql.exec = exec;
+    }
+    expect(cursors.length).toBeGreaterThan(0);
+    return cursors.reduce((sum, c) => sum + c.rowsRead, 0);
+  });
+}
+
 describe("FailureLedger.record", () => {
   it("counts a redelivered occurrence once, within a batch and across batches", async () => {
     const stub = ledger(uniqueTenant());
@@ -112,6 +133,13 @@ describe("FailureLedger.record", () => {
       recoveryQueueSize: 4,
       batches: 2,
     });
+
+    // Reading the stats reads the counters, not the failures: 500 more failures add no rows read.
+    const before = await rowsReadBy(stub, (ledger) => ledger.stats());
+    await stub.record(Array.from({ length: 500 }, () => failureInput({ class: "UNKNOWN", queue: "b", attempts: 0, lastFailedAt: T })));
+    const after = await rowsReadBy(stub, (ledger) => ledger.stats());
+    expect((await stub.stats()).total).toBe(504);
+    expect(after - before).toBeLessThan(10);
   });
 
   it("rolls the 24 h window over with the clock", async () => {

@@ -2,11 +2,11 @@
 
 import { z } from "zod";
 import type { FailureDetail } from "../../ledger/queries";
-import type { Refusal } from "../../ledger/ledger";
 import type { Replacement } from "../../ledger/recovery/replace";
 import { toBase64 } from "../../bytes";
 import { archivedFailure } from "../../sinks/d1";
-import { ApiError, notFound } from "../errors";
+import { notFound } from "../errors";
+import { unlessRefused } from "../refusals";
 import { defineRoute, reply } from "../route";
 import { FailureClassSchema, FailureStatusSchema, FailureWithBody, Fingerprint, History, Operation, OperationList, OperationPreview } from "../schemas";
 import { actorOf, ledgerFor, TenantParam, tenantOf } from "../tenant";
@@ -89,11 +89,7 @@ export const OperationRequest = z
 
 export const OperationParams = z.object({ id: z.string().regex(/^op-[0-9a-f-]{36}$/, "not an operation id") }).strict();
 
-function answer(result: FailureDetail | Refusal) {
-  if ("refused" in result) {
-    const status = result.refused === "not_found" ? 404 : result.refused === "conflict" ? 409 : 503;
-    throw new ApiError(status, result.refused, result.message);
-  }
+function withBody(result: FailureDetail) {
   return { ...result, body: result.bodyEncoding === "json" ? (JSON.parse(result.body) as unknown) : result.body };
 }
 
@@ -112,7 +108,7 @@ export const requeueFailure = defineRoute({
   errors: [409, 503],
   responses: { 200: { description: "The failure, now retrying", schema: FailureWithBody } },
   async handler({ request, env, query, params, body }) {
-    return answer(await ledgerFor(env, tenantOf(request, query)).requeue(params.jobId, actorOf(request), body.delaySeconds, replacementOf(body)));
+    return withBody(unlessRefused(await ledgerFor(env, tenantOf(request, query)).requeue(params.jobId, actorOf(request), body.delaySeconds, replacementOf(body))));
   },
 });
 
@@ -128,7 +124,7 @@ export const abandonFailure = defineRoute({
   notFound: noSuchFailure,
   responses: { 200: { description: "The failure, now abandoned", schema: FailureWithBody } },
   async handler({ request, env, query, params, body }) {
-    return answer(await ledgerFor(env, tenantOf(request, query)).abandon(params.jobId, actorOf(request), body.reason));
+    return withBody(unlessRefused(await ledgerFor(env, tenantOf(request, query)).abandon(params.jobId, actorOf(request), body.reason)));
   },
 });
 
@@ -173,11 +169,7 @@ export const createOperation = defineRoute({
     const { dryRun, ...operation } = body;
     const ledger = ledgerFor(env, tenantOf(request, query));
     if (dryRun) return { dryRun: true as const, action: operation.action, ...(await ledger.previewOperation(operation)) };
-    const started = await ledger.startOperation(operation, actorOf(request));
-    if ("tooMany" in started) {
-      throw new ApiError(422, "too_many", `the filter matches ${started.tooMany} failures; narrow it to at most 100000 per operation`);
-    }
-    return reply(202, started);
+    return reply(202, unlessRefused(await ledger.startOperation(operation, actorOf(request))));
   },
 });
 

@@ -7,6 +7,7 @@ import { CSV_COLUMNS, csvRow, progress } from "../format.mjs";
 import { intOption, readFilter, stringOption, tenantQuery } from "../context.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
+/** @import { FailurePage } from "../../api/schemas" */
 
 /** Failures per request: the API's largest page. */
 const PAGE = 500;
@@ -41,12 +42,13 @@ export async function exportFailures(ctx) {
     /** @type {string | undefined} */
     let cursor;
     do {
+      /** @type {FailurePage} */
       const page = await ctx.client.request("GET", "/api/queue/dlq/failures", { query: { ...tenantQuery(ctx), ...serverFilter, limit: pageSize, cursor } });
-      const items = page.items.filter((/** @type {any} */ f) => {
+      const items = page.items.filter((f) => {
         const at = Date.parse(f.lastFailedAt);
         return (fromMs === undefined || at >= fromMs) && (toMs === undefined || at <= toMs);
       });
-      if (items.length) await write(items.map((/** @type {any} */ f) => (format === "csv" ? csvRow(f) : `${JSON.stringify(f)}\n`)).join(""));
+      if (items.length) await write(items.map((f) => (format === "csv" ? csvRow(f) : `${JSON.stringify(f)}\n`)).join(""));
       exported += items.length;
       bar.update(exported, null);
       cursor = page.nextCursor ?? undefined;

@@ -5,14 +5,16 @@ import { CLASSES, intOption, printJson, readFilter, stringOption, tenantQuery } 
 import { ago, counts, table } from "../format.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
+/** @import { CrossTenantStats, FailurePage, FailureSeries, FailureView, Groups, History, LedgerStats } from "../../api/schemas" */
 
 /** @param {Context} ctx */
 export async function stats(ctx) {
   const limit = intOption(ctx, "limit", 1, 1000);
+  /** @type {LedgerStats | CrossTenantStats} */
   const s = await ctx.client.request("GET", "/api/queue/dlq/stats", { query: { ...tenantQuery(ctx), limit } });
   if (ctx.json) return printJson(ctx, s);
   const w = (/** @type {string} */ line) => ctx.out.write(`${line}\n`);
-  if (s.scope === "all") {
+  if ("scope" in s) {
     w(`All tenants (from D1, a few seconds behind): ${s.total} failures in ${s.tenantCount} tenants`);
     w(`  by class   ${counts(s.byClass)}`);
     w(`  by status  ${counts(s.byStatus)}`);
@@ -21,7 +23,7 @@ export async function stats(ctx) {
       ctx.out.write(
         table(
           ["TENANT", "TOTAL", ...CLASSES, "OPEN", "EXHAUSTED"],
-          s.tenants.map((/** @type {any} */ t) => [t.tenant, t.total, ...CLASSES.map((c) => t.byClass[c]), t.byStatus.open, t.byStatus.exhausted]),
+          s.tenants.map((t) => [t.tenant, t.total, ...CLASSES.map((c) => t.byClass[c]), t.byStatus.open, t.byStatus.exhausted]),
         ),
       );
       if (s.tenantCount > s.tenants.length) w(`(${s.tenantCount - s.tenants.length} more tenants: --limit ${Math.min(1000, s.tenantCount)})`);
@@ -38,8 +40,8 @@ export async function stats(ctx) {
   if (s.notifications) w(`  notices    ${s.notifications.sent} sent · ${s.notifications.suppressed} suppressed`);
   const o = s.outbox;
   w(`  outbox     ${o.pendingRows} pending · last flush ${ago(o.lastFlushAt, ctx.now())}${o.lastFlushError ? ` · last error: ${o.lastFlushError.message}` : ""}`);
-  const open = Object.entries(s.circuits ?? {}).filter(([, c]) => /** @type {any} */ (c).state !== "closed");
-  for (const [queue, c] of open) w(`  circuit    ${queue}: ${/** @type {any} */ (c).state} since ${/** @type {any} */ (c).openedAt}`);
+  const open = Object.entries(s.circuits ?? {}).filter(([, c]) => c.state !== "closed");
+  for (const [queue, c] of open) w(`  circuit    ${queue}: ${c.state} since ${c.openedAt}`);
 }
 
 /** @param {Context} ctx */
@@ -48,6 +50,7 @@ export async function list(ctx) {
   if (filter.from !== undefined || filter.to !== undefined) throw new UsageError("list filters by class, queue, status and group (from/to are for requeue, abandon and export)", "list");
   const limit = intOption(ctx, "limit", 1, 500) ?? 20;
   const search = searchOptions(ctx);
+  /** @type {FailurePage} */
   const page = await ctx.client.request("GET", "/api/queue/dlq/failures", {
     query: { ...tenantQuery(ctx), ...filter, ...search, limit, cursor: stringOption(ctx, "cursor") },
   });
@@ -61,7 +64,7 @@ export async function list(ctx) {
   ctx.out.write(
     table(
       ["JOB ID", "QUEUE", "CLASS", "STATUS", "TRIES", "LAST FAILED", "REASON"],
-      page.items.map((/** @type {any} */ f) => [f.jobId, f.queue, f.class, f.status, f.attempts, ago(f.lastFailedAt, now), f.error?.message ? `${f.reason}: ${f.error.message}` : f.reason]),
+      page.items.map((f) => [f.jobId, f.queue, f.class, f.status, f.attempts, ago(f.lastFailedAt, now), f.error?.message ? `${f.reason}: ${f.error.message}` : f.reason]),
       ctx.out.isTTY ? ctx.out.columns : undefined,
     ),
   );
@@ -95,8 +98,8 @@ export async function show(ctx) {
   if (!jobId || ctx.positionals.length > 1) throw new UsageError("show takes one job id: dlq show <jobId>", "show");
   const path = `/api/queue/dlq/failures/${encodeURIComponent(jobId)}`;
   const [failure, history] = await Promise.all([
-    ctx.client.request("GET", path, { query: tenantQuery(ctx) }),
-    ctx.client.request("GET", `${path}/history`, { query: tenantQuery(ctx) }),
+    /** @type {Promise<FailureView>} */ (ctx.client.request("GET", path, { query: tenantQuery(ctx) })),
+    /** @type {Promise<History>} */ (ctx.client.request("GET", `${path}/history`, { query: tenantQuery(ctx) })),
   ]);
   if (ctx.json) return printJson(ctx, { ...failure, history: history.items });
   const w = (/** @type {string} */ line) => ctx.out.write(`${line}\n`);
@@ -130,6 +133,7 @@ export async function show(ctx) {
 /** @param {Context} ctx */
 export async function groups(ctx) {
   const limit = intOption(ctx, "limit", 1, 500);
+  /** @type {Groups} */
   const res = await ctx.client.request("GET", "/api/queue/dlq/groups", { query: { ...tenantQuery(ctx), limit } });
   if (ctx.json) return printJson(ctx, res);
   if (res.items.length === 0) {
@@ -140,7 +144,7 @@ export async function groups(ctx) {
   ctx.out.write(
     table(
       ["GROUP", "COUNT", "CLASS", "QUEUE", "LAST SEEN", "LAST 24 H", "ERROR"],
-      res.items.map((/** @type {any} */ g) => [g.fingerprint, g.count, g.class, g.queue, ago(g.lastSeen, now), sparkline(g.sparkline), `${g.errorName}: ${g.messageSample}`]),
+      res.items.map((g) => [g.fingerprint, g.count, g.class, g.queue, ago(g.lastSeen, now), sparkline(g.sparkline), `${g.errorName}: ${g.messageSample}`]),
       ctx.out.isTTY ? ctx.out.columns : undefined,
     ),
   );
@@ -158,11 +162,12 @@ export function sparkline(counts) {
 /** @param {Context} ctx */
 export async function series(ctx) {
   const group = stringOption(ctx, "group");
+  /** @type {FailureSeries} */
   const s = await ctx.client.request("GET", "/api/queue/dlq/series", { query: { ...tenantQuery(ctx), group } });
   if (ctx.json) return printJson(ctx, s);
   const total = (/** @type {number[]} */ c) => c.reduce((a, b) => a + b, 0);
   ctx.out.write(`Failures over time, tenant ${s.tenant}${s.group ? `, group ${s.group}` : ""} (oldest left):\n`);
-  for (const [label, r] of /** @type {[string, any][]} */ ([["last hour, per minute", s.minutes], ["last 24 h, per hour", s.hours], ["last 14 days, per day", s.days]])) {
+  for (const [label, r] of /** @type {const} */ ([["last hour, per minute", s.minutes], ["last 24 h, per hour", s.hours], ["last 14 days, per day", s.days]])) {
     ctx.out.write(`  ${label.padEnd(23)}${sparkline(r.counts)}  ${total(r.counts)} (max ${Math.max(...r.counts)})\n`);
   }
 }

@@ -6,6 +6,7 @@ import { intOption, printJson, readFilter, stringOption, tenantQuery } from "../
 import { progress } from "../format.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
+/** @import { FailureWithBody, Operation, OperationPreview } from "../../api/schemas" */
 
 /**
  * A replacement body from a file: JSON when the file parses as JSON, otherwise its text.
@@ -47,6 +48,7 @@ async function recover(ctx, action) {
     if (ctx.values["dry-run"] === true || rate !== undefined) throw new UsageError("--dry-run and --rate are for bulk operations (--filter)", action);
     const path = `/api/queue/dlq/failures/${encodeURIComponent(jobId)}/${action}`;
     const body = action === "requeue" ? { delaySeconds: delay ?? 0, ...(bodyFile === undefined ? {} : await replacementFrom(bodyFile)) } : { reason };
+    /** @type {FailureWithBody} */
     const failure = await ctx.client.request("POST", path, { query: tenantQuery(ctx), body });
     if (ctx.json) return printJson(ctx, failure);
     const edited = bodyFile === undefined ? "" : ` with the body from ${bodyFile}`;
@@ -59,12 +61,14 @@ async function recover(ctx, action) {
   /** @type {Record<string, unknown>} */
   const request = { action, filter, ...(rate === undefined ? {} : { rate }), ...(reason === undefined ? {} : { reason }), ...(delay === undefined ? {} : { delaySeconds: delay }) };
   if (ctx.values["dry-run"] === true) {
+    /** @type {OperationPreview} */
     const preview = await ctx.client.request("POST", "/api/queue/dlq/operations", { query: tenantQuery(ctx), body: { ...request, dryRun: true } });
     if (ctx.json) return printJson(ctx, preview);
     ctx.out.write(`Would ${action} ${preview.matched} failure${preview.matched === 1 ? "" : "s"}${preview.sample.length ? `, e.g. ${preview.sample.join(", ")}` : ""}.\n`);
     ctx.out.write("Nothing was changed (dry run).\n");
     return;
   }
+  /** @type {Operation} */
   const started = await ctx.client.request("POST", "/api/queue/dlq/operations", { query: tenantQuery(ctx), body: request });
   if (ctx.values["no-wait"] === true) {
     if (ctx.json) return printJson(ctx, started);
@@ -77,7 +81,7 @@ async function recover(ctx, action) {
 
 /**
  * Polls an operation until it is done, with a progress bar on a terminal.
- * @param {Context} ctx @param {any} operation @param {string} label
+ * @param {Context} ctx @param {Operation} operation @param {string} label
  */
 async function follow(ctx, operation, label) {
   const bar = progress(ctx.err, { enabled: ctx.progress, label, now: ctx.now });
@@ -95,7 +99,7 @@ async function follow(ctx, operation, label) {
   return op;
 }
 
-/** The outcome of a finished operation; exit 1 when any item failed. @param {Context} ctx @param {any} op */
+/** The outcome of a finished operation; exit 1 when any item failed. @param {Context} ctx @param {Operation} op */
 function report(ctx, op) {
   if (ctx.json) printJson(ctx, op);
   else {
@@ -115,6 +119,7 @@ function report(ctx, op) {
 export async function operations(ctx) {
   const [sub, id, ...rest] = ctx.positionals;
   if (sub !== "show" || !id || rest.length) throw new UsageError("dlq operations show <operationId> [--wait]", "operations");
+  /** @type {Operation} */
   let op = await ctx.client.request("GET", `/api/queue/dlq/operations/${encodeURIComponent(id)}`, { query: tenantQuery(ctx) });
   if (ctx.values.wait === true && op.status === "running") op = await follow(ctx, op, op.action === "requeue" ? "Requeueing" : "Abandoning");
   if (op.status === "done") return report(ctx, op);

@@ -5,6 +5,7 @@ import { printJson, stringOption } from "../context.mjs";
 import { table } from "../format.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
+/** @import { CreatedToken, TokenList, TokenView } from "../../api/schemas" */
 
 const USAGE = "dlq tokens create --tenant <tenant> --label <who> [--scope read|operate] | dlq tokens list [--tenant <tenant>] [--revoked] | dlq tokens revoke <tokenId>";
 
@@ -16,6 +17,7 @@ export async function tokens(ctx) {
     if (args.length || !ctx.tenant || !label) throw new UsageError(`tokens create needs --tenant and --label: ${USAGE}`, "tokens");
     const scope = stringOption(ctx, "scope");
     if (scope !== undefined && scope !== "read" && scope !== "operate") throw new UsageError(`--scope must be read or operate, not ${JSON.stringify(scope)}`, "tokens");
+    /** @type {CreatedToken} */
     const created = await ctx.client.request("POST", "/api/admin/tokens", { body: { tenant: ctx.tenant, label, ...(scope ? { scope } : {}) } });
     if (ctx.json) return printJson(ctx, created);
     ctx.out.write(`${created.token}\n`);
@@ -27,6 +29,7 @@ export async function tokens(ctx) {
   }
   if (sub === "list") {
     if (args.length) throw new UsageError(`tokens list takes no arguments: ${USAGE}`, "tokens");
+    /** @type {TokenList} */
     const res = await ctx.client.request("GET", "/api/admin/tokens", { query: { tenant: ctx.tenant, revoked: ctx.values.revoked === true ? "true" : undefined } });
     if (ctx.json) return printJson(ctx, res);
     if (!res.items.length) {
@@ -36,13 +39,14 @@ export async function tokens(ctx) {
     ctx.out.write(
       table(
         ["ID", "TENANT", "LABEL", "SCOPE", "CREATED", "BY", "REVOKED"],
-        res.items.map((/** @type {any} */ t) => [t.id, t.tenant, t.label, t.scope, t.createdAt, t.createdBy, t.revokedAt ?? "-"]),
+        res.items.map((t) => [t.id, t.tenant, t.label, t.scope, t.createdAt, t.createdBy, t.revokedAt ?? "-"]),
       ),
     );
     return;
   }
   if (sub === "revoke") {
     if (args.length !== 1) throw new UsageError(`tokens revoke takes one token id: ${USAGE}`, "tokens");
+    /** @type {TokenView} */
     const revoked = await ctx.client.request("DELETE", `/api/admin/tokens/${encodeURIComponent(/** @type {string} */ (args[0]))}`);
     if (ctx.json) return printJson(ctx, revoked);
     ctx.out.write(`Revoked ${revoked.id} (${revoked.label}, tenant ${revoked.tenant}); it no longer works.\n`);

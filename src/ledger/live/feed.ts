@@ -7,7 +7,7 @@
 
 import { errorResponse } from "../../api/errors";
 import { LiveClientMessage, type LiveServerMessage } from "../../api/schemas";
-import type { LedgerStats } from "../ledger";
+import type { LedgerStats } from "../../api/schemas";
 import { failureSummaries, groupSummaries, listFailures, listGroups } from "../queries";
 import { viewOperation, type OperationView } from "../recovery/operations";
 import { withSparklines } from "../series";

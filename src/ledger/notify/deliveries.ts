@@ -3,7 +3,8 @@
 // off on errors. A delivery leaves the table in the same step that saw it succeed.
 
 import type { NotifyConfig } from "../../config";
-import { outboundRequest, send, type Destination } from "../../sinks/webhooks";
+import type { Destination } from "../../model";
+import { outboundRequest, send } from "../../sinks/webhooks";
 import { CounterDeltas, counterKey } from "../counters";
 import { scheduleAt, scheduleIfAbsent, unschedule } from "../scheduler";
 

@@ -5,7 +5,7 @@
 
 import type { NotifyConfig } from "../../config";
 import type { FailureInput, FailureStatus } from "../../model";
-import type { Destination, OpsAlert, Severity } from "../../sinks/webhooks";
+import type { Destination, OpsAlert, Severity } from "../../model";
 import { CounterDeltas, counterKey } from "../counters";
 import { scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./deliveries";

@@ -3,7 +3,7 @@
 // inbox through the outbox, and go to the user webhook when one is configured.
 
 import type { FailureInput } from "../../model";
-import type { UserNotice } from "../../sinks/webhooks";
+import type { UserNotice } from "../../model";
 import { counterKey } from "../counters";
 import { isScheduled, scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./deliveries";

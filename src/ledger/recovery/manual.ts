@@ -2,22 +2,13 @@
 // Both are recorded with who and when; abandoned and recovered failures are never retried.
 
 import { counterKey } from "../counters";
+import { Refused } from "../refusal";
 import { touchOutbox } from "../outbox";
 import { scheduleAt, unschedule } from "../scheduler";
 import { CounterDeltas, logAction, readRecoveryRows, setStatus, type RecoveryContext, type RecoveryRow } from "./context";
 import { sendBlocker } from "./policy";
 import { identityBlocker, previousBodySha256, type PreparedReplacement } from "./replace";
 import { sendToOrigins } from "./send";
-
-export class RecoveryRefused extends Error {
-  constructor(
-    readonly code: "not_found" | "conflict" | "send_failed",
-    message: string,
-  ) {
-    super(message);
-    this.name = "RecoveryRefused";
-  }
-}
 
 export interface Actor {
   actor: string;
@@ -77,9 +68,9 @@ export async function requeueOne(
 ): Promise<void> {
   const sql = c.storage.sql;
   const row = readRecoveryRows(sql, [jobId]).get(jobId);
-  if (!row) throw new RecoveryRefused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
+  if (!row) throw new Refused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
   const blocked = requeueBlocker(c, row, replacement !== undefined) ?? (replacement ? identityBlocker(row, replacement.send) : null);
-  if (blocked) throw new RecoveryRefused("conflict", `cannot requeue ${jobId}: ${blocked}`);
+  if (blocked) throw new Refused("conflict", `cannot requeue ${jobId}: ${blocked}`);
   const previous = replacement ? await previousBodySha256(c.env, row) : null;
 
   const outgoing = replacement
@@ -87,7 +78,7 @@ export async function requeueOne(
     : { body: row.body, bodyEncoding: row.body_encoding, sealedBody: row.sealed_body };
   const errors = await sendToOrigins(c.env, c.config, [{ jobId, queue: row.queue, ...outgoing, delaySeconds }]);
   const error = errors.get(jobId);
-  if (error) throw new RecoveryRefused("send_failed", `${error}; nothing was changed, try again`);
+  if (error) throw new Refused("send_failed", `${error}; nothing was changed, try again`);
 
   c.storage.transactionSync(() => {
     const deltas = new CounterDeltas();
@@ -119,7 +110,7 @@ export function abandonOne(c: RecoveryContext, jobId: string, by: Actor, reason:
   const sql = c.storage.sql;
   c.storage.transactionSync(() => {
     const row = readRecoveryRows(sql, [jobId]).get(jobId);
-    if (!row) throw new RecoveryRefused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
+    if (!row) throw new Refused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
     if (row.status === "abandoned") return;
     const deltas = new CounterDeltas();
     markAbandoned(c, deltas, row, by, reason);

@@ -5,6 +5,7 @@
 import { counterKey } from "../counters";
 import { touchOutbox } from "../outbox";
 import { filterTerms, type FailureFilter } from "../queries";
+import { refuse, type Refusable } from "../refusal";
 import { scheduleAt, unschedule } from "../scheduler";
 import { CounterDeltas, readRecoveryRows, type RecoveryContext } from "./context";
 import { markAbandoned, markRequeued, requeueBlocker, type Actor } from "./manual";
@@ -79,12 +80,12 @@ export function preview(sql: SqlStorage, request: Pick<OperationRequest, "action
   return { matched, sample };
 }
 
-export function startOperation(c: RecoveryContext, request: OperationRequest, by: string): OperationView | { tooMany: number } {
+export function startOperation(c: RecoveryContext, request: OperationRequest, by: string): Refusable<OperationView> {
   const sql = c.storage.sql;
   const id = `op-${crypto.randomUUID()}`;
   return c.storage.transactionSync(() => {
     const { matched } = preview(sql, request);
-    if (matched > MAX_SNAPSHOT) return { tooMany: matched };
+    if (matched > MAX_SNAPSHOT) return refuse("too_many", `the filter matches ${matched} failures; narrow it to at most ${MAX_SNAPSHOT} per operation`);
     const m = matching(request.filter, request.action);
     // The snapshot: exactly these jobs, whatever arrives later.
     sql.exec(
