@@ -45,24 +45,33 @@ export function useInterval(tick: () => void, ms: number, enabled = true): void 
 /** j / k move through a list, Enter opens, `/` focuses the search field; never while typing. */
 export function useListKeys(count: number, open: (index: number) => void): [number, (i: number) => void] {
   const [active, setActive] = useState(-1);
-  const openRef = useRef(open);
-  openRef.current = open;
+  // The handler reads and moves the position through refs, so a key pressed before the next
+  // render still sees where the previous one left it.
+  const position = useRef(-1);
+  const latest = useRef({ count, open });
+  latest.current = { count, open };
+  const move = useCallback((i: number) => {
+    position.current = i;
+    setActive(i);
+  }, []);
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       const target = event.target as HTMLElement | null;
       if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
       if (event.metaKey || event.ctrlKey || event.altKey) return;
-      if (event.key === "j") setActive((a) => Math.min(count - 1, a + 1));
-      else if (event.key === "k") setActive((a) => Math.max(0, a - 1));
-      else if (event.key === "Enter" && active >= 0 && active < count) openRef.current(active);
+      const { count, open } = latest.current;
+      const at = Math.min(position.current, count - 1);
+      if (event.key === "j") move(Math.min(count - 1, at + 1));
+      else if (event.key === "k") move(Math.max(0, at - 1));
+      else if (event.key === "Enter" && at >= 0) open(at);
       else return;
       event.preventDefault();
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
-  }, [count, active]);
+  }, []);
   useEffect(() => {
     if (active >= 0) document.querySelector(`[data-row="${active}"]`)?.scrollIntoView({ block: "nearest" });
   }, [active]);
-  return [active, setActive];
+  return [active, move];
 }
