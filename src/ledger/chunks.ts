@@ -1,11 +1,6 @@
-/** SQLite statements take at most 100 bound parameters: lists of ids are read in chunks. */
-export const ID_CHUNK = 90;
+import { fitting } from "../sql";
 
-export function inChunks<T>(ids: readonly string[], read: (chunk: string[], placeholders: string) => T[]): T[] {
-  const out: T[] = [];
-  for (let i = 0; i < ids.length; i += ID_CHUNK) {
-    const chunk = ids.slice(i, i + ID_CHUNK);
-    out.push(...read(chunk, chunk.map(() => "?").join(", ")));
-  }
-  return out;
+/** Reads a list of ids in runs that fit one statement, `fixed` other parameters besides. */
+export function inChunks<T>(ids: readonly string[], read: (chunk: string[], placeholders: string) => T[], fixed = 10): T[] {
+  return fitting(ids, 1, fixed).flatMap((chunk) => read(chunk, chunk.map(() => "?").join(", ")));
 }
