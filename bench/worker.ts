@@ -16,8 +16,7 @@ export class MeteredLedger extends FailureLedger {
   constructor(ctx: DurableObjectState, env: Env) {
     const meter = meterFor(ctx.id.toString());
     meterStorage(ctx.storage, meter);
-    super(ctx, meterEnv(env, meter));
-    this.clock = () => sim.now;
+    super(ctx, meterEnv(env, meter), { clock: () => sim.now });
     meter.settle("migrate");
   }
 

@@ -88,7 +88,8 @@ export interface D1FailureState extends FailureFields {
 
 // Notifications: written by the ledger, delivered by the webhook sink.
 
-export type Destination = "slack" | "pagerduty" | "user_webhook";
+export const DESTINATIONS = ["slack", "pagerduty", "user_webhook"] as const;
+export type Destination = (typeof DESTINATIONS)[number];
 
 export type Severity = "critical" | "error" | "warning" | "info";
 

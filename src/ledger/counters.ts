@@ -1,8 +1,7 @@
 // Live counters kept incrementally: a record accumulates deltas in memory and writes each
 // touched counter once per batch, so a read never scans the failures table.
 
-import type { LedgerStats } from "../api/schemas";
-import { FAILURE_CLASSES, FAILURE_STATUSES, TERMINAL_STATUSES, type FailureClass, type FailureStatus } from "../model";
+import type { FailureClass, FailureStatus } from "../model";
 
 export const WINDOW_MS = 24 * 60 * 60 * 1000;
 /** The rolling 24 h window is kept in 5-minute buckets. */
@@ -92,62 +91,6 @@ export function readCounter(sql: SqlStorage, key: string): number {
   return sql.exec<{ value: number }>(`SELECT value FROM counters WHERE key = ?`, key).toArray()[0]?.value ?? 0;
 }
 
-function oldestLiveBucket(now: number): number {
+export function oldestLiveBucket(now: number): number {
   return Math.floor((now - WINDOW_MS) / BUCKET_MS) + 1;
-}
-
-/** The stats kept as counters: the API's LedgerStats but for what other modules add. */
-export type CounterSnapshot = Omit<LedgerStats, "tenant" | "outbox" | "circuits" | "notifications">;
-
-export function readCounters(sql: SqlStorage, now: number): CounterSnapshot {
-  const values = new Map<string, number>();
-  for (const row of sql.exec<{ key: string; value: number }>(`SELECT key, value FROM counters`)) {
-    values.set(row.key, row.value);
-  }
-  const get = (key: string) => values.get(key) ?? 0;
-  const byQueue: Record<string, number> = {};
-  for (const [key, value] of values) if (key.startsWith("queue:")) byQueue[key.slice(6)] = value;
-  const byClass = Object.fromEntries(FAILURE_CLASSES.map((c) => [c, get(counterKey.byClass(c))])) as Record<FailureClass, number>;
-  const byStatus = Object.fromEntries(FAILURE_STATUSES.map((s) => [s, get(counterKey.byStatus(s))])) as Record<FailureStatus, number>;
-  const total = get(counterKey.total);
-  const last24h =
-    sql.exec<{ n: number | null }>(`SELECT SUM(count) AS n FROM window_buckets WHERE bucket >= ?`, oldestLiveBucket(now)).one().n ?? 0;
-  return {
-    total,
-    occurrences: get(counterKey.occurrences),
-    duplicates: get(counterKey.duplicates),
-    batches: get(counterKey.batches),
-    last24h,
-    byClass,
-    byStatus,
-    byQueue,
-    avgAttempts: total === 0 ? 0 : Math.round((get(counterKey.attemptsSum) / total) * 100) / 100,
-    recoveryQueueSize: FAILURE_STATUSES.filter((s) => s !== "retrying" && !TERMINAL_STATUSES.includes(s)).reduce(
-      (sum, s) => sum + byStatus[s],
-      0,
-    ),
-    groups: get(counterKey.groups),
-    rows: get(counterKey.rows),
-    evicted: get(counterKey.evicted),
-    archive: {
-      flushes: get(counterKey.flushes),
-      segments: get(counterKey.segments),
-      occurrences: get(counterKey.archivedOccurrences),
-      d1RowsWritten: get(counterKey.d1RowsWritten),
-      d1Evicted: get(counterKey.d1Evicted),
-    },
-    recovery: {
-      scheduledRetries: sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM due_work WHERE kind = 'retry'`).one().n,
-      retriesSent: get(counterKey.retriesSent),
-      resends: get(counterKey.resends),
-      sendFailures: get(counterKey.sendFailures),
-      refailures: get(counterKey.refailures),
-      exhausted: get(counterKey.exhausted),
-      poison: get(counterKey.poison),
-      recovered: get(counterKey.recovered),
-      presumedRecovered: get(counterKey.presumed),
-      manualRequeues: get(counterKey.manualRequeues),
-      abandoned: get(counterKey.abandoned),
-    },
-  };
 }

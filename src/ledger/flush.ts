@@ -8,18 +8,23 @@ import { failureStatements, groupStatements, noticeStatements, writeD1Batch } fr
 import { inSink } from "../sink-error";
 import { shardFor } from "../sinks/shards";
 import { writeFailurePoints } from "../sinks/analytics";
+import { SinkError } from "../sink-error";
 import { inChunks } from "./chunks";
-import { pendingOutbox, type OutboxRow } from "./outbox";
+import type { LedgerCore } from "./core";
+import { addToCounters, counterKey } from "./counters";
+import { raise, resolve } from "./notify/ops";
+import { outboxDepth, pendingOutbox, type OutboxRow } from "./outbox";
 import { SUMMARY_COLUMNS, failureFields, readGroups, type FailureRow } from "./queries";
+import { applyRetention } from "./retention";
+import { scheduleAt, scheduleIfAbsent, unschedule } from "./scheduler";
 import { countInSeries } from "./series";
+import { readState, writeState } from "./state";
 
-export interface FlushTarget {
-  storage: DurableObjectStorage;
-  env: Env;
-  tenant: string;
-  epoch: string;
-  now: number;
-}
+/** How often D1 retention looks at a tenant that keeps flushing. */
+export const D1_RETENTION_EVERY_MS = 60 * 60 * 1000;
+
+/** Flush retries back off from 2 s to 5 min. */
+const flushBackoffMs = (failures: number) => Math.min(300_000, 1000 * 2 ** Math.min(failures, 9));
 
 export interface FlushReport {
   rows: number;
@@ -28,8 +33,59 @@ export interface FlushReport {
   d1RowsWritten: number;
 }
 
-export async function flushOutbox(t: FlushTarget): Promise<FlushReport> {
-  const sql = t.storage.sql;
+/**
+ * One flush pass, and its bookkeeping. A sink failure is expected: it is recorded for the stats
+ * and retried with backoff from the due-work table (a stuck outbox alerts). Anything else is a
+ * bug and is thrown for the platform to retry.
+ */
+export async function flush(core: LedgerCore, now: number): Promise<FlushReport | null> {
+  let report: FlushReport;
+  try {
+    report = await flushOutbox(core, now);
+  } catch (error) {
+    if (!(error instanceof SinkError)) throw error;
+    const failures = Number(readState(core.sql, "flush_failures") ?? 0) + 1;
+    console.error(`ledger ${core.tenant}: flush failed (${failures} in a row), will retry`, error.message);
+    core.transact((c) => {
+      writeState(c.sql, "flush_failures", failures);
+      writeState(c.sql, "last_flush_error", error.message.slice(0, 1000));
+      writeState(c.sql, "last_flush_error_at", now);
+      scheduleAt(c.sql, "flush", "outbox", now + flushBackoffMs(failures));
+      const oldest = outboxDepth(c.sql).oldestPendingAt;
+      if (oldest !== null && now - oldest >= c.settings.notify.outboxStuckAfterMs) {
+        raise(c, {
+          key: "outbox",
+          severity: "critical",
+          summary: `the outbox has not reached D1/R2 for ${Math.round((now - oldest) / 1000)} s: ${error.message}`.slice(0, 1024),
+          details: { failures, lastError: error.message.slice(0, 500) },
+        });
+      }
+    }, now);
+    return null;
+  }
+  core.transact((c) => {
+    writeState(c.sql, "flush_failures", 0);
+    writeState(c.sql, "last_flush_error", null);
+    writeState(c.sql, "last_flush_at", now);
+    resolve(c, "outbox");
+    addToCounters(c.sql, [
+      [counterKey.flushes, 1],
+      [counterKey.archivedOccurrences, report.occurrences],
+      [counterKey.segments, report.segmentKey ? 1 : 0],
+      [counterKey.d1RowsWritten, report.d1RowsWritten],
+    ]);
+    if (outboxDepth(c.sql).pendingRows > 0) scheduleAt(c.sql, "flush", "outbox", now);
+    else unschedule(c.sql, "flush", "outbox");
+    // rows that were waiting for this flush may leave now
+    applyRetention(c.sql, c.settings.retention, now);
+    if (report.d1RowsWritten > 0) scheduleIfAbsent(c.sql, "d1-retention", "d1", now + D1_RETENTION_EVERY_MS);
+  }, now);
+  return report;
+}
+
+async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> {
+  const sql = core.sql;
+  const t = { env: core.env, tenant: core.tenant, epoch: core.epoch(), now };
   const rows = pendingOutbox(sql).map((row) => ({ row, occurrences: JSON.parse(row.occurrences) as ArchivedOccurrence[] }));
   const report: FlushReport = { rows: rows.length, occurrences: 0, segmentKey: null, d1RowsWritten: 0 };
   if (rows.length === 0) return report;
@@ -49,11 +105,11 @@ export async function flushOutbox(t: FlushTarget): Promise<FlushReport> {
       offset = laid.end;
     }
     await putSegment(t.env.ARCHIVE, t.tenant, key, concat(chunks));
-    t.storage.transactionSync(() => {
+    core.transact(() => {
       for (const r of fresh) {
         sql.exec(`UPDATE outbox SET archive_key = ?, archive_offset = ? WHERE id = ?`, r.row.archive_key, r.row.archive_offset, r.row.id);
       }
-    });
+    }, now);
     report.segmentKey = key;
   }
 
@@ -72,11 +128,11 @@ export async function flushOutbox(t: FlushTarget): Promise<FlushReport> {
   const occurrences = rows.flatMap((r) => r.occurrences);
   report.occurrences = occurrences.length;
   await writeFailurePoints(t.env.FAILURE_EVENTS, t.tenant, occurrences);
-  t.storage.transactionSync(() => {
+  core.transact(() => {
     // Counted as the rows leave the outbox, in one transaction: a retried flush counts nothing twice.
     countInSeries(sql, occurrences, t.now);
     for (const r of rows) sql.exec(`DELETE FROM outbox WHERE id = ?`, r.row.id);
-  });
+  }, now);
   return report;
 }
 

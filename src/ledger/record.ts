@@ -1,9 +1,15 @@
 // Recording a batch of failures for one tenant. Runs inside one transactionSync: either the
 // whole batch (failures, groups, counters, recovery schedule) is durable or none of it is.
 
+import { faultPoint } from "../faults";
 import type { FailureInput, FailureStatus } from "../model";
+import type { LedgerCore } from "./core";
 import { CounterDeltas, counterKey } from "./counters";
-import { POISON_STREAK, type Plan, type Prior } from "./recovery/planner";
+import { alertsForBatch } from "./notify/ops";
+import { noticeForFailure } from "./notify/users";
+import { reserveOutboxIds } from "./outbox";
+import { POISON_STREAK, planOccurrence, type Plan, type Prior } from "./recovery/planner";
+import { afterRecord } from "./retention";
 
 /** How many recent occurrence keys a failure remembers to recognise a redelivery. */
 const RECENT_KEYS = 32;
@@ -251,4 +257,34 @@ function upsertGroup(sql: SqlStorage, fingerprint: string, g: GroupDelta): boole
     g.lastSeen,
   );
   return !known;
+}
+
+/**
+ * A batch as one change of the ledger: the failures and their groups, the users' notices, the
+ * alerts, and the outbox rows that carry the new occurrences to R2, D1 and Analytics Engine.
+ */
+export function recordBatch(core: LedgerCore, failures: readonly FailureInput[]): RecordResult {
+  const result = core.transact((c) => {
+    faultPoint("ledger.record.before-commit", c.tenant);
+    core.rememberTenant();
+    const { firstId, lastId } = reserveOutboxIds(c.sql, failures.length);
+    const { result, accepted, occurrences } = recordFailures(c.sql, failures, c.now, lastId, (f, prior) => planOccurrence(c, f, prior));
+    for (const o of occurrences) {
+      if (o.notifyUser && o.failure.userId) noticeForFailure(c, { ...o.failure, userId: o.failure.userId });
+    }
+    alertsForBatch(c, occurrences);
+    c.archive(
+      firstId,
+      accepted.map(({ sealedBody: _, ...f }) => ({ ...f, tenantId: c.tenant, recordedAt: c.now })),
+    );
+    c.then(() => afterRecord(c.sql, c.settings.retention, c.now));
+    for (const f of failures) {
+      c.live.jobs.push(f.jobId);
+      c.live.groups.push(f.fingerprint);
+    }
+    return result;
+  });
+  // Committed, but the caller may never hear it: a redelivery must then count nothing twice.
+  faultPoint("ledger.record.after-commit", core.tenant);
+  return result;
 }

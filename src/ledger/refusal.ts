@@ -32,3 +32,13 @@ export class Refused extends Error {
     return refuse(this.code, this.message);
   }
 }
+
+/** `work`'s answer, or the Refusal it was refused with (its change rolled back). */
+export async function refusing<T>(work: () => T | Promise<T>): Promise<Refusable<T>> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Refused) return error.refusal;
+    throw error;
+  }
+}

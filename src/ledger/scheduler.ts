@@ -1,7 +1,11 @@
 // The table of due work behind the ledger's single alarm. Every change re-arms the alarm to the
 // earliest due time, or deletes it when nothing is due.
 
-export type DueKind = "retention" | "d1-retention" | "flush" | "retry" | "presume" | "operation" | "deliver" | "digest" | "resolve";
+/** The kinds of due work, in the order one alarm run takes them. */
+export const DUE_KINDS = ["flush", "retention", "d1-retention", "operation", "deliver", "digest", "resolve", "presume", "retry"] as const;
+export type DueKind = (typeof DUE_KINDS)[number];
+
+export const isDueKind = (kind: string): kind is DueKind => (DUE_KINDS as readonly string[]).includes(kind);
 
 export function scheduleAt(sql: SqlStorage, kind: DueKind, key: string, dueAt: number): void {
   sql.exec(
@@ -24,6 +28,11 @@ export function isScheduled(sql: SqlStorage, kind: DueKind, key: string): boolea
 
 export function unschedule(sql: SqlStorage, kind: DueKind, key: string): void {
   sql.exec(`DELETE FROM due_work WHERE kind = ? AND key = ?`, kind, key);
+}
+
+/** Work of a kind this code does not know (written by newer code during a deploy) waits for that code. */
+export function postpone(sql: SqlStorage, kind: string, key: string, dueAt: number): void {
+  sql.exec(`UPDATE due_work SET due_at = ? WHERE kind = ? AND key = ?`, dueAt, kind, key);
 }
 
 export function dueNow(sql: SqlStorage, now: number, limit = 100): { kind: string; key: string; due_at: number }[] {

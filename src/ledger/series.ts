@@ -201,3 +201,9 @@ export function sparklines(sql: SqlStorage, scopes: readonly string[], now: numb
     [...readers(sql, scopes, ["m", "h"], now)].map(([scope, r]) => [scope, range(last, SERIES_LENGTHS.hours, HOUR_MS, (h) => r.hour(h)).counts]),
   );
 }
+
+/** Failures over time, of the tenant or of one group; null for a group this ledger never saw. */
+export function seriesOf(sql: SqlStorage, group: string | undefined, now: number): Series | null {
+  if (group !== undefined && sql.exec(`SELECT 1 FROM groups WHERE fingerprint = ?`, group).toArray().length === 0) return null;
+  return readSeries(sql, group ?? TENANT_SCOPE, now);
+}

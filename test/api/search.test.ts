@@ -99,11 +99,11 @@ describe("a search of a large ledger", () => {
     await ledger(big).record(
       Array.from({ length: 25 }, (_, i) => failureInput({ jobId: i === 0 ? "needle-0" : `hay-${i}`, lastFailedAt: base + i * 1000 })),
     );
-    await runInDurableObject(ledger(big), (instance: FailureLedger, state) => {
+    await runInDurableObject(ledger(big), (_instance: FailureLedger, state) => {
       const pages: string[][] = [];
       let after: { lastFailedAt: number; jobId: string } | undefined;
       do {
-        const page = listFailures(state.storage.sql, instance.tenant, { q: "NEEDLE", limit: 5, after }, 10);
+        const page = listFailures(state.storage.sql, big, { q: "NEEDLE", limit: 5, after }, 10);
         pages.push(page.items.map((i) => i.jobId));
         after = page.next ?? undefined;
       } while (after);

@@ -13,6 +13,7 @@ import { buildEnvelope } from "@dlq-ledger/capture";
 import { armFault, disarmFaults, faultsFired, type FaultPoint } from "../../src/faults";
 import type { FailureLedger } from "../../src/ledger/ledger";
 import { shardIfAssigned } from "../../src/sinks/shards";
+import { alarmTime } from "../support/failures";
 import { ORIGIN, seeded } from "../support/recovery";
 
 export interface ChaosOptions {
@@ -197,12 +198,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const lastAlarmError = new Map<string, string>();
   /** Runs one tenant's alarm as the platform would (at its time), sometimes with a fault armed. */
   const runAlarm = async (tenant: string, calm = false) => {
-    const at = await runInDurableObject(ledgerOf(tenant), async (instance: FailureLedger, state) => {
-      const alarm = await state.storage.getAlarm();
-      if (alarm !== null) instance.clock = () => alarm;
-      return alarm;
-    });
+    const at = await alarmTime(ledgerOf(tenant));
     if (at === null) return false;
+    await ledgerOf(tenant).tune({ now: at });
     if (!calm && chance(0.4)) {
       const point = pick(["d1.batch", "r2.put", "analytics.write", "alarm", "recovery.after-send"] as const);
       // recovery.after-send is keyed by the origin queue; the others by tenant.

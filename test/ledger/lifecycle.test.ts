@@ -26,11 +26,10 @@ describe("ledger schema", () => {
       expect(() => sql.exec(`SELECT * FROM due_work`)).toThrow();
 
       // A new instance of the current code over the same storage upgrades it in its constructor.
-      const upgraded = new FailureLedger(state, env);
+      new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
       expect(sql.exec(`SELECT job_id FROM failures`).toArray()).toEqual([{ job_id: "old-job" }]);
       expect(sql.exec(`SELECT COUNT(*) AS n FROM due_work`).one().n).toBe(0);
-      expect(upgraded.retention.maxRows).toBeGreaterThan(0);
     });
   });
 

@@ -146,10 +146,7 @@ describe("FailureLedger.record", () => {
     const tenant = uniqueTenant();
     const stub = ledger(tenant);
     const t0 = Date.UTC(2026, 10, 2, 9, 0, 0);
-    const setClock = (at: number) =>
-      runInDurableObject(stub, (instance: FailureLedger) => {
-        instance.clock = () => at;
-      });
+    const setClock = (at: number) => stub.tune({ now: at });
 
     await setClock(t0);
     await stub.record([failureInput({ lastFailedAt: t0 - 60_000 }), failureInput({ lastFailedAt: t0 - 23 * 3600_000 })]);

@@ -158,9 +158,8 @@ describe("ledger schema v7", () => {
       sql.exec(`UPDATE ledger_meta SET value = 6 WHERE key = 'schema_version'`);
       expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n).toBe(1);
 
-      const upgraded = new FailureLedger(state, env);
+      new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
-      expect(upgraded.retention.maxRows).toBeGreaterThan(0);
       expect(sql.exec(`SELECT job_id FROM failures`).toArray()).toEqual([{ job_id: "before-upgrade" }]);
     });
     await flushAt(stub, T0);

@@ -17,9 +17,7 @@ const isUpdate = (m: { type: string }): m is Update => m.type === "update";
 
 /** Freezes the ledger's clock (pushes are paced by it); null gives it the real time back. */
 async function freezeClock(tenant: string, at: number | null) {
-  await runInDurableObject(ledger(tenant), (instance) => {
-    instance.clock = at === null ? () => Date.now() : () => at;
-  });
+  await ledger(tenant).tune({ now: at });
 }
 
 describe("GET /api/live", () => {

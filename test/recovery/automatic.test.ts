@@ -13,7 +13,7 @@ const policy = { baseSeconds: 10, capSeconds: 25, maxAttempts: 3 };
 async function setup(extra: Parameters<typeof configure>[1]["recovery"] = {}) {
   const tenant = uniqueTenant("rec");
   const stub = ledger(tenant);
-  await configure(stub, { now: FUTURE, random: seeded(7), recovery: { perQueue: { [ORIGIN]: policy }, ...extra } });
+  await configure(stub, { now: FUTURE, seed: 7, recovery: { perQueue: { [ORIGIN]: policy }, ...extra } });
   return { tenant, stub };
 }
 

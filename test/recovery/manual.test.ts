@@ -1,8 +1,7 @@
-import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import type { FailureLedger } from "../../src/ledger/ledger";
 import { apiFetch, createToken } from "../support/api";
-import { FUTURE, ledger, uniqueTenant } from "../support/failures";
+import { FUTURE, alarmTime, ledger, runFlush, uniqueTenant } from "../support/failures";
 import { alarmAt, configure, dueRetries, received, recoverable } from "../support/recovery";
 
 /** The audit trail names the token's label: each tenant gets a token labelled "ana". */
@@ -96,17 +95,15 @@ describe("bulk operations", () => {
 
     let runs = 0;
     // A fresh stub each run: stubs from before a reset stay broken.
+    let ranAt = 0;
     const runDue = async () => {
-      await runInDurableObject(ledger(tenant), async (instance: FailureLedger, state) => {
-        const at = await state.storage.getAlarm();
-        if (at !== null) instance.clock = () => at;
-      });
-      await runDurableObjectAlarm(ledger(tenant));
+      ranAt = (await alarmTime(ledger(tenant))) ?? ranAt;
+      await runFlush(ledger(tenant));
       runs++;
     };
     await runDue();
     // 100 items per run at 1000 per second: the next chunk is due 100 ms later.
-    expect(await runInDurableObject(ledger(tenant), async (instance: FailureLedger, state) => (await state.storage.getAlarm())! - instance.clock())).toBe(100);
+    expect((await alarmTime(ledger(tenant)))! - ranAt).toBe(100);
     for (let i = 1; i < 40; i++) await runDue();
     const midway = (await call("GET", `/api/queue/dlq/operations/${id}?tenant=${tenant}`)).body;
     expect(midway.processed).toBe(4000);
@@ -143,13 +140,7 @@ describe("bulk operations", () => {
     const id = started.body.id;
     // Someone abandons x3 by hand before the operation reaches it.
     await call("POST", `/api/queue/dlq/failures/x3/abandon?tenant=${tenant}`, { reason: "by hand" });
-    for (let i = 0; i < 2; i++) {
-      await runInDurableObject(stub, async (instance: FailureLedger, state) => {
-        const at = await state.storage.getAlarm();
-        if (at !== null) instance.clock = () => at;
-      });
-      await runDurableObjectAlarm(stub);
-    }
+    for (let i = 0; i < 2; i++) await runFlush(stub);
     const op = (await call("GET", `/api/queue/dlq/operations/${id}?tenant=${tenant}`)).body;
     expect(op).toMatchObject({ status: "done", total: 3, succeeded: 2, failed: 1, errors: [{ jobId: "x3", error: "already abandoned" }] });
     expect((await stub.getFailure("x1"))?.recovery.note).toBe("abandoned: emails provider retired");

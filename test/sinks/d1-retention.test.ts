@@ -13,9 +13,8 @@ const DAY = 24 * 60 * 60 * 1000;
 
 /** Makes the ledger's D1 retention pass due now and runs the alarm. */
 async function runD1Retention(stub: DurableObjectStub<FailureLedger>, policy: { maxRowsPerTenant: number; maxAgeMs: number }, now: number) {
-  await runInDurableObject(stub, async (instance: FailureLedger, state) => {
-    instance.d1Retention = policy;
-    instance.clock = () => now;
+  await stub.tune({ d1: policy, now });
+  await runInDurableObject(stub, async (_instance: FailureLedger, state) => {
     expect(state.storage.sql.exec(`SELECT COUNT(*) AS n FROM due_work WHERE kind = 'd1-retention'`).one().n).toBe(1);
     state.storage.sql.exec(`UPDATE due_work SET due_at = ? WHERE kind = 'd1-retention'`, now);
     await state.storage.setAlarm(now);

@@ -54,28 +54,24 @@ export async function servedFailure(tenant: string, jobId: string): Promise<Reco
  */
 export const FUTURE = Date.now() + 365 * 24 * 3600_000;
 
-/** Sets the ledger's clock (and, optionally, its flush delay and retention). */
+/** Sets the ledger's clock (and, optionally, its flush delay and retention) through its dev-only `tune` RPC. */
 export async function tuneLedger(
   stub: DurableObjectStub<import("../../src/ledger/ledger").FailureLedger>,
   tune: { now?: number; flushDelayMs?: number; retention?: { maxRows?: number; maxAgeMs?: number } },
 ) {
-  const { runInDurableObject } = await import("cloudflare:test");
-  await runInDurableObject(stub, (instance) => {
-    if (tune.now !== undefined) {
-      const now = tune.now;
-      instance.clock = () => now;
-    }
-    if (tune.flushDelayMs !== undefined) instance.flushDelayMs = tune.flushDelayMs;
-    if (tune.retention) instance.retention = { ...instance.retention, ...tune.retention };
-  });
+  await stub.tune(tune);
 }
 
 /** Runs the ledger's alarm as the platform would: with the ledger's clock at the alarm's time. */
 export async function runFlush(stub: DurableObjectStub<import("../../src/ledger/ledger").FailureLedger>): Promise<boolean> {
-  const { runDurableObjectAlarm, runInDurableObject } = await import("cloudflare:test");
-  await runInDurableObject(stub, async (instance, state) => {
-    const at = await state.storage.getAlarm();
-    if (at !== null) instance.clock = () => at;
-  });
+  const { runDurableObjectAlarm } = await import("cloudflare:test");
+  const at = await alarmTime(stub);
+  if (at !== null) await stub.tune({ now: at });
   return runDurableObjectAlarm(stub);
+}
+
+/** When the ledger's alarm is set to ring, or null. */
+export async function alarmTime(stub: DurableObjectStub<import("../../src/ledger/ledger").FailureLedger>): Promise<number | null> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  return runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
 }

@@ -1,4 +1,3 @@
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { NotifyConfig } from "../../src/config";
 import type { FailureLedger } from "../../src/ledger/ledger";
@@ -24,9 +23,7 @@ export function endpoints(tag: string) {
 }
 
 export async function configureNotify(stub: Stub, notify: Partial<NotifyConfig>): Promise<void> {
-  await runInDurableObject(stub, (instance: FailureLedger) => {
-    instance.notify = { ...instance.notify, ...notify };
-  });
+  await stub.tune({ notify });
 }
 
 /** Everything the outside world received at `host` (webhooks reach the receiver worker). */

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { RecoveryConfig } from "../../src/config";
 import type { FailureLedger } from "../../src/ledger/ledger";
+import type { Tuning } from "../../src/ledger/setup";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, failureInput } from "./failures";
 
@@ -27,24 +27,8 @@ export function recoverable(tenant: string, jobId: string, overrides: Partial<Fa
 
 type Stub = DurableObjectStub<FailureLedger>;
 
-export async function configure(
-  stub: Stub,
-  tune: { now?: number; random?: () => number; recovery?: Partial<Omit<RecoveryConfig, "circuit">> & { circuit?: Partial<RecoveryConfig["circuit"]> } },
-) {
-  await runInDurableObject(stub, (instance: FailureLedger) => {
-    if (tune.now !== undefined) {
-      const now = tune.now;
-      instance.clock = () => now;
-    }
-    if (tune.random) instance.random = tune.random;
-    if (tune.recovery) {
-      instance.recovery = {
-        ...instance.recovery,
-        ...tune.recovery,
-        circuit: { ...instance.recovery.circuit, ...tune.recovery.circuit },
-      };
-    }
-  });
+export async function configure(stub: Stub, tune: Pick<Tuning, "now" | "seed" | "recovery">) {
+  await stub.tune(tune);
 }
 
 /** When each job's next retry is due (ms), from the due-work table. */

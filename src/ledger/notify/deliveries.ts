@@ -2,10 +2,10 @@
 // sends them per destination at that destination's pace, honours 429 Retry-After, and backs
 // off on errors. A delivery leaves the table in the same step that saw it succeed.
 
-import type { NotifyConfig } from "../../config";
 import type { Destination } from "../../model";
 import { outboundRequest, send } from "../../sinks/webhooks";
-import { CounterDeltas, counterKey } from "../counters";
+import type { LedgerCore } from "../core";
+import { counterKey } from "../counters";
 import { scheduleAt, scheduleIfAbsent, unschedule } from "../scheduler";
 
 /** Deliveries per second each destination accepts (Slack: about 1/s; PagerDuty: 120/min). */
@@ -26,34 +26,28 @@ export function enqueueDelivery(sql: SqlStorage, id: string, destination: Destin
 
 type DeliveryRow = { id: string; payload: string; attempts: number };
 
-export interface DeliveryContext {
-  storage: DurableObjectStorage;
-  notify: NotifyConfig;
-  now: number;
-}
-
-export async function runDeliveries(c: DeliveryContext, destination: Destination): Promise<void> {
-  const sql = c.storage.sql;
+export async function runDeliveries(core: LedgerCore, destination: Destination, now: number): Promise<void> {
+  const sql = core.sql;
+  const notify = core.settings.notify;
   const paused = sql.exec<{ paused_until: number }>(`SELECT paused_until FROM destinations WHERE destination = ?`, destination).toArray()[0];
-  if (paused && paused.paused_until > c.now) {
-    scheduleAt(sql, "deliver", destination, paused.paused_until);
+  if (paused && paused.paused_until > now) {
+    core.transact(() => scheduleAt(sql, "deliver", destination, paused.paused_until), now);
     return;
   }
   const due = sql
     .exec<DeliveryRow>(
       `SELECT id, payload, attempts FROM deliveries WHERE destination = ? AND next_at <= ? ORDER BY next_at, created_at LIMIT ?`,
       destination,
-      c.now,
+      now,
       PER_SECOND[destination],
     )
     .toArray();
 
   for (const row of due) {
-    const request = await outboundRequest(c.notify, destination, JSON.parse(row.payload), c.now);
-    const result = request ? await send(destination, request, c.now) : null;
+    const request = await outboundRequest(notify, destination, JSON.parse(row.payload), now);
+    const result = request ? await send(destination, request, now) : null;
     let stop = false;
-    c.storage.transactionSync(() => {
-      const deltas = new CounterDeltas();
+    core.transact(({ deltas }) => {
       if (!request) {
         console.warn(`delivery ${row.id}: ${destination} is not configured any more; dropped`);
         sql.exec(`DELETE FROM deliveries WHERE id = ?`, row.id);
@@ -64,27 +58,28 @@ export async function runDeliveries(c: DeliveryContext, destination: Destination
       } else if (result) {
         const attempts = row.attempts + 1;
         const wait = result.retryAfterMs ?? (result.status === 429 ? 60_000 : backoffMs(attempts));
-        sql.exec(`UPDATE deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?`, attempts, c.now + wait, result.error, row.id);
+        sql.exec(`UPDATE deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?`, attempts, now + wait, result.error, row.id);
         deltas.add(counterKey.deliveryFailures, 1);
         if (result.status === 429) {
           // The destination asked us to slow down: nothing goes to it until then.
           sql.exec(
             `INSERT INTO destinations (destination, paused_until) VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET paused_until = excluded.paused_until`,
             destination,
-            c.now + wait,
+            now + wait,
           );
           stop = true;
         }
       }
-      deltas.apply(sql, c.now);
-    });
+    }, now);
     if (stop) break;
   }
 
-  const next = sql.exec<{ at: number | null }>(`SELECT MIN(next_at) AS at FROM deliveries WHERE destination = ?`, destination).one().at;
-  if (next === null) unschedule(sql, "deliver", destination);
-  // At most PER_SECOND[destination] per second: the next run is a second after this one at the earliest.
-  else scheduleAt(sql, "deliver", destination, Math.max(next, c.now + 1000));
+  core.transact(() => {
+    const next = sql.exec<{ at: number | null }>(`SELECT MIN(next_at) AS at FROM deliveries WHERE destination = ?`, destination).one().at;
+    if (next === null) unschedule(sql, "deliver", destination);
+    // At most PER_SECOND[destination] per second: the next run is a second after this one at the earliest.
+    else scheduleAt(sql, "deliver", destination, Math.max(next, now + 1000));
+  }, now);
 }
 
 export interface DeliveryHealth {

@@ -4,22 +4,11 @@
 // resolves (PagerDuty) when what raised it has been quiet for ALERT_RESOLVE_AFTER_SECONDS.
 
 import type { NotifyConfig } from "../../config";
-import type { FailureInput, FailureStatus } from "../../model";
-import type { Destination, OpsAlert, Severity } from "../../model";
-import { CounterDeltas, counterKey } from "../counters";
+import type { Destination, FailureInput, FailureStatus, OpsAlert, Severity } from "../../model";
+import type { Change } from "../change";
+import { counterKey } from "../counters";
 import { scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./deliveries";
-import type { Bucket } from "./users";
-
-export interface OpsContext {
-  sql: SqlStorage;
-  notify: NotifyConfig;
-  tenant: string;
-  now: number;
-  deltas: CounterDeltas;
-  /** the users' notice buckets touched in this event (see users.ts) */
-  buckets: Map<string, Bucket>;
-}
 
 type AlertRow = { state: "triggered" | "resolved"; fingerprint: string | null; changed_at: number };
 
@@ -29,7 +18,7 @@ function opsDestinations(notify: NotifyConfig): Destination[] {
 
 /** Raises an alert unless it is already open; an open alert only notes that it is still active. */
 export function raise(
-  c: OpsContext,
+  c: Change,
   alert: { key: string; severity: Severity; summary: string; fingerprint?: string; details: OpsAlert["details"] },
 ): void {
   const dedupKey = `${c.tenant}:${alert.key}`;
@@ -43,29 +32,29 @@ export function raise(
   );
   if (row?.state === "triggered") return;
   const payload: OpsAlert = { action: "trigger", dedupKey, severity: alert.severity, summary: alert.summary, tenant: c.tenant, details: alert.details };
-  for (const destination of opsDestinations(c.notify)) enqueueDelivery(c.sql, `${destination}:trigger:${dedupKey}:${c.now}`, destination, payload, c.now);
-  scheduleAt(c.sql, "resolve", dedupKey, c.now + c.notify.resolveAfterMs);
+  for (const destination of opsDestinations(c.settings.notify)) enqueueDelivery(c.sql, `${destination}:trigger:${dedupKey}:${c.now}`, destination, payload, c.now);
+  scheduleAt(c.sql, "resolve", dedupKey, c.now + c.settings.notify.resolveAfterMs);
   c.deltas.add(counterKey.alerts, 1);
 }
 
 /** Resolves now (the condition is known to be over), if the alert is open. */
-export function resolve(c: OpsContext, key: string): void {
+export function resolve(c: Change, key: string): void {
   const dedupKey = `${c.tenant}:${key}`;
   const row = c.sql.exec<AlertRow>(`SELECT state FROM alerts WHERE dedup_key = ?`, dedupKey).toArray()[0];
   if (row?.state === "triggered") resolveKey(c, dedupKey);
 }
 
-function resolveKey(c: OpsContext, dedupKey: string): void {
+function resolveKey(c: Change, dedupKey: string): void {
   c.sql.exec(`UPDATE alerts SET state = 'resolved', changed_at = ? WHERE dedup_key = ?`, c.now, dedupKey);
   unschedule(c.sql, "resolve", dedupKey);
-  if (c.notify.pagerDutyRoutingKey) {
+  if (c.settings.notify.pagerDutyRoutingKey) {
     const payload: OpsAlert = { action: "resolve", dedupKey, severity: "info", summary: "resolved", tenant: c.tenant, details: {} };
     enqueueDelivery(c.sql, `pagerduty:resolve:${dedupKey}:${c.now}`, "pagerduty", payload, c.now);
   }
 }
 
 /** Due: resolve when quiet long enough, otherwise look again when it would be. */
-export function resolveIfQuiet(c: OpsContext, dedupKey: string): void {
+export function resolveIfQuiet(c: Change, dedupKey: string): void {
   const row = c.sql.exec<AlertRow>(`SELECT state, fingerprint, changed_at FROM alerts WHERE dedup_key = ?`, dedupKey).toArray()[0];
   if (!row || row.state !== "triggered") {
     unschedule(c.sql, "resolve", dedupKey);
@@ -75,8 +64,8 @@ export function resolveIfQuiet(c: OpsContext, dedupKey: string): void {
     ? c.sql.exec<{ last_seen: number }>(`SELECT last_seen FROM groups WHERE fingerprint = ?`, row.fingerprint).toArray()[0]?.last_seen
     : undefined;
   const lastActive = Math.max(row.changed_at, groupSeen ?? 0);
-  if (c.now - lastActive >= c.notify.resolveAfterMs) resolveKey(c, dedupKey);
-  else scheduleAt(c.sql, "resolve", dedupKey, lastActive + c.notify.resolveAfterMs);
+  if (c.now - lastActive >= c.settings.notify.resolveAfterMs) resolveKey(c, dedupKey);
+  else scheduleAt(c.sql, "resolve", dedupKey, lastActive + c.settings.notify.resolveAfterMs);
 }
 
 export interface Occurrence {
@@ -88,7 +77,7 @@ export interface Occurrence {
 const ALERTING: readonly string[] = ["SYSTEM_ERROR", "UNKNOWN"];
 
 /** The alerts a recorded batch raises. */
-export function alertsForBatch(c: OpsContext, occurrences: readonly Occurrence[]): void {
+export function alertsForBatch(c: Change, occurrences: readonly Occurrence[]): void {
   const seen = new Set<string>();
   for (const { failure: f, status, previousStatus } of occurrences) {
     if (ALERTING.includes(f.class) && !seen.has(f.fingerprint)) {
@@ -117,7 +106,7 @@ export function alertsForBatch(c: OpsContext, occurrences: readonly Occurrence[]
     }
   }
 
-  if (occurrences.length > 0 && c.notify.thresholds.length > 0) {
+  if (occurrences.length > 0 && c.settings.notify.thresholds.length > 0) {
     const minute = Math.floor(c.now / 60_000);
     const before = c.sql.exec<{ count: number }>(`SELECT count FROM minute_counts WHERE minute = ?`, minute).toArray()[0]?.count ?? 0;
     const after = before + occurrences.length;
@@ -127,11 +116,11 @@ export function alertsForBatch(c: OpsContext, occurrences: readonly Occurrence[]
       after,
     );
     c.sql.exec(`DELETE FROM minute_counts WHERE minute < ?`, minute - 60);
-    c.notify.thresholds.forEach((tier, i) => {
+    c.settings.notify.thresholds.forEach((tier, i) => {
       if (before < tier.perMinute && after >= tier.perMinute) {
         raise(c, {
           key: `rate:${tier.perMinute}`,
-          severity: i === c.notify.thresholds.length - 1 && i > 0 ? "critical" : "warning",
+          severity: i === c.settings.notify.thresholds.length - 1 && i > 0 ? "critical" : "warning",
           summary: `more than ${tier.perMinute} failures a minute (${after} so far this minute)`,
           details: { perMinute: tier.perMinute, thisMinute: after },
         });

@@ -2,39 +2,37 @@
 // token bucket), the rest folded into one digest when the window ends. Notices land in the D1
 // inbox through the outbox, and go to the user webhook when one is configured.
 
-import type { FailureInput } from "../../model";
-import type { UserNotice } from "../../model";
+import type { FailureInput, UserNotice } from "../../model";
+import type { Change } from "../change";
 import { counterKey } from "../counters";
 import { isScheduled, scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./deliveries";
-import type { OpsContext as NoticeContext } from "./ops";
 
 const DIGEST_SAMPLE = 20;
 
 export type Bucket = { tokens: number; refilled_at: number; suppressed: number; suppressed_jobs: string };
 
-
-function readBucket(c: NoticeContext, userId: string): Bucket {
+function readBucket(c: Change, userId: string): Bucket {
   const touched = c.buckets.get(userId);
   if (touched) return touched;
   const row = c.sql.exec<Bucket>(`SELECT tokens, refilled_at, suppressed, suppressed_jobs FROM user_buckets WHERE user_id = ?`, userId).toArray()[0];
-  const limit = c.notify.userLimit;
+  const limit = c.settings.notify.userLimit;
   if (!row) return { tokens: limit, refilled_at: c.now, suppressed: 0, suppressed_jobs: "[]" };
-  const refill = ((c.now - row.refilled_at) * limit) / c.notify.userWindowMs;
+  const refill = ((c.now - row.refilled_at) * limit) / c.settings.notify.userWindowMs;
   return { ...row, tokens: Math.min(limit, row.tokens + Math.max(0, refill)), refilled_at: c.now };
 }
 
-function writeBucket(c: NoticeContext, userId: string, b: Bucket): void {
+function writeBucket(c: Change, userId: string, b: Bucket): void {
   c.buckets.set(userId, b);
 }
 
-/** One row write per user per event, however many of their jobs failed in it. */
-export function saveBuckets(c: NoticeContext): void {
+/** One row write per user per change, however many of their jobs failed in it (at commit). */
+export function saveBuckets(c: Change): void {
   for (const [userId, b] of c.buckets) saveBucket(c, userId, b);
   c.buckets.clear();
 }
 
-function saveBucket(c: NoticeContext, userId: string, b: Bucket): void {
+function saveBucket(c: Change, userId: string, b: Bucket): void {
   c.sql.exec(
     `INSERT INTO user_buckets (user_id, tokens, refilled_at, suppressed, suppressed_jobs) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (user_id) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at,
@@ -47,13 +45,15 @@ function saveBucket(c: NoticeContext, userId: string, b: Bucket): void {
   );
 }
 
-function publish(c: NoticeContext, notice: UserNotice): UserNotice {
-  if (c.notify.userWebhookUrl) enqueueDelivery(c.sql, `user_webhook:${notice.id}`, "user_webhook", notice, c.now);
+/** To the user's D1 inbox with the change's outbox row, and to the user webhook when one is set. */
+function publish(c: Change, notice: UserNotice): UserNotice {
+  if (c.settings.notify.userWebhookUrl) enqueueDelivery(c.sql, `user_webhook:${notice.id}`, "user_webhook", notice, c.now);
+  c.notice(notice);
   return notice;
 }
 
 /** A USER_ERROR failure's one notice, or null when the user's bucket is empty (it joins the digest). */
-export function noticeForFailure(c: NoticeContext, f: FailureInput & { userId: string }): UserNotice | null {
+export function noticeForFailure(c: Change, f: FailureInput & { userId: string }): UserNotice | null {
   const bucket = readBucket(c, f.userId);
   if (bucket.tokens < 1) {
     const sample = JSON.parse(bucket.suppressed_jobs) as string[];
@@ -62,7 +62,7 @@ export function noticeForFailure(c: NoticeContext, f: FailureInput & { userId: s
       suppressed: bucket.suppressed + 1,
       suppressed_jobs: JSON.stringify(sample.length < DIGEST_SAMPLE ? [...sample, f.jobId] : sample),
     });
-    if (!isScheduled(c.sql, "digest", f.userId)) scheduleAt(c.sql, "digest", f.userId, c.now + c.notify.userWindowMs);
+    if (!isScheduled(c.sql, "digest", f.userId)) scheduleAt(c.sql, "digest", f.userId, c.now + c.settings.notify.userWindowMs);
     c.deltas.add(counterKey.noticesSuppressed, 1);
     return null;
   }
@@ -82,7 +82,7 @@ export function noticeForFailure(c: NoticeContext, f: FailureInput & { userId: s
 }
 
 /** The end of a user's window: everything suppressed in it, as one notice. */
-export function digestFor(c: NoticeContext, userId: string): UserNotice | null {
+export function digestFor(c: Change, userId: string): UserNotice | null {
   unschedule(c.sql, "digest", userId);
   const bucket = readBucket(c, userId);
   if (bucket.suppressed === 0) return null;

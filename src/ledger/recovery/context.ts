@@ -1,20 +1,10 @@
-import type { RecoveryConfig } from "../../config";
-import type { FailureStatus } from "../../model";
-import { inChunks } from "../chunks";
-import { CounterDeltas, counterKey } from "../counters";
-import type { Circuits } from "./circuit";
+// The failure rows recovery works on, and the two writes every recovery step makes: a status
+// change (counters in step, D1 owed the new state) and an entry in the audit trail.
 
-/** What recovery code needs from the ledger for one event. */
-export interface RecoveryContext {
-  storage: DurableObjectStorage;
-  env: Env;
-  config: RecoveryConfig;
-  circuits: Circuits;
-  now: number;
-  random: () => number;
-  /** When a status change should reach D1 at the latest. */
-  flushAt: number;
-}
+import type { FailureStatus } from "../../model";
+import type { Change } from "../change";
+import { inChunks } from "../chunks";
+import { counterKey } from "../counters";
 
 export type RecoveryRow = {
   job_id: string;
@@ -42,11 +32,12 @@ export function readRecoveryRows(sql: SqlStorage, jobIds: readonly string[]): Ma
   return new Map(rows.map((row) => [row.job_id, row]));
 }
 
-/** Moves a failure to `to`, keeping the status counters in step. */
-export function setStatus(sql: SqlStorage, deltas: CounterDeltas, jobId: string, from: FailureStatus, to: FailureStatus): void {
+/** Moves a failure to `to`, keeping the status counters in step; D1 is owed the job's new state. */
+export function setStatus(c: Change, jobId: string, from: FailureStatus, to: FailureStatus): void {
+  c.owe([jobId]);
   if (from === to) return;
-  sql.exec(`UPDATE failures SET status = ? WHERE job_id = ?`, to, jobId);
-  deltas.move(counterKey.byStatus(from), counterKey.byStatus(to));
+  c.sql.exec(`UPDATE failures SET status = ? WHERE job_id = ?`, to, jobId);
+  c.deltas.move(counterKey.byStatus(from), counterKey.byStatus(to));
 }
 
 export function logAction(
@@ -63,5 +54,3 @@ export function logAction(
     entry.detail === undefined ? null : JSON.stringify(entry.detail),
   );
 }
-
-export { CounterDeltas };

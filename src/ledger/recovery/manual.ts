@@ -1,11 +1,13 @@
 // Recovery by a person: requeue one job now (or after a delay), or abandon it with a reason.
 // Both are recorded with who and when; abandoned and recovered failures are never retried.
 
+import type { RecoveryConfig } from "../../config";
+import type { Change } from "../change";
+import type { LedgerCore } from "../core";
 import { counterKey } from "../counters";
 import { Refused } from "../refusal";
-import { touchOutbox } from "../outbox";
 import { scheduleAt, unschedule } from "../scheduler";
-import { CounterDeltas, logAction, readRecoveryRows, setStatus, type RecoveryContext, type RecoveryRow } from "./context";
+import { logAction, readRecoveryRows, setStatus, type RecoveryRow } from "./context";
 import { sendBlocker } from "./policy";
 import { identityBlocker, previousBodySha256, type PreparedReplacement } from "./replace";
 import { sendToOrigins } from "./send";
@@ -16,43 +18,42 @@ export interface Actor {
 }
 
 /** Why `row` may not be requeued, or null. With a replacement body, its own body need not be sendable. */
-export function requeueBlocker(c: RecoveryContext, row: RecoveryRow | undefined, replaced = false): string | null {
+export function requeueBlocker(config: RecoveryConfig, env: Env, row: RecoveryRow | undefined, replaced = false): string | null {
   if (!row) return "no such failure";
   if (row.status === "abandoned" || row.status === "recovered") {
     return `the failure is ${row.status}; abandoned and recovered failures are never retried`;
   }
   const sendable = replaced || row.body_redacted !== 1 || row.sealed_body !== null;
-  return sendBlocker({ queue: row.queue, bodyRedacted: !sendable, hasSealedBody: false }, c.config, c.env);
+  return sendBlocker({ queue: row.queue, bodyRedacted: !sendable, hasSealedBody: false }, config, env);
 }
 
 /** Bookkeeping after a manual send: the job waits for its outcome like an automatic retry. */
 export function markRequeued(
-  c: RecoveryContext,
-  deltas: CounterDeltas,
+  c: Change,
   row: RecoveryRow,
   by: Actor,
   delaySeconds: number,
   detail: Record<string, string | number> = {},
 ): void {
-  const sql = c.storage.sql;
-  setStatus(sql, deltas, row.job_id, row.status, "retrying");
+  const sql = c.sql;
+  setStatus(c, row.job_id, row.status, "retrying");
   sql.exec(`UPDATE failures SET last_retry_at = ?, retry_in_flight = NULL WHERE job_id = ?`, c.now, row.job_id);
   unschedule(sql, "retry", row.job_id);
-  scheduleAt(sql, "presume", row.job_id, c.now + delaySeconds * 1000 + c.config.presumeAfterMs);
+  scheduleAt(sql, "presume", row.job_id, c.now + delaySeconds * 1000 + c.settings.recovery.presumeAfterMs);
   c.circuits.release(row.queue, row.job_id, c.now);
   logAction(sql, { jobId: row.job_id, operationId: by.operationId, action: "requeue", actor: by.actor, at: c.now, detail: { delaySeconds, ...detail } });
-  deltas.add(counterKey.manualRequeues, 1);
+  c.deltas.add(counterKey.manualRequeues, 1);
 }
 
-export function markAbandoned(c: RecoveryContext, deltas: CounterDeltas, row: RecoveryRow, by: Actor, reason: string): void {
-  const sql = c.storage.sql;
-  setStatus(sql, deltas, row.job_id, row.status, "abandoned");
+export function markAbandoned(c: Change, row: RecoveryRow, by: Actor, reason: string): void {
+  const sql = c.sql;
+  setStatus(c, row.job_id, row.status, "abandoned");
   sql.exec(`UPDATE failures SET sealed_body = NULL, retry_in_flight = NULL, recovery_note = ? WHERE job_id = ?`, `abandoned: ${reason}`, row.job_id);
   unschedule(sql, "retry", row.job_id);
   unschedule(sql, "presume", row.job_id);
   c.circuits.release(row.queue, row.job_id, c.now);
   logAction(sql, { jobId: row.job_id, operationId: by.operationId, action: "abandon", actor: by.actor, at: c.now, detail: { reason } });
-  deltas.add(counterKey.abandoned, 1);
+  c.deltas.add(counterKey.abandoned, 1);
 }
 
 /**
@@ -60,33 +61,32 @@ export function markAbandoned(c: RecoveryContext, deltas: CounterDeltas, row: Re
  * then becomes the stored body (redacted) with both bodies' SHA-256 in the audit trail.
  */
 export async function requeueOne(
-  c: RecoveryContext,
+  core: LedgerCore,
   jobId: string,
   by: Actor,
   delaySeconds = 0,
   replacement?: PreparedReplacement,
 ): Promise<void> {
-  const sql = c.storage.sql;
-  const row = readRecoveryRows(sql, [jobId]).get(jobId);
+  const row = readRecoveryRows(core.sql, [jobId]).get(jobId);
   if (!row) throw new Refused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
-  const blocked = requeueBlocker(c, row, replacement !== undefined) ?? (replacement ? identityBlocker(row, replacement.send) : null);
+  const blocked =
+    requeueBlocker(core.settings.recovery, core.env, row, replacement !== undefined) ?? (replacement ? identityBlocker(row, replacement.send) : null);
   if (blocked) throw new Refused("conflict", `cannot requeue ${jobId}: ${blocked}`);
-  const previous = replacement ? await previousBodySha256(c.env, row) : null;
+  const previous = replacement ? await previousBodySha256(core.env, row) : null;
 
   const outgoing = replacement
     ? { ...replacement.send, sealedBody: null }
     : { body: row.body, bodyEncoding: row.body_encoding, sealedBody: row.sealed_body };
-  const errors = await sendToOrigins(c.env, c.config, [{ jobId, queue: row.queue, ...outgoing, delaySeconds }]);
+  const errors = await sendToOrigins(core.env, core.settings.recovery, [{ jobId, queue: row.queue, ...outgoing, delaySeconds }]);
   const error = errors.get(jobId);
   if (error) throw new Refused("send_failed", `${error}; nothing was changed, try again`);
 
-  c.storage.transactionSync(() => {
-    const deltas = new CounterDeltas();
+  core.transact((c) => {
     // Re-read: the job may have changed while the send was in flight.
-    const current = readRecoveryRows(sql, [jobId]).get(jobId);
+    const current = readRecoveryRows(c.sql, [jobId]).get(jobId);
     if (current && replacement && previous) {
       const { body, bodyEncoding, bodyRedacted, sealedBody } = replacement.stored;
-      sql.exec(
+      c.sql.exec(
         `UPDATE failures SET body = ?, body_encoding = ?, body_redacted = ?, sealed_body = ? WHERE job_id = ?`,
         body,
         bodyEncoding,
@@ -94,29 +94,22 @@ export async function requeueOne(
         sealedBody,
         jobId,
       );
-      markRequeued(c, deltas, current, by, delaySeconds, {
+      markRequeued(c, current, by, delaySeconds, {
         bodyReplaced: "yes",
         oldBodySha256: previous.sha256,
         oldBodyHashOf: previous.of,
         newBodySha256: replacement.sha256,
       });
-    } else if (current) markRequeued(c, deltas, current, by, delaySeconds);
-    touchOutbox(sql, [jobId], c.now, c.flushAt);
-    deltas.apply(sql, c.now);
+    } else if (current) markRequeued(c, current, by, delaySeconds);
+    c.owe([jobId]);
   });
 }
 
-export function abandonOne(c: RecoveryContext, jobId: string, by: Actor, reason: string): void {
-  const sql = c.storage.sql;
-  c.storage.transactionSync(() => {
-    const row = readRecoveryRows(sql, [jobId]).get(jobId);
-    if (!row) throw new Refused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
-    if (row.status === "abandoned") return;
-    const deltas = new CounterDeltas();
-    markAbandoned(c, deltas, row, by, reason);
-    touchOutbox(sql, [jobId], c.now, c.flushAt);
-    deltas.apply(sql, c.now);
-  });
+export function abandonOne(c: Change, jobId: string, by: Actor, reason: string): void {
+  const row = readRecoveryRows(c.sql, [jobId]).get(jobId);
+  if (!row) throw new Refused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
+  if (row.status === "abandoned") return;
+  markAbandoned(c, row, by, reason);
 }
 
 export interface ActionEntry {

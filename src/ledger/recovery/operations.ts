@@ -2,12 +2,13 @@
 // what matched at that moment and works through it in chunks at the requested rate, one alarm
 // run per chunk, so it resumes after a crash and reports progress and per-item errors.
 
+import type { Change } from "../change";
+import type { LedgerCore } from "../core";
 import { counterKey } from "../counters";
-import { touchOutbox } from "../outbox";
 import { filterTerms, type FailureFilter } from "../queries";
 import { refuse, type Refusable } from "../refusal";
 import { scheduleAt, unschedule } from "../scheduler";
-import { CounterDeltas, readRecoveryRows, type RecoveryContext } from "./context";
+import { readRecoveryRows } from "./context";
 import { markAbandoned, markRequeued, requeueBlocker, type Actor } from "./manual";
 import { sendToOrigins } from "./send";
 
@@ -80,48 +81,47 @@ export function preview(sql: SqlStorage, request: Pick<OperationRequest, "action
   return { matched, sample };
 }
 
-export function startOperation(c: RecoveryContext, request: OperationRequest, by: string): Refusable<OperationView> {
-  const sql = c.storage.sql;
+export function startOperation(c: Change, request: OperationRequest, by: string): Refusable<OperationView> {
+  const sql = c.sql;
   const id = `op-${crypto.randomUUID()}`;
-  return c.storage.transactionSync(() => {
-    const { matched } = preview(sql, request);
-    if (matched > MAX_SNAPSHOT) return refuse("too_many", `the filter matches ${matched} failures; narrow it to at most ${MAX_SNAPSHOT} per operation`);
-    const m = matching(request.filter, request.action);
-    // The snapshot: exactly these jobs, whatever arrives later.
-    sql.exec(
-      `INSERT INTO operation_items (operation_id, seq, job_id, state)
-       SELECT ?, ROW_NUMBER() OVER (ORDER BY last_failed_at, job_id) - 1, job_id, 'pending' ${m.sql}`,
-      id,
-      ...m.params,
-    );
-    sql.exec(
-      `INSERT INTO operations (id, action, filter, rate, options, status, total, actor, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
-      id,
-      request.action,
-      JSON.stringify(request.filter),
-      request.rate,
-      JSON.stringify({ reason: request.reason ?? null, delaySeconds: request.delaySeconds ?? 0 }),
-      matched,
-      by,
-      c.now,
-      c.now,
-    );
-    scheduleAt(sql, "operation", id, c.now);
-    return viewOperation(sql, id)!;
-  });
+  const { matched } = preview(sql, request);
+  if (matched > MAX_SNAPSHOT) return refuse("too_many", `the filter matches ${matched} failures; narrow it to at most ${MAX_SNAPSHOT} per operation`);
+  const m = matching(request.filter, request.action);
+  // The snapshot: exactly these jobs, whatever arrives later.
+  sql.exec(
+    `INSERT INTO operation_items (operation_id, seq, job_id, state)
+     SELECT ?, ROW_NUMBER() OVER (ORDER BY last_failed_at, job_id) - 1, job_id, 'pending' ${m.sql}`,
+    id,
+    ...m.params,
+  );
+  sql.exec(
+    `INSERT INTO operations (id, action, filter, rate, options, status, total, actor, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
+    id,
+    request.action,
+    JSON.stringify(request.filter),
+    request.rate,
+    JSON.stringify({ reason: request.reason ?? null, delaySeconds: request.delaySeconds ?? 0 }),
+    matched,
+    by,
+    c.now,
+    c.now,
+  );
+  scheduleAt(sql, "operation", id, c.now);
+  c.live.operations.push(id);
+  return viewOperation(sql, id)!;
 }
 
 /**
  * One chunk of an operation; schedules the next one at the pace its rate allows. Returns the
  * jobs it changed.
  */
-export async function stepOperation(c: RecoveryContext, id: string): Promise<string[]> {
-  const sql = c.storage.sql;
+export async function stepOperation(core: LedgerCore, id: string, now: number): Promise<void> {
+  const sql = core.sql;
   const op = sql.exec<OperationRow>(`SELECT * FROM operations WHERE id = ?`, id).toArray()[0];
   if (!op || op.status !== "running") {
-    unschedule(sql, "operation", id);
-    return [];
+    core.transact(() => unschedule(sql, "operation", id), now);
+    return;
   }
   const size = Math.min(CHUNK, op.rate);
   const items = sql
@@ -139,23 +139,21 @@ export async function stepOperation(c: RecoveryContext, id: string): Promise<str
 
   if (op.action === "requeue") {
     const sendable = items.filter((i) => {
-      const blocked = requeueBlocker(c, rows.get(i.job_id));
+      const blocked = requeueBlocker(core.settings.recovery, core.env, rows.get(i.job_id));
       outcome.set(i.job_id, blocked);
       return blocked === null;
     });
     // Marked before sending: after a crash here, the resumed run counts what it sends again.
-    c.storage.transactionSync(() => {
-      const deltas = new CounterDeltas();
+    core.transact(({ deltas }) => {
       for (const i of sendable) {
         const state = sql.exec<{ state: string }>(`SELECT state FROM operation_items WHERE operation_id = ? AND seq = ?`, id, i.seq).one().state;
         if (state === "sending") deltas.add(counterKey.resends, 1);
         else sql.exec(`UPDATE operation_items SET state = 'sending' WHERE operation_id = ? AND seq = ?`, id, i.seq);
       }
-      deltas.apply(sql, c.now);
-    });
+    }, now);
     const errors = await sendToOrigins(
-      c.env,
-      c.config,
+      core.env,
+      core.settings.recovery,
       sendable.map((i) => {
         const row = rows.get(i.job_id)!;
         return { jobId: i.job_id, queue: row.queue, body: row.body, bodyEncoding: row.body_encoding, sealedBody: row.sealed_body, delaySeconds: options.delaySeconds };
@@ -164,9 +162,7 @@ export async function stepOperation(c: RecoveryContext, id: string): Promise<str
     for (const i of sendable) outcome.set(i.job_id, errors.get(i.job_id) ?? null);
   }
 
-  const changed: string[] = [];
-  c.storage.transactionSync(() => {
-    const deltas = new CounterDeltas();
+  core.transact((c) => {
     // Re-read: a person may have acted on some of these while the sends were in flight.
     const current = readRecoveryRows(sql, items.map((i) => i.job_id));
     let done = 0;
@@ -176,15 +172,12 @@ export async function stepOperation(c: RecoveryContext, id: string): Promise<str
       let error = outcome.get(item.job_id) ?? null;
       if (op.action === "abandon") {
         error = !row ? "no such failure" : row.status === "abandoned" ? "already abandoned" : null;
-        if (!error) markAbandoned(c, deltas, row!, by, options.reason ?? "bulk abandon");
+        if (!error) markAbandoned(c, row!, by, options.reason ?? "bulk abandon");
       } else if (!error && row) {
-        markRequeued(c, deltas, row, by, options.delaySeconds);
+        markRequeued(c, row, by, options.delaySeconds);
       }
       if (error) failed++;
-      else {
-        done++;
-        changed.push(item.job_id);
-      }
+      else done++;
       sql.exec(
         `UPDATE operation_items SET state = ?, error = ? WHERE operation_id = ? AND seq = ?`,
         error ? "failed" : "done",
@@ -207,11 +200,9 @@ export async function stepOperation(c: RecoveryContext, id: string): Promise<str
     );
     if (finished) unschedule(sql, "operation", id);
     else scheduleAt(sql, "operation", id, c.now + Math.ceil((items.length / op.rate) * 1000));
-    touchOutbox(sql, changed, c.now, c.flushAt);
-    deltas.add(counterKey.operationItems, items.length);
-    deltas.apply(sql, c.now);
-  });
-  return changed;
+    c.deltas.add(counterKey.operationItems, items.length);
+    c.live.operations.push(id);
+  }, now);
 }
 
 export function viewOperation(sql: SqlStorage, id: string): OperationView | null {

@@ -1,10 +1,9 @@
 // What a new occurrence means for a failure's recovery: schedule the next retry, give up
 // (exhausted), hand it to people (open), or leave a decision a person already made.
 
-import type { RecoveryConfig } from "../../config";
 import type { FailureInput, FailureStatus } from "../../model";
+import type { Change } from "../change";
 import { isScheduled, scheduleAt, unschedule } from "../scheduler";
-import type { Circuits } from "./circuit";
 import { backoffMs, policyFor, retryBlocker } from "./policy";
 
 /** Failing with the same fingerprint right after this many retries in a row flags a job as poison. */
@@ -29,26 +28,17 @@ export interface Plan {
   refailed: boolean;
 }
 
-export interface PlannerContext {
-  sql: SqlStorage;
-  env: Env;
-  config: RecoveryConfig;
-  circuits: Circuits;
-  random: () => number;
-  now: number;
-}
-
-export function planOccurrence(c: PlannerContext, f: FailureInput, prior: Prior | null): Plan {
+export function planOccurrence(c: Change, f: FailureInput, prior: Prior | null): Plan {
   const queue = prior?.queue ?? f.queue;
   const blocker = retryBlocker(
     { class: f.class, queue, bodyRedacted: f.bodyRedacted === true, hasSealedBody: f.sealedBody !== undefined },
-    c.config,
+    c.settings.recovery,
     c.env,
   );
   const startFrom = (recoveryAttempts: number, poisonStreak: number, refailed: boolean): Plan => {
     if (blocker) return { status: "open", recoveryAttempts, poisonStreak, note: f.class === "RECOVERABLE" ? blocker : null, refailed };
     const attempt = recoveryAttempts + 1;
-    scheduleAt(c.sql, "retry", f.jobId, c.now + backoffMs(policyFor(c.config, queue), attempt, c.random));
+    scheduleAt(c.sql, "retry", f.jobId, c.now + backoffMs(policyFor(c.settings.recovery, queue), attempt, c.random));
     return { status: "retrying", recoveryAttempts, poisonStreak, note: null, refailed };
   };
 
@@ -69,7 +59,7 @@ export function planOccurrence(c: PlannerContext, f: FailureInput, prior: Prior 
       c.circuits.failed(queue, f.jobId, c.now);
       unschedule(c.sql, "presume", f.jobId);
       const poisonStreak = f.fingerprint === prior.group_fp ? prior.poison_streak + 1 : 0;
-      const max = policyFor(c.config, queue).maxAttempts;
+      const max = policyFor(c.settings.recovery, queue).maxAttempts;
       if (!blocker && prior.recovery_attempts >= max) {
         return { status: "exhausted", recoveryAttempts: prior.recovery_attempts, poisonStreak, note: `gave up after ${max} recovery attempts`, refailed: true };
       }

@@ -1,0 +1,81 @@
+// One change to a ledger: everything a write path (record, a status report, requeue, abandon,
+// an operation step, alarm work) needs inside its transaction, and what it owes on commit. The
+// change collects counter deltas, the jobs whose new state D1 must learn, the user notices for
+// the inbox and the notice buckets it touched; commit() writes each of them once.
+
+import type { ArchivedOccurrence, UserNotice } from "../model";
+import { CounterDeltas } from "./counters";
+import type { LiveChange } from "./live/feed";
+import { saveBuckets, type Bucket } from "./notify/users";
+import { touchOutbox, writeOutbox } from "./outbox";
+import { Circuits } from "./recovery/circuit";
+import { scheduleIfAbsent } from "./scheduler";
+import type { LedgerSettings } from "./setup";
+
+export class Change {
+  readonly deltas = new CounterDeltas();
+  /** The users' notice buckets read or written in this change (notify/users.ts). */
+  readonly buckets = new Map<string, Bucket>();
+  /** What live sockets hear about once the change is durable. */
+  readonly live: Required<{ [K in keyof LiveChange]: string[] }> = { jobs: [], groups: [], operations: [] };
+  private readonly owed = new Set<string>();
+  private readonly notices: UserNotice[] = [];
+  private archived: { firstId: number; occurrences: ArchivedOccurrence[] } | null = null;
+  private readonly afterCommit: (() => void)[] = [];
+  private circuitsOfChange: Circuits | null = null;
+
+  constructor(
+    readonly sql: SqlStorage,
+    readonly env: Env,
+    readonly tenant: string,
+    readonly settings: LedgerSettings,
+    readonly now: number,
+    readonly random: () => number,
+  ) {}
+
+  get circuits(): Circuits {
+    return (this.circuitsOfChange ??= new Circuits(this.sql, this.settings.recovery.circuit));
+  }
+
+  /** When what this change owes D1 and R2 should be flushed at the latest. */
+  get flushAt(): number {
+    return this.now + this.settings.flushDelayMs;
+  }
+
+  /** D1 must learn these jobs' new state (a change without a new occurrence). */
+  owe(jobIds: Iterable<string>): void {
+    for (const id of jobIds) {
+      if (this.owed.has(id)) continue;
+      this.owed.add(id);
+      this.live.jobs.push(id);
+    }
+  }
+
+  /** A notice for the user's D1 inbox, written with this change's outbox row. */
+  notice(notice: UserNotice): void {
+    this.notices.push(notice);
+  }
+
+  /** New occurrences for R2, D1 and Analytics Engine, in outbox rows from `firstId` on. */
+  archive(firstId: number, occurrences: ArchivedOccurrence[]): void {
+    this.archived = { firstId, occurrences };
+  }
+
+  /** Runs once everything above is written (retention must see the new outbox rows). */
+  then(step: () => void): void {
+    this.afterCommit.push(step);
+  }
+
+  commit(): void {
+    saveBuckets(this);
+    this.deltas.apply(this.sql, this.now);
+    if (this.archived && this.archived.occurrences.length > 0) {
+      writeOutbox(this.sql, this.archived.firstId, this.now, this.archived.occurrences, this.notices);
+      scheduleIfAbsent(this.sql, "flush", "outbox", this.flushAt);
+      touchOutbox(this.sql, [...this.owed], this.now, this.flushAt);
+    } else {
+      touchOutbox(this.sql, [...this.owed], this.now, this.flushAt, this.notices);
+    }
+    for (const step of this.afterCommit) step();
+  }
+}

@@ -1,0 +1,106 @@
+// The ledger's stats, assembled from its counters (no read scans the failures table), the
+// outbox, the deliveries table and the circuits: the API's LedgerStats, one source in
+// src/api/schemas.ts, with the parts built by other modules proven to fit it exactly.
+
+import type { LedgerStats } from "../api/schemas";
+import { FAILURE_CLASSES, FAILURE_STATUSES, TERMINAL_STATUSES, type FailureClass, type FailureStatus } from "../model";
+import type { Same } from "../same";
+import { counterKey, oldestLiveBucket } from "./counters";
+import type { LedgerCore } from "./core";
+import { deliveryHealth, type DeliveryHealth } from "./notify/deliveries";
+import { outboxDepth } from "./outbox";
+import { Circuits, type CircuitView } from "./recovery/circuit";
+import { readStates } from "./state";
+
+const sameCircuits: Same<LedgerStats["circuits"][string], CircuitView> = true;
+const sameDeliveries: Same<Omit<LedgerStats["notifications"]["deliveries"], "sent" | "failures" | "dropped">, DeliveryHealth> = true;
+void sameCircuits;
+void sameDeliveries;
+
+export function readStats(core: Pick<LedgerCore, "sql" | "tenant" | "settings" | "now">): LedgerStats {
+  const sql = core.sql;
+  const now = core.now();
+  const state = readStates(sql);
+  const depth = outboxDepth(sql);
+  const values = new Map<string, number>();
+  for (const row of sql.exec<{ key: string; value: number }>(`SELECT key, value FROM counters`)) values.set(row.key, row.value);
+  const count = (key: string) => values.get(key) ?? 0;
+  return {
+    tenant: core.tenant,
+    ...fromCounters(sql, count, values, now),
+    notifications: {
+      sent: count(counterKey.noticesSent),
+      suppressed: count(counterKey.noticesSuppressed),
+      digests: count(counterKey.digests),
+      alerts: count(counterKey.alerts),
+      deliveries: {
+        ...deliveryHealth(sql, now),
+        sent: count(counterKey.deliveriesSent),
+        failures: count(counterKey.deliveryFailures),
+        dropped: count(counterKey.deliveriesDropped),
+      },
+    },
+    outbox: {
+      pendingRows: depth.pendingRows,
+      oldestPendingAgeMs: depth.oldestPendingAt === null ? null : Math.max(0, now - depth.oldestPendingAt),
+      lastFlushAt: state.last_flush_at ? new Date(Number(state.last_flush_at)).toISOString() : null,
+      lastFlushError:
+        state.last_flush_error && state.last_flush_error_at
+          ? { message: state.last_flush_error, at: new Date(Number(state.last_flush_error_at)).toISOString() }
+          : null,
+      consecutiveFlushFailures: Number(state.flush_failures ?? 0),
+    },
+    circuits: new Circuits(sql, core.settings.recovery.circuit).view(now),
+  };
+}
+
+/** The stats kept as counters. */
+type CounterSnapshot = Omit<LedgerStats, "tenant" | "outbox" | "circuits" | "notifications">;
+
+function fromCounters(sql: SqlStorage, get: (key: string) => number, values: Map<string, number>, now: number): CounterSnapshot {
+  const byQueue: Record<string, number> = {};
+  for (const [key, value] of values) if (key.startsWith("queue:")) byQueue[key.slice(6)] = value;
+  const byClass = Object.fromEntries(FAILURE_CLASSES.map((c) => [c, get(counterKey.byClass(c))])) as Record<FailureClass, number>;
+  const byStatus = Object.fromEntries(FAILURE_STATUSES.map((s) => [s, get(counterKey.byStatus(s))])) as Record<FailureStatus, number>;
+  const total = get(counterKey.total);
+  const last24h =
+    sql.exec<{ n: number | null }>(`SELECT SUM(count) AS n FROM window_buckets WHERE bucket >= ?`, oldestLiveBucket(now)).one().n ?? 0;
+  return {
+    total,
+    occurrences: get(counterKey.occurrences),
+    duplicates: get(counterKey.duplicates),
+    batches: get(counterKey.batches),
+    last24h,
+    byClass,
+    byStatus,
+    byQueue,
+    avgAttempts: total === 0 ? 0 : Math.round((get(counterKey.attemptsSum) / total) * 100) / 100,
+    recoveryQueueSize: FAILURE_STATUSES.filter((s) => s !== "retrying" && !TERMINAL_STATUSES.includes(s)).reduce(
+      (sum, s) => sum + byStatus[s],
+      0,
+    ),
+    groups: get(counterKey.groups),
+    rows: get(counterKey.rows),
+    evicted: get(counterKey.evicted),
+    archive: {
+      flushes: get(counterKey.flushes),
+      segments: get(counterKey.segments),
+      occurrences: get(counterKey.archivedOccurrences),
+      d1RowsWritten: get(counterKey.d1RowsWritten),
+      d1Evicted: get(counterKey.d1Evicted),
+    },
+    recovery: {
+      scheduledRetries: sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM due_work WHERE kind = 'retry'`).one().n,
+      retriesSent: get(counterKey.retriesSent),
+      resends: get(counterKey.resends),
+      sendFailures: get(counterKey.sendFailures),
+      refailures: get(counterKey.refailures),
+      exhausted: get(counterKey.exhausted),
+      poison: get(counterKey.poison),
+      recovered: get(counterKey.recovered),
+      presumedRecovered: get(counterKey.presumed),
+      manualRequeues: get(counterKey.manualRequeues),
+      abandoned: get(counterKey.abandoned),
+    },
+  };
+}
