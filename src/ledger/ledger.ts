@@ -8,12 +8,12 @@ import type { FailureInput } from "../model";
 import { runDueWork } from "./alarm";
 import { LedgerCore } from "./core";
 import { issueTicket, type LiveGrant } from "./live/tickets";
-import { raise } from "./notify/ops";
+import { raiseParked } from "./notify/ops";
 import { getFailure, listFailures, listGroups, type FailureDetail, type FailurePage, type FailureQuery, type GroupSummary } from "./queries";
 import { recordBatch, type RecordResult } from "./record";
-import { abandonOne, history, requeueOne, type ActionEntry } from "./recovery/manual";
+import { abandonJob, history, requeueJob, type ActionEntry } from "./recovery/manual";
 import { preview, recentOperations, startOperation, viewOperation, type OperationRequest, type OperationView } from "./recovery/operations";
-import { prepareReplacement, type Replacement } from "./recovery/replace";
+import type { Replacement } from "./recovery/replace";
 import { markRecovered } from "./recovery/retries";
 import { refusing, type Refusable } from "./refusal";
 import { migrate } from "./schema";
@@ -42,22 +42,11 @@ export class FailureLedger extends DurableObject<Env> {
 
   /** Sends the job back to its queue: its own body, or `replacement` as given (edit and requeue). */
   async requeue(jobId: string, actor: string, delaySeconds = 0, replacement?: Replacement): Promise<Refusable<FailureDetail>> {
-    return this.core.run(() =>
-      refusing(async () => {
-        const prepared = replacement && (await prepareReplacement(this.env, replacement));
-        await requeueOne(this.core, jobId, { actor }, delaySeconds, prepared);
-        return getFailure(this.core.sql, this.core.tenant, jobId)!;
-      }),
-    );
+    return this.core.run(() => refusing(() => requeueJob(this.core, jobId, { actor }, delaySeconds, replacement)));
   }
 
   async abandon(jobId: string, actor: string, reason: string): Promise<Refusable<FailureDetail>> {
-    return this.core.run(() =>
-      refusing(() => {
-        this.core.transact((c) => abandonOne(c, jobId, { actor }, reason));
-        return getFailure(this.core.sql, this.core.tenant, jobId)!;
-      }),
-    );
+    return this.core.run(() => refusing(() => abandonJob(this.core, jobId, { actor }, reason)));
   }
 
   async previewOperation(request: Pick<OperationRequest, "action" | "filter">): Promise<{ matched: number; sample: string[] }> {
@@ -82,16 +71,7 @@ export class FailureLedger extends DurableObject<Env> {
 
   /** The parking queue archived messages: ops should know (called on the quarantine ledger). */
   async parked(queue: string, count: number, sampleKey: string): Promise<void> {
-    return this.core.run(() =>
-      this.core.transact((c) =>
-        raise(c, {
-          key: `parking:${queue}`,
-          severity: "error",
-          summary: `${count} message(s) reached the parking queue ${queue}: the DLQ consumer could not record them; archived raw in R2`,
-          details: { queue, count, example: sampleKey },
-        }),
-      ),
-    );
+    return this.core.run(() => this.core.transact((c) => raiseParked(c, queue, count, sampleKey)));
   }
 
   async stats(): Promise<LedgerStats> {

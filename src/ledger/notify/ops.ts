@@ -128,3 +128,13 @@ export function alertsForBatch(c: Change, occurrences: readonly Occurrence[]): v
     });
   }
 }
+
+/** The parking queue archived messages the DLQ consumer could not record (on the quarantine ledger). */
+export function raiseParked(c: Change, queue: string, count: number, sampleKey: string): void {
+  raise(c, {
+    key: `parking:${queue}`,
+    severity: "error",
+    summary: `${count} message(s) reached the parking queue ${queue}: the DLQ consumer could not record them; archived raw in R2`,
+    details: { queue, count, example: sampleKey },
+  });
+}

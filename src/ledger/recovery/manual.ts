@@ -9,7 +9,8 @@ import { Refused } from "../refusal";
 import { scheduleAt, unschedule } from "../scheduler";
 import { logAction, readRecoveryRows, setStatus, type RecoveryRow } from "./context";
 import { sendBlocker } from "./policy";
-import { identityBlocker, previousBodySha256, type PreparedReplacement } from "./replace";
+import { getFailure, type FailureDetail } from "../queries";
+import { identityBlocker, prepareReplacement, previousBodySha256, type PreparedReplacement, type Replacement } from "./replace";
 import { sendToOrigins } from "./send";
 
 export interface Actor {
@@ -110,6 +111,18 @@ export function abandonOne(c: Change, jobId: string, by: Actor, reason: string):
   if (!row) throw new Refused("not_found", `no failure with jobId ${JSON.stringify(jobId)} in this tenant`);
   if (row.status === "abandoned") return;
   markAbandoned(c, row, by, reason);
+}
+
+/** Requeue by a person (edit and requeue with `replacement`): the failure as it is afterwards. */
+export async function requeueJob(core: LedgerCore, jobId: string, by: Actor, delaySeconds = 0, replacement?: Replacement): Promise<FailureDetail> {
+  const prepared = replacement && (await prepareReplacement(core.env, replacement));
+  await requeueOne(core, jobId, by, delaySeconds, prepared);
+  return getFailure(core.sql, core.tenant, jobId)!;
+}
+
+export function abandonJob(core: LedgerCore, jobId: string, by: Actor, reason: string): FailureDetail {
+  core.transact((c) => abandonOne(c, jobId, by, reason));
+  return getFailure(core.sql, core.tenant, jobId)!;
 }
 
 export interface ActionEntry {
