@@ -5,6 +5,7 @@ import type { ArchivedOccurrence, UserNotice } from "../model";
 import { inChunks } from "./chunks";
 import { scheduleIfAbsent } from "./scheduler";
 import { readState, writeState } from "./state";
+import { run, sql as q } from "../sql";
 
 export type OutboxRow = {
   id: number;
@@ -46,13 +47,10 @@ export function writeOutbox(
   let size = 0;
   let pendingNotices = notices;
   const emit = () => {
-    sql.exec(
-      `INSERT INTO outbox (id, created_at, job_ids, occurrences, notices) VALUES (?, ?, ?, ?, ?)`,
-      id++,
-      now,
-      JSON.stringify([...jobs]),
-      `[${chunk.join(",")}]`,
-      JSON.stringify(pendingNotices),
+    run(
+      sql,
+      q`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices)
+        VALUES (${id++}, ${now}, ${JSON.stringify([...jobs])}, ${`[${chunk.join(",")}]`}, ${JSON.stringify(pendingNotices)})`,
     );
     chunk = [];
     jobs = new Set();
@@ -77,12 +75,10 @@ export function writeOutbox(
 export function touchOutbox(sql: SqlStorage, jobIds: readonly string[], now: number, flushAt: number, notices: readonly UserNotice[] = []): void {
   if (jobIds.length === 0 && notices.length === 0) return;
   const { firstId } = reserveOutboxIds(sql, 1);
-  sql.exec(
-    `INSERT INTO outbox (id, created_at, job_ids, occurrences, notices) VALUES (?, ?, ?, '[]', ?)`,
-    firstId,
-    now,
-    JSON.stringify(jobIds),
-    JSON.stringify(notices),
+  run(
+    sql,
+    q`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices)
+      VALUES (${firstId}, ${now}, ${JSON.stringify(jobIds)}, '[]', ${JSON.stringify(notices)})`,
   );
   inChunks(jobIds, (chunk, placeholders) => sql.exec(`UPDATE failures SET outbox_seq = ? WHERE job_id IN (${placeholders})`, firstId, ...chunk).toArray());
   scheduleIfAbsent(sql, "flush", "outbox", flushAt);

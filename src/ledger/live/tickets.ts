@@ -3,6 +3,7 @@
 // kept here only as its SHA-256. It lives in the tenant's own ledger, so it opens nothing else.
 
 import type { LiveScope } from "../../api/schemas";
+import { run, sql as q } from "../../sql";
 
 export const TICKET_TTL_MS = 60_000;
 const PREFIX = "lt_";
@@ -27,13 +28,10 @@ export async function issueTicket(sql: SqlStorage, grant: LiveGrant, now: number
   const expiresAt = now + TICKET_TTL_MS;
   // Tickets nobody used go with the next one issued: no due work, no alarm.
   sql.exec(`DELETE FROM live_tickets WHERE expires_at <= ?`, now);
-  sql.exec(
-    `INSERT INTO live_tickets (hash, token_id, scope, actor, expires_at) VALUES (?, ?, ?, ?, ?)`,
-    hash,
-    grant.tokenId,
-    grant.scope,
-    grant.actor,
-    expiresAt,
+  run(
+    sql,
+    q`INSERT INTO live_tickets (hash, token_id, scope, actor, expires_at)
+      VALUES (${hash}, ${grant.tokenId}, ${grant.scope}, ${grant.actor}, ${expiresAt})`,
   );
   return { ticket, expiresAt };
 }

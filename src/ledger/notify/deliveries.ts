@@ -7,19 +7,17 @@ import { outboundRequest, send } from "../../sinks/webhooks";
 import type { LedgerCore } from "../core";
 import { counterKey } from "../counters";
 import { scheduleAt, scheduleIfAbsent, unschedule } from "../scheduler";
+import { run, sql as q } from "../../sql";
 
 /** Deliveries per second each destination accepts (Slack: about 1/s; PagerDuty: 120/min). */
 const PER_SECOND: Record<Destination, number> = { slack: 1, pagerduty: 2, user_webhook: 10 };
 const backoffMs = (attempts: number) => Math.min(300_000, 2000 * 2 ** Math.min(attempts - 1, 8));
 
 export function enqueueDelivery(sql: SqlStorage, id: string, destination: Destination, payload: unknown, now: number): void {
-  sql.exec(
-    `INSERT INTO deliveries (id, destination, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-    id,
-    destination,
-    JSON.stringify(payload),
-    now,
-    now,
+  run(
+    sql,
+    q`INSERT INTO deliveries (id, destination, payload, created_at, next_at)
+      VALUES (${id}, ${destination}, ${JSON.stringify(payload)}, ${now}, ${now}) ON CONFLICT (id) DO NOTHING`,
   );
   scheduleIfAbsent(sql, "deliver", destination, now);
 }

@@ -7,6 +7,7 @@ import type { Change } from "../change";
 import { counterKey } from "../counters";
 import { isScheduled, scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./deliveries";
+import { run, sql as q } from "../../sql";
 
 const DIGEST_SAMPLE = 20;
 
@@ -33,15 +34,12 @@ export function saveBuckets(c: Change): void {
 }
 
 function saveBucket(c: Change, userId: string, b: Bucket): void {
-  c.sql.exec(
-    `INSERT INTO user_buckets (user_id, tokens, refilled_at, suppressed, suppressed_jobs) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (user_id) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at,
-       suppressed = excluded.suppressed, suppressed_jobs = excluded.suppressed_jobs`,
-    userId,
-    b.tokens,
-    b.refilled_at,
-    b.suppressed,
-    b.suppressed_jobs,
+  run(
+    c.sql,
+    q`INSERT INTO user_buckets (user_id, tokens, refilled_at, suppressed, suppressed_jobs)
+      VALUES (${userId}, ${b.tokens}, ${b.refilled_at}, ${b.suppressed}, ${b.suppressed_jobs})
+      ON CONFLICT (user_id) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at,
+        suppressed = excluded.suppressed, suppressed_jobs = excluded.suppressed_jobs`,
   );
 }
 

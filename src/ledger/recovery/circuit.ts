@@ -2,6 +2,8 @@
 // window open it: retries of that queue are held. After a cooldown one probe goes through
 // (half-open); the probe's recovery closes it, its failure opens it again.
 
+import { run, sql as q } from "../../sql";
+
 export type CircuitState = "closed" | "open" | "half_open";
 
 export interface CircuitSettings {
@@ -40,16 +42,12 @@ function read(sql: SqlStorage, queue: string): CircuitRow {
 }
 
 function write(sql: SqlStorage, row: CircuitRow, now: number): void {
-  sql.exec(
-    `INSERT INTO circuits (queue, state, failures, opened_at, probe_job, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT (queue) DO UPDATE SET state = excluded.state, failures = excluded.failures,
-       opened_at = excluded.opened_at, probe_job = excluded.probe_job, updated_at = excluded.updated_at`,
-    row.queue,
-    row.state,
-    row.failures,
-    row.opened_at,
-    row.probe_job,
-    now,
+  run(
+    sql,
+    q`INSERT INTO circuits (queue, state, failures, opened_at, probe_job, updated_at)
+      VALUES (${row.queue}, ${row.state}, ${row.failures}, ${row.opened_at}, ${row.probe_job}, ${now})
+      ON CONFLICT (queue) DO UPDATE SET state = excluded.state, failures = excluded.failures,
+        opened_at = excluded.opened_at, probe_job = excluded.probe_job, updated_at = excluded.updated_at`,
   );
 }
 

@@ -5,6 +5,7 @@ import type { FailureStatus } from "../../model";
 import type { Change } from "../change";
 import { inChunks } from "../chunks";
 import { counterKey } from "../counters";
+import { run, sql as q } from "../../sql";
 
 export type RecoveryRow = {
   job_id: string;
@@ -44,13 +45,10 @@ export function logAction(
   sql: SqlStorage,
   entry: { jobId: string | null; operationId?: string; action: string; actor: string; at: number; detail?: unknown },
 ): void {
-  sql.exec(
-    `INSERT INTO actions (job_id, operation_id, action, actor, at, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-    entry.jobId,
-    entry.operationId ?? null,
-    entry.action,
-    entry.actor,
-    entry.at,
-    entry.detail === undefined ? null : JSON.stringify(entry.detail),
+  const detail = entry.detail === undefined ? null : JSON.stringify(entry.detail);
+  run(
+    sql,
+    q`INSERT INTO actions (job_id, operation_id, action, actor, at, detail)
+      VALUES (${entry.jobId}, ${entry.operationId}, ${entry.action}, ${entry.actor}, ${entry.at}, ${detail})`,
   );
 }

@@ -11,6 +11,7 @@ import { scheduleAt, unschedule } from "../scheduler";
 import { readRecoveryRows } from "./context";
 import { markAbandoned, markRequeued, requeueBlocker, type Actor } from "./manual";
 import { sendToOrigins } from "./send";
+import { run, sql as q } from "../../sql";
 
 export type OperationAction = "requeue" | "abandon";
 
@@ -94,18 +95,11 @@ export function startOperation(c: Change, request: OperationRequest, by: string)
     id,
     ...m.params,
   );
-  sql.exec(
-    `INSERT INTO operations (id, action, filter, rate, options, status, total, actor, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
-    id,
-    request.action,
-    JSON.stringify(request.filter),
-    request.rate,
-    JSON.stringify({ reason: request.reason ?? null, delaySeconds: request.delaySeconds ?? 0 }),
-    matched,
-    by,
-    c.now,
-    c.now,
+  const options = JSON.stringify({ reason: request.reason ?? null, delaySeconds: request.delaySeconds ?? 0 });
+  run(
+    sql,
+    q`INSERT INTO operations (id, action, filter, rate, options, status, total, actor, created_at, updated_at)
+      VALUES (${id}, ${request.action}, ${JSON.stringify(request.filter)}, ${request.rate}, ${options}, 'running', ${matched}, ${by}, ${c.now}, ${c.now})`,
   );
   scheduleAt(sql, "operation", id, c.now);
   c.live.operations.push(id);
@@ -188,15 +182,11 @@ export async function stepOperation(core: LedgerCore, id: string, now: number): 
     }
     const nextSeq = op.next_seq + items.length;
     const finished = nextSeq >= op.total;
-    sql.exec(
-      `UPDATE operations SET next_seq = ?, done = done + ?, failed = failed + ?, updated_at = ?, status = ?, finished_at = ? WHERE id = ?`,
-      nextSeq,
-      done,
-      failed,
-      c.now,
-      finished ? "done" : "running",
-      finished ? c.now : null,
-      id,
+    run(
+      sql,
+      q`UPDATE operations SET next_seq = ${nextSeq}, done = done + ${done}, failed = failed + ${failed}, updated_at = ${c.now},
+          status = ${finished ? "done" : "running"}, finished_at = ${finished ? c.now : null}
+        WHERE id = ${id}`,
     );
     if (finished) unschedule(sql, "operation", id);
     else scheduleAt(sql, "operation", id, c.now + Math.ceil((items.length / op.rate) * 1000));
