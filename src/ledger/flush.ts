@@ -3,7 +3,8 @@
 // then the rows leave the outbox. Each step is safe to repeat if a later one fails.
 
 import type { ArchivedLine, ArchivedOccurrence, D1FailureState, UserNotice } from "../model";
-import { putSegment, concat, layOut, segmentKey } from "../sinks/archive";
+import { concat, layOut, segmentKey } from "../archive-format";
+import { putSegment } from "../sinks/archive";
 import { failureStatements, groupStatements, noticeStatements, writeD1Batch } from "../sinks/d1";
 import { inSink } from "../sink-error";
 import { shardFor } from "../sinks/shards";
