@@ -1,14 +1,15 @@
 // Flushing the outbox: one R2 segment for the rows not yet archived, one D1 batch with the
-// current state of every job and group they touched, one data point per occurrence, and only
-// then the rows leave the outbox. Each step is safe to repeat if a later one fails.
+// current state of every job and group they touched and the tenant's counters, one data point per
+// group, and only then the rows leave the outbox. Each step is safe to repeat if a later one fails.
 
 import type { ArchivedLine, ArchivedOccurrence, D1FailureState, UserNotice } from "../model";
 import { putSegment, concat, layOut, segmentKey } from "../sinks/archive";
-import { failureStatements, groupStatements, noticeStatements, writeD1Batch } from "../sinks/d1";
+import { failureStatements, groupStatements, noticeStatements, summaryStatement, writeD1Batch } from "../sinks/d1";
 import { inSink } from "../sink-error";
 import { shardFor } from "../sinks/shards";
 import { writeFailurePoints } from "../sinks/analytics";
 import { inChunks } from "./chunks";
+import { readCounters } from "./counters";
 import { pendingOutbox, type OutboxRow } from "./outbox";
 import { SUMMARY_COLUMNS, failureFields, readGroups, type FailureRow } from "./queries";
 import { countInSeries } from "./series";
@@ -67,6 +68,7 @@ export async function flushOutbox(t: FlushTarget): Promise<FlushReport> {
     ...failureStatements(db, t.tenant, failures, t.now),
     ...groupStatements(db, t.tenant, groups),
     ...noticeStatements(db, t.tenant, notices),
+    summaryStatement(db, t.tenant, readCounters(sql, t.now), t.now),
   ]);
 
   const occurrences = rows.flatMap((r) => r.occurrences);
