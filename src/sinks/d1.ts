@@ -210,7 +210,7 @@ type D1FailureRow = {
 export async function archivedFailure(env: Env, tenant: string, jobId: string) {
   const db = await shardIfAssigned(env, tenant);
   if (!db) return null;
-  const row = await db.prepare(`SELECT * FROM failures WHERE tenant_id = ? AND job_id = ?`).bind(tenant, jobId).first<D1FailureRow>();
+  const row = await prepare(db, sql`SELECT * FROM failures WHERE tenant_id = ${tenant} AND job_id = ${jobId}`).first<D1FailureRow>();
   if (!row) return null;
   const error: ErrorInfo | null =
     row.error_name === null
