@@ -26,7 +26,8 @@ export default defineConfig(async () => {
                   // Tenants spread over two local D1 databases (DB, the primary, and DB_2).
                   D1_SHARDS: "DB,DB_2",
                 },
-                d1Databases: { DB_2: "dlq-ledger-shard-2" },
+                // MIGRATION_DB gets no migrations up front: test/sinks/d1-migration.test.ts applies them in steps.
+                d1Databases: { DB_2: "dlq-ledger-shard-2", MIGRATION_DB: "dlq-ledger-migration-test" },
                 queueProducers: { RECOVERY_ORIGIN: { queueName: "recovery-origin" } },
                 // JOBS_WORKER (bound by `npm start` to the example worker) reaches the receiver here: the
                 // forwarding of /dev/jobs is tested in this pool, the example worker itself end to end.

@@ -5,6 +5,8 @@ declare global {
   namespace Cloudflare {
     interface Env {
       BENCH_MIGRATIONS: D1Migration[];
+      /** The seed's D1 schema: migrations/ before 0011 (bench/vitest.config.ts). */
+      SEED_MIGRATIONS: D1Migration[];
       /** "full" or "quick" (npm run bench -- --quick) */
       BENCH_SCALE: string;
       /** Comma-separated failure counts for the read suite (run.mjs --read-sizes); empty: the scale's. */

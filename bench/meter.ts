@@ -31,7 +31,8 @@ export class Meter {
   d1 = { batches: 0, statements: 0, rowsWritten: 0, rowsRead: 0 };
   d1WrittenBy: Record<string, number> = {};
   r2 = { classA: 0, classB: 0, puts: 0, bytesPut: 0 };
-  analytics = { points: 0 };
+  /** Data points, and the occurrences they say they stand for (double2, in both designs' layout). */
+  analytics = { points: 0, occurrences: 0 };
   /** Rows a record() call received, kept only while `capture` is on (the throughput baseline reuses them). */
   capture = false;
   captured: unknown[] = [];
@@ -192,6 +193,7 @@ export function meterAnalytics(dataset: AnalyticsEngineDataset, meter: Meter): A
   return wrap(dataset, {
     writeDataPoint: (point?: AnalyticsEngineDataPoint) => {
       meter.analytics.points++;
+      meter.analytics.occurrences += point?.doubles?.[1] ?? 0;
       dataset.writeDataPoint(point);
     },
   });

@@ -6,6 +6,8 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       /** The second local D1 database tenants spread over (D1_SHARDS in vitest.config.ts). */
       DB_2: D1Database;
+      /** A D1 database the setup leaves empty, for tests of a migration on data the previous schema held. */
+      MIGRATION_DB: D1Database;
       /** Producer for the "recovery-test" origin queue, consumed by test/fixtures/receiver.js. */
       RECOVERY_ORIGIN: Queue;
       /**

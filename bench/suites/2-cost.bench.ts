@@ -53,6 +53,7 @@ async function ours(repeatRate: number) {
   expect(stats.occurrences).toBe(w.failures);
   expect(stats.total).toBe(jobs);
   expect(stats.archive.occurrences).toBe(w.failures);
+  expect(meter.analytics.occurrences, "the Analytics Engine points carry every occurrence").toBe(w.failures);
   // The meter also sees the tenant's one shard assignment (a row in the primary, once per tenant).
   const assignment = meter.d1WrittenBy["INSERT tenant_shards"] ?? 0;
   expect(assignment, "a tenant is assigned to its D1 database once").toBeLessThanOrEqual(1);
@@ -100,6 +101,7 @@ async function seed(repeatRate: number) {
 
   expect(meter.r2.puts).toBe(w.failures);
   expect(meter.analytics.points).toBe(w.failures);
+  expect(meter.analytics.occurrences).toBe(w.failures);
   expect(await d1Jobs(env.SEED_DB, w.tenant)).toBe(jobs);
   const r2 = await r2Usage(env.SEED_ARCHIVE, `dlq/${w.tenant}/`);
   expect(r2.objects).toBe(w.failures);

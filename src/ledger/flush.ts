@@ -1,11 +1,11 @@
 // Flushing the outbox: one R2 segment for the rows not yet archived, one D1 batch with the
-// current state of every job and group they touched, one data point per occurrence, and only
-// then the rows leave the outbox. Each step is safe to repeat if a later one fails.
+// current state of every job and group they touched and the tenant's counters, one data point per
+// group, and only then the rows leave the outbox. Each step is safe to repeat if a later one fails.
 
 import type { ArchivedLine, ArchivedOccurrence, D1FailureState, UserNotice } from "../model";
 import { concat, layOut, segmentKey } from "../archive-format";
 import { putSegment } from "../sinks/archive";
-import { failureStatements, groupStatements, noticeStatements, writeD1Batch } from "../sinks/d1";
+import { failureStatements, groupStatements, noticeStatements, summaryStatement, writeD1Batch } from "../sinks/d1";
 import { inSink } from "../sink-error";
 import { shardFor } from "../sinks/shards";
 import { writeFailurePoints } from "../sinks/analytics";
@@ -20,6 +20,7 @@ import { applyRetention } from "./retention";
 import { scheduleAt, scheduleIfAbsent, unschedule } from "./scheduler";
 import { countInSeries } from "./series";
 import { readState, writeState } from "./state";
+import { readStats } from "./stats";
 
 /** How often D1 retention looks at a tenant that keeps flushing. */
 export const D1_RETENTION_EVERY_MS = 60 * 60 * 1000;
@@ -124,6 +125,7 @@ async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> 
     ...failureStatements(db, t.tenant, failures, t.now),
     ...groupStatements(db, t.tenant, groups),
     ...noticeStatements(db, t.tenant, notices),
+    summaryStatement(db, t.tenant, readStats(core), now),
   ]);
 
   const occurrences = rows.flatMap((r) => r.occurrences);

@@ -4,10 +4,9 @@
 import { faultPoint } from "../faults";
 import type { D1FailureState, ErrorInfo, FailureClass, FailureStatus, UserNotice } from "../model";
 import { inSink } from "../sink-error";
+import { fitting, prepare, sql, type Sql, type SqlValue } from "../sql";
 import { shardIfAssigned } from "./shards";
 
-/** D1 allows 100 bound parameters per statement. */
-const MAX_PARAMS = 100;
 const ERROR_MESSAGE_CHARS = 4096;
 
 export interface D1GroupState {
@@ -22,6 +21,14 @@ export interface D1GroupState {
   lastSeen: number;
 }
 
+/** A tenant's counters as its ledger holds them (lifetime counts, the same as its live stats). */
+export interface TenantSummary {
+  total: number;
+  occurrences: number;
+  byClass: Record<string, number>;
+  byStatus: Record<string, number>;
+}
+
 /**
  * dlq_recovery_queue holds the jobs automatic recovery gave up on (exhausted), as the seed's
  * table did. A failure leaves it when a person or a success settles it; an open failure was
@@ -30,110 +37,142 @@ export interface D1GroupState {
 const IN_RECOVERY_QUEUE: FailureStatus = "exhausted";
 const NEVER_QUEUED: FailureStatus = "open";
 
-function multiRow<T>(db: D1Database, head: string, columns: number, tail: string, items: readonly T[], values: (item: T) => unknown[]) {
-  const perStatement = Math.floor(MAX_PARAMS / columns);
-  const statements: D1PreparedStatement[] = [];
-  for (let i = 0; i < items.length; i += perStatement) {
-    const slice = items.slice(i, i + perStatement);
-    const placeholders = slice.map(() => `(${Array(columns).fill("?").join(", ")})`).join(", ");
-    statements.push(db.prepare(`${head} VALUES ${placeholders} ${tail}`).bind(...slice.flatMap(values)));
-  }
-  return statements;
+/** `column = excluded.column, ...`: what an upsert takes from the row it was given. */
+const fromExcluded = (columns: readonly string[]) => sql.raw(columns.map((c) => `${c} = excluded.${c}`).join(", "));
+
+/**
+ * Multi-row INSERT ... SELECT over VALUES, with the values every row shares (`shared`, bound once)
+ * ahead of each row's own; as many rows per statement as the 100-parameter limit allows.
+ */
+function insertRows<T>(db: D1Database, into: Sql, shared: readonly SqlValue[], items: readonly T[], row: (item: T) => SqlValue[], onConflict: Sql) {
+  const width = items.length === 0 ? 0 : row(items[0]!).length;
+  const own = Array.from({ length: width }, (_, i) => `column${i + 1}`).join(", ");
+  return fitting(items, width, shared.length).map((chunk) =>
+    // WHERE true: an upsert's INSERT ... SELECT needs a WHERE before ON CONFLICT to parse.
+    prepare(
+      db,
+      sql`INSERT INTO ${into} SELECT ${sql.join(shared.map((v) => sql`${v}`))}, ${sql.raw(own)}
+        FROM (VALUES ${sql.join(chunk.map((item) => sql.list(row(item))))}) WHERE true ${onConflict}`,
+    ),
+  );
 }
 
+const FAILURE_COLUMNS = `tenant_id, updated_at, job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
+  error_name, error_message, error_status, error_code, first_failed_at, last_failed_at`;
+const ARCHIVE_COLUMNS = ["archive_key", "archive_offset", "archive_length"];
+
+function failureValues(f: D1FailureState): SqlValue[] {
+  return [
+    f.jobId,
+    f.userId,
+    f.queue,
+    f.class,
+    f.reason,
+    f.status,
+    f.attempts,
+    f.occurrences,
+    f.group,
+    f.error?.name ?? null,
+    f.error?.message.slice(0, ERROR_MESSAGE_CHARS) ?? null,
+    f.error?.status ?? null,
+    f.error?.code ?? null,
+    f.firstFailedAt,
+    f.lastFailedAt,
+  ];
+}
+
+/**
+ * What every flush sets on a failure it touched: its latest state. user_id is set only when the row
+ * is inserted (the user known at the first flush is the one kept), and first_failed_at only moves
+ * earlier.
+ */
+const FAILURE_LATEST = fromExcluded(["queue", "class", "reason", "status", "group_fp", "error_name", "error_message", "error_status", "error_code", "last_failed_at", "updated_at"]);
+
+/**
+ * The special case: a row whose first failure comes after everything D1 has for the job is the same
+ * job failing again after the ledger evicted it, so its counts add to the record instead of
+ * replacing it.
+ */
+const FAILURE_COUNTS = sql`
+  attempts = CASE WHEN excluded.first_failed_at > failures.last_failed_at THEN failures.attempts + excluded.attempts ELSE excluded.attempts END,
+  occurrences = CASE WHEN excluded.first_failed_at > failures.last_failed_at THEN failures.occurrences + excluded.occurrences ELSE excluded.occurrences END,
+  first_failed_at = MIN(failures.first_failed_at, excluded.first_failed_at)`;
+
 export function failureStatements(db: D1Database, tenant: string, failures: readonly D1FailureState[], now: number): D1PreparedStatement[] {
-  const upserts = multiRow(
-    db,
-    `INSERT INTO failures (tenant_id, job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
-       error_name, error_message, error_status, error_code, first_failed_at, last_failed_at,
-       archive_key, archive_offset, archive_length, updated_at)`,
-    20,
-    // user_id is left out on purpose: it is indexed, and naming it costs an index write per repeat
-    // even when unchanged (the user known at the first flush is the one kept).
-    // A row whose first failure comes after everything D1 has for the job is the same job failing
-    // again after the ledger evicted it: its counts add to the record instead of replacing it.
-    `ON CONFLICT (tenant_id, job_id) DO UPDATE SET
-       queue = excluded.queue, class = excluded.class, reason = excluded.reason, status = excluded.status,
-       attempts = CASE WHEN excluded.first_failed_at > failures.last_failed_at
-         THEN failures.attempts + excluded.attempts ELSE excluded.attempts END,
-       occurrences = CASE WHEN excluded.first_failed_at > failures.last_failed_at
-         THEN failures.occurrences + excluded.occurrences ELSE excluded.occurrences END,
-       group_fp = excluded.group_fp, error_name = excluded.error_name, error_message = excluded.error_message,
-       error_status = excluded.error_status, error_code = excluded.error_code,
-       first_failed_at = MIN(failures.first_failed_at, excluded.first_failed_at), last_failed_at = excluded.last_failed_at,
-       archive_key = COALESCE(excluded.archive_key, failures.archive_key),
-       archive_offset = COALESCE(excluded.archive_offset, failures.archive_offset),
-       archive_length = COALESCE(excluded.archive_length, failures.archive_length),
-       updated_at = excluded.updated_at`,
-    failures,
-    (f) => [
-      tenant,
-      f.jobId,
-      f.userId,
-      f.queue,
-      f.class,
-      f.reason,
-      f.status,
-      f.attempts,
-      f.occurrences,
-      f.group,
-      f.error?.name ?? null,
-      f.error?.message.slice(0, ERROR_MESSAGE_CHARS) ?? null,
-      f.error?.status ?? null,
-      f.error?.code ?? null,
-      f.firstFailedAt,
-      f.lastFailedAt,
-      f.archive?.key ?? null,
-      f.archive?.offset ?? null,
-      f.archive?.length ?? null,
-      now,
-    ],
-  );
+  // The archive pointer is set only by a flush that archived the job's occurrence; the others
+  // leave the one D1 has.
+  const archived = failures.filter((f) => f.archive !== null);
+  const unarchived = failures.filter((f) => f.archive === null);
+  const upserts = [
+    ...insertRows(
+      db,
+      sql.raw(`failures (${FAILURE_COLUMNS}, ${ARCHIVE_COLUMNS.join(", ")})`),
+      [tenant, now],
+      archived,
+      (f) => [...failureValues(f), f.archive!.key, f.archive!.offset, f.archive!.length],
+      sql`ON CONFLICT (tenant_id, job_id) DO UPDATE SET ${FAILURE_LATEST}, ${FAILURE_COUNTS}, ${fromExcluded(ARCHIVE_COLUMNS)}`,
+    ),
+    ...insertRows(
+      db,
+      sql.raw(`failures (${FAILURE_COLUMNS})`),
+      [tenant, now],
+      unarchived,
+      failureValues,
+      sql`ON CONFLICT (tenant_id, job_id) DO UPDATE SET ${FAILURE_LATEST}, ${FAILURE_COUNTS}`,
+    ),
+  ];
 
   const waiting = failures.filter((f) => f.status === IN_RECOVERY_QUEUE);
   const settled = failures.filter((f) => f.status !== IN_RECOVERY_QUEUE && f.status !== NEVER_QUEUED);
-  const enqueue = multiRow(
+  const enqueue = insertRows(
     db,
-    `INSERT INTO dlq_recovery_queue (tenant_id, job_id, queue, class, status, reason, enqueued_at, updated_at)`,
-    8,
-    `ON CONFLICT (tenant_id, job_id) DO UPDATE SET queue = excluded.queue, class = excluded.class,
-       status = excluded.status, reason = excluded.reason, updated_at = excluded.updated_at`,
+    sql.raw(`dlq_recovery_queue (tenant_id, updated_at, job_id, queue, class, status, reason, enqueued_at)`),
+    [tenant, now],
     waiting,
-    (f) => [tenant, f.jobId, f.queue, f.class, f.status, f.reason, f.firstFailedAt, now],
+    (f) => [f.jobId, f.queue, f.class, f.status, f.reason, f.firstFailedAt],
+    sql`ON CONFLICT (tenant_id, job_id) DO UPDATE SET ${fromExcluded(["queue", "class", "status", "reason", "updated_at"])}`,
   );
-  const dequeue: D1PreparedStatement[] = [];
-  for (let i = 0; i < settled.length; i += MAX_PARAMS - 1) {
-    const ids = settled.slice(i, i + MAX_PARAMS - 1).map((f) => f.jobId);
-    dequeue.push(
-      db.prepare(`DELETE FROM dlq_recovery_queue WHERE tenant_id = ? AND job_id IN (${ids.map(() => "?").join(", ")})`).bind(tenant, ...ids),
-    );
-  }
+  const dequeue = fitting(settled, 1, 1).map((chunk) =>
+    prepare(db, sql`DELETE FROM dlq_recovery_queue WHERE tenant_id = ${tenant} AND job_id IN ${sql.list(chunk.map((f) => f.jobId))}`),
+  );
   return [...upserts, ...enqueue, ...dequeue];
 }
 
 export function groupStatements(db: D1Database, tenant: string, groups: readonly D1GroupState[]): D1PreparedStatement[] {
-  return multiRow(
+  return insertRows(
     db,
-    `INSERT INTO failure_groups (tenant_id, fingerprint, queue, class, error_name, message_sample, sample_job_id,
-       count, first_seen, last_seen)`,
-    10,
-    `ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET queue = excluded.queue, class = excluded.class,
-       error_name = excluded.error_name, message_sample = excluded.message_sample, sample_job_id = excluded.sample_job_id,
-       count = excluded.count, first_seen = excluded.first_seen, last_seen = excluded.last_seen`,
+    sql.raw(`failure_groups (tenant_id, fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen)`),
+    [tenant],
     groups,
-    (g) => [tenant, g.fingerprint, g.queue, g.class, g.errorName, g.messageSample, g.sampleJobId, g.count, g.firstSeen, g.lastSeen],
+    (g) => [g.fingerprint, g.queue, g.class, g.errorName, g.messageSample, g.sampleJobId, g.count, g.firstSeen, g.lastSeen],
+    sql`ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET ${fromExcluded(["queue", "class", "error_name", "message_sample", "sample_job_id", "count", "first_seen", "last_seen"])}`,
   );
 }
 
 /** Into the users' inbox; a notice is written once whatever the retries (its id is its key). */
 export function noticeStatements(db: D1Database, tenant: string, notices: readonly UserNotice[]): D1PreparedStatement[] {
-  return multiRow(
+  return insertRows(
     db,
-    `INSERT INTO user_notifications (tenant_id, id, user_id, kind, job_id, title, body, created_at)`,
-    8,
-    `ON CONFLICT (tenant_id, id) DO NOTHING`,
+    sql.raw(`user_notifications (tenant_id, id, user_id, kind, job_id, title, body, created_at)`),
+    [tenant],
     notices,
-    (n) => [tenant, n.id, n.userId, n.kind, n.jobId, n.title, n.body, n.createdAt],
+    (n) => [n.id, n.userId, n.kind, n.jobId, n.title, n.body, n.createdAt],
+    sql`ON CONFLICT (tenant_id, id) DO NOTHING`,
+  );
+}
+
+/**
+ * The tenant's summary row, what cross-tenant views read instead of grouping every failure. It
+ * carries absolute values, so a repeated flush writes the same row; an older flush never
+ * overwrites a newer one's.
+ */
+export function summaryStatement(db: D1Database, tenant: string, summary: TenantSummary, now: number): D1PreparedStatement {
+  return prepare(
+    db,
+    sql`INSERT INTO tenant_summaries (tenant_id, total, occurrences, by_class, by_status, updated_at)
+      VALUES (${tenant}, ${summary.total}, ${summary.occurrences}, ${JSON.stringify(summary.byClass)}, ${JSON.stringify(summary.byStatus)}, ${now})
+      ON CONFLICT (tenant_id) DO UPDATE SET ${fromExcluded(["total", "occurrences", "by_class", "by_status", "updated_at"])}
+      WHERE excluded.updated_at >= tenant_summaries.updated_at`,
   );
 }
 
@@ -171,7 +210,7 @@ type D1FailureRow = {
 export async function archivedFailure(env: Env, tenant: string, jobId: string) {
   const db = await shardIfAssigned(env, tenant);
   if (!db) return null;
-  const row = await db.prepare(`SELECT * FROM failures WHERE tenant_id = ? AND job_id = ?`).bind(tenant, jobId).first<D1FailureRow>();
+  const row = await prepare(db, sql`SELECT * FROM failures WHERE tenant_id = ${tenant} AND job_id = ${jobId}`).first<D1FailureRow>();
   if (!row) return null;
   const error: ErrorInfo | null =
     row.error_name === null

@@ -97,6 +97,25 @@ describe("outbox flush", () => {
     expect(await d1Failures(tenant)).toHaveLength(2);
   });
 
+  it("writes the tenant's counters to its summary row with each flush, as they are then", async () => {
+    const tenant = uniqueTenant();
+    const summary = async () =>
+      (await d1Of(tenant))
+        .prepare(`SELECT total, occurrences, by_class, by_status FROM tenant_summaries WHERE tenant_id = ?`)
+        .bind(tenant)
+        .first<{ total: number; occurrences: number; by_class: string; by_status: string }>();
+    await recordJobs(tenant, 3);
+    await deliver([message(envelope(tenant, "j1", { lastFailedAt: new Date(Date.now() + 1000).toISOString() }))]);
+    expect(await runFlush(ledger(tenant))).toBe(true);
+    const stats = await ledger(tenant).stats();
+    expect(await summary()).toEqual({ total: 3, occurrences: 4, by_class: JSON.stringify(stats.byClass), by_status: JSON.stringify(stats.byStatus) });
+
+    await ledger(tenant).abandon("j0", "tester", "not needed");
+    expect(await runFlush(ledger(tenant))).toBe(true);
+    const after = JSON.parse((await summary())!.by_status);
+    expect(after).toMatchObject({ open: 2, abandoned: 1 });
+  });
+
   it("repeats a flush cut short after D1 without duplicating anything", async () => {
     const tenant = uniqueTenant();
     await recordJobs(tenant, 3);

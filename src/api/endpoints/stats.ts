@@ -25,7 +25,7 @@ export const getStats = defineRoute({
   tag: "failures",
   summary: "Live counters of a tenant; for the admin without ?tenant, totals across tenants",
   description:
-    "With a tenant (a tenant token's own, or ?tenant= with the admin token): the tenant ledger's live counters. With the admin token and no tenant: counts across every tenant, from D1 (a full scan of the failures table: cheap per call, not free).",
+    "With a tenant (a tenant token's own, or ?tenant= with the admin token): the tenant ledger's live counters. With the admin token and no tenant: counts across every tenant, from the per-tenant summary rows in D1 (each tenant's counters as of its last flush; one row read per tenant).",
   access: "tenant:read",
   query: StatsQuery,
   responses: { 200: { description: "A tenant's live stats, or (admin, no tenant) the cross-tenant totals", schema: z.union([LedgerStats, CrossTenantStats]) } },
@@ -42,35 +42,37 @@ export const getStats = defineRoute({
 
 const zeros = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 
-/** Counts across tenants, from every D1 database (a tenant lives in exactly one). */
+type SummaryRow = { tenant_id: string; total: number; by_class: string; by_status: string };
+
+/**
+ * Counts across tenants, from every D1 database (a tenant lives in exactly one): each tenant's
+ * summary row, its ledger's counters as of its last flush, so no failure row is read.
+ */
 export async function crossTenantStats(dbs: D1Database[], limit: number): Promise<z.input<typeof CrossTenantStats>> {
-  const perDatabase = await Promise.all(
-    dbs.map((db) =>
-      db
-        .prepare(`SELECT tenant_id, class, status, COUNT(*) AS n FROM failures GROUP BY tenant_id, class, status`)
-        .all<{ tenant_id: string; class: FailureClass; status: FailureStatus; n: number }>(),
-    ),
-  );
-  const results = perDatabase.flatMap((r) => r.results);
+  const perDatabase = await Promise.all(dbs.map((db) => db.prepare(`SELECT tenant_id, total, by_class, by_status FROM tenant_summaries`).all<SummaryRow>()));
   const byClass = zeros(FAILURE_CLASSES);
   const byStatus = zeros(FAILURE_STATUSES);
-  const tenants = new Map<string, { tenant: string; total: number; byClass: Record<FailureClass, number>; byStatus: Record<FailureStatus, number> }>();
   let total = 0;
-  for (const row of results) {
-    let t = tenants.get(row.tenant_id);
-    if (!t) tenants.set(row.tenant_id, (t = { tenant: row.tenant_id, total: 0, byClass: zeros(FAILURE_CLASSES), byStatus: zeros(FAILURE_STATUSES) }));
-    total += row.n;
-    t.total += row.n;
-    // Unknown values (written by newer code) count in the totals only.
-    if (row.class in byClass) {
-      byClass[row.class] += row.n;
-      t.byClass[row.class] += row.n;
-    }
-    if (row.status in byStatus) {
-      byStatus[row.status] += row.n;
-      t.byStatus[row.status] += row.n;
-    }
-  }
-  const ranked = [...tenants.values()].sort((a, b) => b.total - a.total || a.tenant.localeCompare(b.tenant));
+  const tenants = perDatabase
+    .flatMap((r) => r.results)
+    .map((row) => {
+      const t = { tenant: row.tenant_id, total: row.total, byClass: zeros(FAILURE_CLASSES), byStatus: zeros(FAILURE_STATUSES) };
+      total += row.total;
+      // Unknown values (written by newer code) count in the totals only.
+      for (const [c, n] of Object.entries(JSON.parse(row.by_class) as Record<string, number>)) {
+        if (c in byClass) {
+          byClass[c as FailureClass] += n;
+          t.byClass[c as FailureClass] += n;
+        }
+      }
+      for (const [s, n] of Object.entries(JSON.parse(row.by_status) as Record<string, number>)) {
+        if (s in byStatus) {
+          byStatus[s as FailureStatus] += n;
+          t.byStatus[s as FailureStatus] += n;
+        }
+      }
+      return t;
+    });
+  const ranked = tenants.sort((a, b) => b.total - a.total || a.tenant.localeCompare(b.tenant));
   return { scope: "all", source: "d1", total, byClass, byStatus, tenantCount: ranked.length, tenants: ranked.slice(0, limit) };
 }
