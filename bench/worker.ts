@@ -4,7 +4,7 @@
 // clock is the bench's simulated one; record(), alarm() and every read run the real code.
 
 import { DurableObject } from "cloudflare:workers";
-import { FailureLedger } from "../src/ledger/ledger";
+import { FailureLedger } from "../src/failure-ledger";
 import type { FailureInput } from "../src/model";
 import { meterEnv, meterFor, meterStorage, sim, type Meter } from "./meter";
 

@@ -2,7 +2,7 @@ import { router } from "./api/router";
 import { isConsolePath, serveConsole } from "./console/serve";
 import { handleQueue } from "./queues";
 
-export { FailureLedger } from "./ledger/ledger";
+export { FailureLedger } from "./failure-ledger";
 export { DlqLedgerService } from "./service";
 
 export default {

@@ -24,6 +24,7 @@ export const QUARANTINE_TENANT = "_quarantine";
 
 /** What the capture helper says about an error; the API's zod schema is checked against it. */
 export type { ErrorInfo } from "@dlq-ledger/capture";
+import type { NotifyConfig } from "./config";
 import type { ErrorInfo } from "@dlq-ledger/capture";
 
 /** One failure occurrence, validated and classified, as the DLQ consumer hands it to a ledger. */
@@ -112,4 +113,58 @@ export interface UserNotice {
   title: string;
   body: string;
   createdAt: number;
+}
+
+// D1's other shapes, as the ledger hands them over.
+
+export interface D1GroupState {
+  fingerprint: string;
+  queue: string;
+  class: string;
+  errorName: string;
+  messageSample: string;
+  sampleJobId: string;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+/** A tenant's counters as its ledger holds them (lifetime counts, the same as its live stats). */
+export interface TenantSummary {
+  total: number;
+  occurrences: number;
+  byClass: Record<string, number>;
+  byStatus: Record<string, number>;
+}
+
+/** How much of each tenant's record D1 keeps. */
+export interface D1Retention {
+  maxRowsPerTenant: number;
+  maxAgeMs: number;
+}
+
+export type DeliveryResult = { ok: true } | { ok: false; status: number | null; retryAfterMs: number | null; error: string };
+
+// What the ledger asks of the stores and services outside it: src/sinks implements it
+// (sinksFor), so the ledger imports no sink. Each failure of theirs is a SinkError, retried.
+
+/** One flush for D1: the current state of the jobs and groups it touched, the inbox notices and the tenant's totals. */
+export interface D1Flush {
+  failures: readonly D1FailureState[];
+  groups: readonly D1GroupState[];
+  notices: readonly UserNotice[];
+  summary: TenantSummary;
+}
+
+export interface LedgerSinks {
+  /** R2: writes one archive segment (once: a retried put leaves the first in place). */
+  putSegment(tenant: string, key: string, bytes: Uint8Array): Promise<void>;
+  /** D1: one batch of idempotent upserts; returns the rows written. */
+  writeD1(tenant: string, flush: D1Flush, now: number): Promise<number>;
+  /** D1 retention: one bounded pass over the tenant's rows; `more` when it stopped at its bound. */
+  pruneD1(tenant: string, policy: D1Retention, now: number): Promise<{ deleted: number; more: boolean }>;
+  /** Analytics Engine: the data points of one flush's occurrences. */
+  writePoints(tenant: string, occurrences: readonly ArchivedOccurrence[]): Promise<void>;
+  /** One webhook delivery; null when the destination is no longer configured. */
+  deliver(notify: NotifyConfig, destination: Destination, payload: unknown, now: number): Promise<DeliveryResult | null>;
 }

@@ -3,6 +3,7 @@
 // commits it; settle(), at the end of each RPC call or alarm run, re-arms the single alarm to the
 // earliest due work and tells live sockets what the committed changes touched.
 
+import type { LedgerSinks } from "../model";
 import { Change } from "./change";
 import { LiveFeed, type LiveChange } from "./live/feed";
 import { rearm } from "./scheduler";
@@ -18,6 +19,7 @@ export class LedgerCore {
   constructor(
     readonly ctx: DurableObjectState,
     readonly env: Env,
+    readonly sinks: LedgerSinks,
     private setup: LedgerSetup,
   ) {
     this.live = new LiveFeed(ctx, { sql: this.sql, tenant: () => this.tenant, now: () => this.now(), stats: async () => readStats(this) });

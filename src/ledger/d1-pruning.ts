@@ -1,9 +1,7 @@
 // D1 retention, run by the ledger for its own tenant: one bounded pass over the tenant's D1
 // rows at a time, counted; a refused pass is tried again later.
 
-import { SinkError, inSink } from "../sink-error";
-import { D1_PRUNE_CHUNK, pruneTenant } from "../sinks/d1-retention";
-import { shardFor } from "../sinks/shards";
+import { SinkError } from "../sink-error";
 import type { LedgerCore } from "./core";
 import { addToCounters, counterKey } from "./counters";
 import { D1_RETENTION_EVERY_MS } from "./flush";
@@ -14,10 +12,9 @@ const D1_RETENTION_RETRY_MS = 10 * 60 * 1000;
 
 export async function pruneD1(core: LedgerCore, now: number): Promise<void> {
   const policy = core.settings.d1;
-  let evicted: number;
+  let pass: { deleted: number; more: boolean };
   try {
-    const db = await inSink("d1", () => shardFor(core.env, core.tenant));
-    evicted = await pruneTenant(db, core.tenant, policy, now);
+    pass = await core.sinks.pruneD1(core.tenant, policy, now);
   } catch (error) {
     if (!(error instanceof SinkError)) throw error;
     console.error(`ledger ${core.tenant}: D1 retention failed, will retry`, error.message);
@@ -25,11 +22,11 @@ export async function pruneD1(core: LedgerCore, now: number): Promise<void> {
     return;
   }
   core.transact((c) => {
-    addToCounters(c.sql, [[counterKey.d1Evicted, evicted]]);
+    addToCounters(c.sql, [[counterKey.d1Evicted, pass.deleted]]);
     // A full pass left more behind. Otherwise look again while rows flushed within the age
     // window may still age out; a tenant quiet for longer has nothing left to prune.
     const lastFlushAt = Number(readState(c.sql, "last_flush_at") ?? 0);
-    if (evicted >= D1_PRUNE_CHUNK) scheduleAt(c.sql, "d1-retention", "d1", now);
+    if (pass.more) scheduleAt(c.sql, "d1-retention", "d1", now);
     else if (lastFlushAt > now - policy.maxAgeMs) scheduleAt(c.sql, "d1-retention", "d1", now + D1_RETENTION_EVERY_MS);
     else unschedule(c.sql, "d1-retention", "d1");
   }, now);

@@ -4,11 +4,6 @@
 
 import type { ArchivedLine, ArchivedOccurrence, D1FailureState, UserNotice } from "../model";
 import { concat, layOut, segmentKey } from "../archive-format";
-import { putSegment } from "../sinks/archive";
-import { failureStatements, groupStatements, noticeStatements, summaryStatement, writeD1Batch } from "../sinks/d1";
-import { inSink } from "../sink-error";
-import { shardFor } from "../sinks/shards";
-import { writeFailurePoints } from "../sinks/analytics";
 import { SinkError } from "../sink-error";
 import { inChunks } from "./chunks";
 import type { LedgerCore } from "./core";
@@ -87,7 +82,7 @@ export async function flush(core: LedgerCore, now: number): Promise<FlushReport 
 
 async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> {
   const sql = core.sql;
-  const t = { env: core.env, tenant: core.tenant, epoch: core.epoch(), now };
+  const t = { tenant: core.tenant, epoch: core.epoch(), now };
   const rows = pendingOutbox(sql).map((row) => ({ row, occurrences: JSON.parse(row.occurrences) as ArchivedOccurrence[] }));
   const report: FlushReport = { rows: rows.length, occurrences: 0, segmentKey: null, d1RowsWritten: 0 };
   if (rows.length === 0) return report;
@@ -106,7 +101,7 @@ async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> 
       chunks.push(...laid.chunks);
       offset = laid.end;
     }
-    await putSegment(t.env.ARCHIVE, t.tenant, key, concat(chunks));
+    await core.sinks.putSegment(t.tenant, key, concat(chunks));
     core.transact(() => {
       for (const r of fresh) {
         sql.exec(`UPDATE outbox SET archive_key = ?, archive_offset = ? WHERE id = ?`, r.row.archive_key, r.row.archive_offset, r.row.id);
@@ -120,17 +115,11 @@ async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> 
   const failures = readFailureStates(sql, jobIds, pointers);
   const groups = readGroups(sql, [...new Set(failures.map((f) => f.group))]);
   const notices = rows.flatMap((r) => JSON.parse(r.row.notices) as UserNotice[]);
-  const db = await inSink("d1", () => shardFor(t.env, t.tenant));
-  report.d1RowsWritten = await writeD1Batch(db, t.tenant, [
-    ...failureStatements(db, t.tenant, failures, t.now),
-    ...groupStatements(db, t.tenant, groups),
-    ...noticeStatements(db, t.tenant, notices),
-    summaryStatement(db, t.tenant, readStats(core), now),
-  ]);
+  report.d1RowsWritten = await core.sinks.writeD1(t.tenant, { failures, groups, notices, summary: readStats(core) }, now);
 
   const occurrences = rows.flatMap((r) => r.occurrences);
   report.occurrences = occurrences.length;
-  await writeFailurePoints(t.env.FAILURE_EVENTS, t.tenant, occurrences);
+  await core.sinks.writePoints(t.tenant, occurrences);
   core.transact(() => {
     // Counted as the rows leave the outbox, in one transaction: a retried flush counts nothing twice.
     countInSeries(sql, occurrences, t.now);

@@ -1,10 +1,11 @@
-// FailureLedger: one Durable Object per tenant, the live record of its failures. This class is
-// its RPC shell: each method calls one function of the ledger's modules through LedgerCore,
-// which runs every write as one Change in one transaction and re-arms the single alarm after.
+// The ledger: one Durable Object per tenant, the live record of its failures. This class is its
+// RPC shell: each method calls one function of the ledger's modules through LedgerCore, which
+// runs every write as one Change in one transaction and re-arms the single alarm after. It is
+// deployed as FailureLedger (src/failure-ledger.ts), with the real sinks.
 
 import { DurableObject } from "cloudflare:workers";
 import type { LedgerStats } from "../api/schemas";
-import type { FailureInput } from "../model";
+import type { FailureInput, LedgerSinks } from "../model";
 import { runDueWork } from "./alarm";
 import { LedgerCore } from "./core";
 import { issueTicket, type LiveGrant } from "./live/tickets";
@@ -21,13 +22,13 @@ import { seriesOf, withSparklines, type Series } from "./series";
 import { setupFor, type LedgerOptions, type Tuning } from "./setup";
 import { readStats } from "./stats";
 
-export class FailureLedger extends DurableObject<Env> {
+export class Ledger extends DurableObject<Env> {
   private readonly core: LedgerCore;
 
-  constructor(ctx: DurableObjectState, env: Env, options: LedgerOptions = {}) {
+  constructor(ctx: DurableObjectState, env: Env, sinks: LedgerSinks, options: LedgerOptions = {}) {
     super(ctx, env);
     migrate(ctx.storage);
-    this.core = new LedgerCore(ctx, env, setupFor(env, options));
+    this.core = new LedgerCore(ctx, env, sinks, setupFor(env, options));
   }
 
   /** Records a batch of failures; resolves once they and their outbox rows are durable. */

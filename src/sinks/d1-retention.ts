@@ -9,6 +9,7 @@
 // looks at them at most once a day, so a row may outstay its bound by up to a day.
 
 import { faultPoint } from "../faults";
+import type { D1Retention } from "../model";
 import { inSink } from "../sink-error";
 import { prepare, sql } from "../sql";
 
@@ -16,11 +17,6 @@ import { prepare, sql } from "../sql";
 export const D1_PRUNE_CHUNK = 2_000;
 /** A tenant's rows are looked at no more often than this (the ledger may ask every hour). */
 export const D1_PRUNE_EVERY_MS = 24 * 60 * 60 * 1000;
-
-export interface D1Retention {
-  maxRowsPerTenant: number;
-  maxAgeMs: number;
-}
 
 /** Deletes at most 2 × D1_PRUNE_CHUNK failures of the tenant; returns how many left. */
 export async function pruneTenant(db: D1Database, tenant: string, policy: D1Retention, now: number): Promise<number> {

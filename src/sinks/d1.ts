@@ -2,32 +2,12 @@
 // flush that runs twice changes nothing. One batch() per flush: all of it lands, or none.
 
 import { faultPoint } from "../faults";
-import type { D1FailureState, ErrorInfo, FailureClass, FailureStatus, UserNotice } from "../model";
+import type { D1FailureState, D1GroupState, ErrorInfo, FailureClass, FailureStatus, TenantSummary, UserNotice } from "../model";
 import { inSink } from "../sink-error";
 import { fitting, prepare, sql, type Sql, type SqlValue } from "../sql";
 import { shardIfAssigned } from "./shards";
 
 const ERROR_MESSAGE_CHARS = 4096;
-
-export interface D1GroupState {
-  fingerprint: string;
-  queue: string;
-  class: string;
-  errorName: string;
-  messageSample: string;
-  sampleJobId: string;
-  count: number;
-  firstSeen: number;
-  lastSeen: number;
-}
-
-/** A tenant's counters as its ledger holds them (lifetime counts, the same as its live stats). */
-export interface TenantSummary {
-  total: number;
-  occurrences: number;
-  byClass: Record<string, number>;
-  byStatus: Record<string, number>;
-}
 
 /**
  * dlq_recovery_queue holds the jobs automatic recovery gave up on (exhausted), as the seed's

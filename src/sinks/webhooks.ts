@@ -4,7 +4,7 @@
 
 import type { NotifyConfig } from "../config";
 import { faultPoint } from "../faults";
-import type { Destination, OpsAlert, Severity, UserNotice } from "../model";
+import type { DeliveryResult, Destination, OpsAlert, Severity, UserNotice } from "../model";
 
 export interface OutboundRequest {
   url: string;
@@ -12,7 +12,6 @@ export interface OutboundRequest {
   body: string;
 }
 
-export type DeliveryResult = { ok: true } | { ok: false; status: number | null; retryAfterMs: number | null; error: string };
 
 const SEVERITY_EMOJI: Record<Severity, string> = { critical: ":rotating_light:", error: ":red_circle:", warning: ":warning:", info: ":information_source:" };
 

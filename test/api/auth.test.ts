@@ -3,7 +3,7 @@
 
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { FailureLedger } from "../../src/ledger/ledger";
+import type { FailureLedger } from "../../src/failure-ledger";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ROUTES } from "../../src/api/routes";
 import { isTenantRoute, type Route } from "../../src/api/route";

@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { listFailures } from "../../src/ledger/queries";
-import type { FailureLedger } from "../../src/ledger/ledger";
+import type { FailureLedger } from "../../src/failure-ledger";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";

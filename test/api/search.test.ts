@@ -3,7 +3,7 @@
 
 import { runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { FailureLedger } from "../../src/ledger/ledger";
+import type { FailureLedger } from "../../src/failure-ledger";
 import { listFailures } from "../../src/ledger/queries";
 import { apiFetch } from "../support/api";
 import { deliver, envelope, message } from "../support/dlq";

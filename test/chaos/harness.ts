@@ -11,7 +11,7 @@ import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { buildEnvelope } from "@dlq-ledger/capture";
 import { armFault, disarmFaults, faultsFired, type FaultPoint } from "../../src/faults";
-import type { FailureLedger } from "../../src/ledger/ledger";
+import type { FailureLedger } from "../../src/failure-ledger";
 import { shardIfAssigned } from "../../src/sinks/shards";
 import { alarmTime } from "../support/failures";
 import { ORIGIN, seeded } from "../support/recovery";

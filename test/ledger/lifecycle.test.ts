@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { FailureLedger } from "../../src/ledger/ledger";
+import { FailureLedger } from "../../src/failure-ledger";
 import { LEDGER_MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from "../../src/ledger/schema";
 import { FUTURE, d1Of, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
 

@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { fingerprint } from "../../src/ingest/fingerprint";
-import type { FailureLedger } from "../../src/ledger/ledger";
+import type { FailureLedger } from "../../src/failure-ledger";
 import { failureInput, ledger, uniqueTenant } from "../support/failures";
 
 // Recent enough that retention (30 days by default) keeps them.

@@ -4,7 +4,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { FailureLedger } from "../../src/ledger/ledger";
+import { FailureLedger } from "../../src/failure-ledger";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/ledger/series";
 import { apiFetch } from "../support/api";

@@ -4,7 +4,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { FailureLedger } from "../../src/ledger/ledger";
+import { FailureLedger } from "../../src/failure-ledger";
 import { FUTURE, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
 
 describe("ledger setup", () => {

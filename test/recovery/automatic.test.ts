@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { armFault, disarmFaults } from "../../src/faults";
-import type { FailureLedger } from "../../src/ledger/ledger";
+import type { FailureLedger } from "../../src/failure-ledger";
 import { env } from "cloudflare:workers";
 import { FUTURE, d1Of, ledger, runFlush, uniqueTenant } from "../support/failures";
 import { ORIGIN, alarmAt, configure, dueRetries, received, recoverable, seeded } from "../support/recovery";

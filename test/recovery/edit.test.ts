@@ -6,7 +6,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { unseal } from "../../src/ingest/seal";
-import type { FailureLedger } from "../../src/ledger/ledger";
+import type { FailureLedger } from "../../src/failure-ledger";
 import { apiFetch, createToken } from "../support/api";
 import { ledger, runFlush, servedFailure, uniqueTenant } from "../support/failures";
 import { received, recoverable } from "../support/recovery";

@@ -4,7 +4,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { armFault, disarmFaults } from "../../src/faults";
-import type { FailureLedger } from "../../src/ledger/ledger";
+import type { FailureLedger } from "../../src/failure-ledger";
 import { FUTURE, d1Of, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 
 afterEach(() => disarmFaults());

@@ -56,14 +56,14 @@ export const FUTURE = Date.now() + 365 * 24 * 3600_000;
 
 /** Sets the ledger's clock (and, optionally, its flush delay and retention) through its dev-only `tune` RPC. */
 export async function tuneLedger(
-  stub: DurableObjectStub<import("../../src/ledger/ledger").FailureLedger>,
+  stub: DurableObjectStub<import("../../src/failure-ledger").FailureLedger>,
   tune: { now?: number; flushDelayMs?: number; retention?: { maxRows?: number; maxAgeMs?: number } },
 ) {
   await stub.tune(tune);
 }
 
 /** Runs the ledger's alarm as the platform would: with the ledger's clock at the alarm's time. */
-export async function runFlush(stub: DurableObjectStub<import("../../src/ledger/ledger").FailureLedger>): Promise<boolean> {
+export async function runFlush(stub: DurableObjectStub<import("../../src/failure-ledger").FailureLedger>): Promise<boolean> {
   const { runDurableObjectAlarm } = await import("cloudflare:test");
   const at = await alarmTime(stub);
   if (at !== null) await stub.tune({ now: at });
@@ -71,7 +71,7 @@ export async function runFlush(stub: DurableObjectStub<import("../../src/ledger/
 }
 
 /** When the ledger's alarm is set to ring, or null. */
-export async function alarmTime(stub: DurableObjectStub<import("../../src/ledger/ledger").FailureLedger>): Promise<number | null> {
+export async function alarmTime(stub: DurableObjectStub<import("../../src/failure-ledger").FailureLedger>): Promise<number | null> {
   const { runInDurableObject } = await import("cloudflare:test");
   return runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
 }

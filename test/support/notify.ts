@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import type { NotifyConfig } from "../../src/config";
-import type { FailureLedger } from "../../src/ledger/ledger";
+import type { FailureLedger } from "../../src/failure-ledger";
 
 type Stub = DurableObjectStub<FailureLedger>;
 

@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { FailureLedger } from "../../src/ledger/ledger";
+import type { FailureLedger } from "../../src/failure-ledger";
 import type { Tuning } from "../../src/ledger/setup";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, failureInput } from "./failures";

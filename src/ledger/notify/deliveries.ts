@@ -3,7 +3,6 @@
 // off on errors. A delivery leaves the table in the same step that saw it succeed.
 
 import type { Destination } from "../../model";
-import { outboundRequest, send } from "../../sinks/webhooks";
 import type { LedgerCore } from "../core";
 import { counterKey } from "../counters";
 import { scheduleAt, scheduleIfAbsent, unschedule } from "../scheduler";
@@ -42,18 +41,17 @@ export async function runDeliveries(core: LedgerCore, destination: Destination, 
     .toArray();
 
   for (const row of due) {
-    const request = await outboundRequest(notify, destination, JSON.parse(row.payload), now);
-    const result = request ? await send(destination, request, now) : null;
+    const result = await core.sinks.deliver(notify, destination, JSON.parse(row.payload), now);
     let stop = false;
     core.transact(({ deltas }) => {
-      if (!request) {
+      if (!result) {
         console.warn(`delivery ${row.id}: ${destination} is not configured any more; dropped`);
         sql.exec(`DELETE FROM deliveries WHERE id = ?`, row.id);
         deltas.add(counterKey.deliveriesDropped, 1);
-      } else if (result?.ok) {
+      } else if (result.ok) {
         sql.exec(`DELETE FROM deliveries WHERE id = ?`, row.id);
         deltas.add(counterKey.deliveriesSent, 1);
-      } else if (result) {
+      } else {
         const attempts = row.attempts + 1;
         const wait = result.retryAfterMs ?? (result.status === 429 ? 60_000 : backoffMs(attempts));
         sql.exec(`UPDATE deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?`, attempts, now + wait, result.error, row.id);
