@@ -2,6 +2,9 @@
 
 import { z } from "zod";
 import { ClassifierRules, type ClassifierRule } from "./ingest/classifier";
+import type { NotifyConfig } from "./model";
+
+export type { NotifyConfig };
 
 const intVar = (name: string, min: number, max: number) =>
   z.coerce
@@ -85,19 +88,6 @@ const ConfigVars = z.object({
   OUTBOX_STUCK_AFTER_SECONDS: intVar("OUTBOX_STUCK_AFTER_SECONDS", 10, 86_400).default(600),
 });
 
-export interface NotifyConfig {
-  /** where user notices are posted, when set (signed with USER_NOTIFY_WEBHOOK_SECRET) */
-  userWebhookUrl: string | null;
-  userWebhookSecret: string | null;
-  slackWebhookUrl: string | null;
-  pagerDutyRoutingKey: string | null;
-  userLimit: number;
-  userWindowMs: number;
-  pagerDutyUrl: string;
-  thresholds: { perMinute: number }[];
-  resolveAfterMs: number;
-  outboxStuckAfterMs: number;
-}
 
 export interface RecoveryConfig {
   defaults: RecoveryPolicy;

@@ -24,7 +24,6 @@ export const QUARANTINE_TENANT = "_quarantine";
 
 /** What the capture helper says about an error; the API's zod schema is checked against it. */
 export type { ErrorInfo } from "@dlq-ledger/capture";
-import type { NotifyConfig } from "./config";
 import type { ErrorInfo } from "@dlq-ledger/capture";
 
 /** One failure occurrence, validated and classified, as the DLQ consumer hands it to a ledger. */
@@ -144,6 +143,21 @@ export interface D1Retention {
 }
 
 export type DeliveryResult = { ok: true } | { ok: false; status: number | null; retryAfterMs: number | null; error: string };
+
+/** Where notices and alerts go and at what pace (from wrangler vars, src/config.ts). */
+export interface NotifyConfig {
+  /** where user notices are posted, when set (signed with USER_NOTIFY_WEBHOOK_SECRET) */
+  userWebhookUrl: string | null;
+  userWebhookSecret: string | null;
+  slackWebhookUrl: string | null;
+  pagerDutyRoutingKey: string | null;
+  userLimit: number;
+  userWindowMs: number;
+  pagerDutyUrl: string;
+  thresholds: { perMinute: number }[];
+  resolveAfterMs: number;
+  outboxStuckAfterMs: number;
+}
 
 // What the ledger asks of the stores and services outside it: src/sinks implements it
 // (sinksFor), so the ledger imports no sink. Each failure of theirs is a SinkError, retried.
