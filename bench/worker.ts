@@ -5,6 +5,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { FailureLedger } from "../src/failure-ledger";
+import { addToCounters } from "../src/ledger/counters";
 import type { FailureInput } from "../src/model";
 import { meterEnv, meterFor, meterStorage, sim, type Meter } from "./meter";
 
@@ -115,15 +116,7 @@ export class MeteredLedger extends FailureLedger {
       }
       done += rows;
     }
-    this.ctx.storage.transactionSync(() => {
-      for (const [key, value] of counters) {
-        sql.exec(
-          `INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value`,
-          key,
-          value,
-        );
-      }
-    });
+    this.ctx.storage.transactionSync(() => addToCounters(sql, counters));
     this.meter.settle("fill");
     return { inserted, total: have + inserted };
   }

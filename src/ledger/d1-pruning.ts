@@ -3,7 +3,7 @@
 
 import { SinkError } from "../sink-error";
 import type { LedgerCore } from "./core";
-import { addToCounters, counterKey } from "./counters";
+import { counterKey } from "./counters";
 import { D1_RETENTION_EVERY_MS } from "./flush";
 import { scheduleAt, unschedule } from "./scheduler";
 import { readState } from "./state";
@@ -22,7 +22,7 @@ export async function pruneD1(core: LedgerCore, now: number): Promise<void> {
     return;
   }
   core.transact((c) => {
-    addToCounters(c.sql, [[counterKey.d1Evicted, pass.deleted]]);
+    c.deltas.add(counterKey.d1Evicted, pass.deleted);
     // A full pass left more behind. Otherwise look again while rows flushed within the age
     // window may still age out; a tenant quiet for longer has nothing left to prune.
     const lastFlushAt = Number(readState(c.sql, "last_flush_at") ?? 0);

@@ -7,7 +7,7 @@ import { concat, layOut, segmentKey } from "../archive-format";
 import { SinkError } from "../sink-error";
 import { inChunks } from "./chunks";
 import type { LedgerCore } from "./core";
-import { addToCounters, counterKey } from "./counters";
+import { counterKey } from "./counters";
 import { raise, resolve } from "./notify/ops";
 import { outboxDepth, pendingOutbox, type OutboxRow } from "./outbox";
 import { SUMMARY_COLUMNS, failureFields, readGroups, type FailureRow } from "./queries";
@@ -65,12 +65,10 @@ export async function flush(core: LedgerCore, now: number): Promise<FlushReport 
     writeState(c.sql, "last_flush_error", null);
     writeState(c.sql, "last_flush_at", now);
     resolve(c, "outbox");
-    addToCounters(c.sql, [
-      [counterKey.flushes, 1],
-      [counterKey.archivedOccurrences, report.occurrences],
-      [counterKey.segments, report.segmentKey ? 1 : 0],
-      [counterKey.d1RowsWritten, report.d1RowsWritten],
-    ]);
+    c.deltas.add(counterKey.flushes, 1);
+    c.deltas.add(counterKey.archivedOccurrences, report.occurrences);
+    c.deltas.add(counterKey.segments, report.segmentKey ? 1 : 0);
+    c.deltas.add(counterKey.d1RowsWritten, report.d1RowsWritten);
     if (outboxDepth(c.sql).pendingRows > 0) scheduleAt(c.sql, "flush", "outbox", now);
     else unschedule(c.sql, "flush", "outbox");
     // rows that were waiting for this flush may leave now

@@ -170,6 +170,12 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
     `INSERT INTO ledger_state (key, value) SELECT 'outbox_next', value FROM counters WHERE key = 'outbox_next'`,
     `DELETE FROM counters WHERE key = 'outbox_next'`,
   ],
+  // v9: the counters in one row, so that a change writes one row however many counters it moves
+  [
+    `CREATE TABLE counter_totals (id INTEGER PRIMARY KEY CHECK (id = 1), totals TEXT NOT NULL)`,
+    `INSERT INTO counter_totals (id, totals) SELECT 1, json_group_object(key, value) FROM counters`,
+    `DROP TABLE counters`,
+  ],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

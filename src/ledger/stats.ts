@@ -5,7 +5,7 @@
 import type { LedgerStats } from "../api/schemas";
 import { FAILURE_CLASSES, FAILURE_STATUSES, TERMINAL_STATUSES, type FailureClass, type FailureStatus } from "../model";
 import type { Same } from "../same";
-import { counterKey, oldestLiveBucket } from "./counters";
+import { counterKey, oldestLiveBucket, readCounters } from "./counters";
 import type { LedgerCore } from "./core";
 import { deliveryHealth, type DeliveryHealth } from "./notify/deliveries";
 import { outboxDepth } from "./outbox";
@@ -22,8 +22,7 @@ export function readStats(core: Pick<LedgerCore, "sql" | "tenant" | "settings" |
   const now = core.now();
   const state = readStates(sql);
   const depth = outboxDepth(sql);
-  const values = new Map<string, number>();
-  for (const row of sql.exec<{ key: string; value: number }>(`SELECT key, value FROM counters`)) values.set(row.key, row.value);
+  const values = readCounters(sql);
   const count = (key: string) => values.get(key) ?? 0;
   return {
     tenant: core.tenant,
