@@ -2,6 +2,7 @@
 // whole batch (failures, groups, counters, recovery schedule) is durable or none of it is.
 
 import type { FailureInput, FailureStatus } from "../model";
+import { fitting, run, sql } from "../sql";
 import { CounterDeltas, counterKey } from "./counters";
 import { POISON_STREAK, type Plan, type Prior } from "./recovery/planner";
 
@@ -49,7 +50,7 @@ export type Planner = (f: FailureInput, prior: Prior | null) => Plan;
  * new, for the outbox to archive.
  */
 export function recordFailures(
-  sql: SqlStorage,
+  storage: SqlStorage,
   failures: readonly FailureInput[],
   now: number,
   outboxSeq: number,
@@ -62,14 +63,9 @@ export function recordFailures(
   const groups = new Map<string, GroupDelta>();
   deltas.add(counterKey.batches, 1);
 
+  const known = storedFailures(storage, failures.map((f) => f.jobId));
   for (const f of failures) {
-    const existing = sql
-      .exec<StoredFailure>(
-        `SELECT status, class, queue, last_failed_at, recent_keys, recovery_attempts, group_fp, poison_streak, user_notified
-         FROM failures WHERE job_id = ?`,
-        f.jobId,
-      )
-      .toArray()[0];
+    const existing = known.get(f.jobId);
 
     if (existing) {
       const keys = JSON.parse(existing.recent_keys) as string[];
@@ -80,7 +76,9 @@ export function recordFailures(
       }
       const p = plan(f, existing);
       const notifyUser = owesNotice(f, existing.user_notified === 1);
-      updateFailure(sql, f, existing, p, [...keys, f.occurrenceKey].slice(-RECENT_KEYS), outboxSeq, notifyUser);
+      const recentKeys = [...keys, f.occurrenceKey].slice(-RECENT_KEYS);
+      updateFailure(storage, f, existing, p, recentKeys, outboxSeq, notifyUser);
+      known.set(f.jobId, afterUpdate(existing, f, p, recentKeys, notifyUser));
       occurrences.push({ failure: f, previousStatus: existing.status, status: p.status, notifyUser });
       deltas.add(counterKey.attemptsSum, f.attempts);
       deltas.move(counterKey.byStatus(existing.status), counterKey.byStatus(p.status));
@@ -92,7 +90,8 @@ export function recordFailures(
     } else {
       const p = plan(f, null);
       const notifyUser = owesNotice(f, false);
-      insertFailure(sql, f, p, outboxSeq, notifyUser);
+      insertFailure(storage, f, p, outboxSeq, notifyUser);
+      known.set(f.jobId, afterInsert(f, p, notifyUser));
       occurrences.push({ failure: f, previousStatus: null, status: p.status, notifyUser });
       deltas.add(counterKey.total, 1);
       deltas.add(counterKey.rows, 1);
@@ -120,9 +119,9 @@ export function recordFailures(
   }
 
   for (const [fingerprint, g] of groups) {
-    if (upsertGroup(sql, fingerprint, g)) deltas.add(counterKey.groups, 1);
+    if (upsertGroup(storage, fingerprint, g)) deltas.add(counterKey.groups, 1);
   }
-  deltas.apply(sql, now);
+  deltas.apply(storage, now);
   return { result, accepted, occurrences };
 }
 
@@ -131,42 +130,74 @@ function owesNotice(f: FailureInput, alreadyNotified: boolean): boolean {
   return !alreadyNotified && f.class === "USER_ERROR" && f.userId !== undefined;
 }
 
-function insertFailure(sql: SqlStorage, f: FailureInput, p: Plan, outboxSeq: number, notifyUser: boolean): void {
-  sql.exec(
-    `INSERT INTO failures (job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
-       error, body, body_encoding, body_redacted, sealed_body, first_failed_at, last_failed_at, recent_keys, outbox_seq,
-       recovery_attempts, poison_streak, recovery_note, user_notified)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    f.jobId,
-    f.userId ?? null,
-    f.queue,
-    f.class,
-    f.reason,
-    p.status,
-    f.attempts,
-    f.fingerprint,
-    f.error ? JSON.stringify(f.error) : null,
-    f.body,
-    f.bodyEncoding,
-    f.bodyRedacted ? 1 : 0,
-    f.sealedBody ?? null,
-    f.firstFailedAt,
-    f.lastFailedAt,
-    JSON.stringify([f.occurrenceKey]),
-    outboxSeq,
-    p.recoveryAttempts,
-    p.poisonStreak,
-    p.note ?? null,
-    notifyUser ? 1 : 0,
+/** The stored failures among `jobIds`, one SELECT per statement-sized run of ids. */
+function storedFailures(storage: SqlStorage, jobIds: readonly string[]): Map<string, StoredFailure> {
+  const known = new Map<string, StoredFailure>();
+  for (const chunk of fitting([...new Set(jobIds)], 1)) {
+    const rows = run<StoredFailure & { job_id: string }>(
+      storage,
+      sql`SELECT job_id, status, class, queue, last_failed_at, recent_keys, recovery_attempts, group_fp, poison_streak, user_notified
+          FROM failures WHERE job_id IN ${sql.list(chunk)}`,
+    );
+    for (const { job_id, ...row } of rows) known.set(job_id, row);
+  }
+  return known;
+}
+
+/** What a later occurrence of the same job in this batch finds stored. */
+function afterInsert(f: FailureInput, p: Plan, notifyUser: boolean): StoredFailure {
+  return {
+    status: p.status,
+    class: f.class,
+    queue: f.queue,
+    last_failed_at: f.lastFailedAt,
+    recent_keys: JSON.stringify([f.occurrenceKey]),
+    recovery_attempts: p.recoveryAttempts,
+    group_fp: f.fingerprint,
+    poison_streak: p.poisonStreak,
+    user_notified: notifyUser ? 1 : 0,
+  };
+}
+
+function afterUpdate(existing: StoredFailure, f: FailureInput, p: Plan, recentKeys: string[], notifyUser: boolean): StoredFailure {
+  const isLatest = f.lastFailedAt >= existing.last_failed_at;
+  return {
+    ...existing,
+    status: p.status,
+    recovery_attempts: p.recoveryAttempts,
+    poison_streak: p.poisonStreak,
+    recent_keys: JSON.stringify(recentKeys),
+    user_notified: notifyUser ? 1 : existing.user_notified,
+    last_failed_at: Math.max(existing.last_failed_at, f.lastFailedAt),
+    ...(isLatest ? { class: f.class, group_fp: f.fingerprint } : {}),
+  };
+}
+
+function insertFailure(storage: SqlStorage, f: FailureInput, p: Plan, outboxSeq: number, notifyUser: boolean): void {
+  const row = sql.join([
+    sql`${f.jobId}, ${f.userId ?? null}, ${f.queue}, ${f.class}, ${f.reason}, ${p.status}, ${f.attempts}, 1, ${f.fingerprint}`,
+    sql`${errorJson(f)}, ${f.body}, ${f.bodyEncoding}, ${f.bodyRedacted === true}, ${f.sealedBody ?? null}`,
+    sql`${f.firstFailedAt}, ${f.lastFailedAt}, ${JSON.stringify([f.occurrenceKey])}, ${outboxSeq}`,
+    sql`${p.recoveryAttempts}, ${p.poisonStreak}, ${p.note ?? null}, ${notifyUser}`,
+  ]);
+  run(
+    storage,
+    sql`INSERT INTO failures (job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
+          error, body, body_encoding, body_redacted, sealed_body, first_failed_at, last_failed_at, recent_keys, outbox_seq,
+          recovery_attempts, poison_streak, recovery_note, user_notified)
+        VALUES (${row})`,
   );
 }
+
+const errorJson = (f: FailureInput) => (f.error ? JSON.stringify(f.error) : null);
 
 /**
  * A new occurrence of a known job: occurrences + 1, attempts accumulate, and the latest error
  * (by lastFailedAt, so out-of-order delivery cannot roll it back) becomes the failure's error.
+ * One UPDATE: the columns every occurrence sets, then the ones only the latest occurrence sets.
  */
 function updateFailure(
-  sql: SqlStorage,
+  storage: SqlStorage,
   f: FailureInput,
   existing: StoredFailure,
   p: Plan,
@@ -174,72 +205,40 @@ function updateFailure(
   outboxSeq: number,
   notifyUser: boolean,
 ): void {
+  const always = [
+    sql`occurrences = occurrences + 1`,
+    sql`attempts = attempts + ${f.attempts}`,
+    sql`status = ${p.status}`,
+    sql`recovery_attempts = ${p.recoveryAttempts}`,
+    sql`poison_streak = ${p.poisonStreak}`,
+    ...(p.note === undefined ? [] : [sql`recovery_note = ${p.note}`]),
+    sql`recent_keys = ${JSON.stringify(recentKeys)}`,
+    sql`outbox_seq = ${outboxSeq}`,
+    sql`user_notified = MAX(user_notified, ${notifyUser})`,
+    sql`first_failed_at = MIN(first_failed_at, ${f.firstFailedAt})`,
+    sql`last_failed_at = MAX(last_failed_at, ${f.lastFailedAt})`,
+    sql`user_id = COALESCE(user_id, ${f.userId ?? null})`,
+  ];
+  const onlyIfLatest = [
+    sql`class = ${f.class}`,
+    sql`reason = ${f.reason}`,
+    sql`group_fp = ${f.fingerprint}`,
+    sql`error = ${errorJson(f)}`,
+    sql`body = ${f.body}`,
+    sql`body_encoding = ${f.bodyEncoding}`,
+    sql`body_redacted = ${f.bodyRedacted === true}`,
+    sql`sealed_body = ${f.sealedBody ?? null}`,
+  ];
   const isLatest = f.lastFailedAt >= existing.last_failed_at;
-  sql.exec(
-    `UPDATE failures SET
-       occurrences = occurrences + 1,
-       attempts = attempts + ?,
-       status = ?,
-       recovery_attempts = ?,
-       poison_streak = ?,
-       recovery_note = CASE WHEN ? THEN ? ELSE recovery_note END,
-       recent_keys = ?,
-       outbox_seq = ?,
-       user_notified = MAX(user_notified, ?),
-       first_failed_at = MIN(first_failed_at, ?),
-       last_failed_at = MAX(last_failed_at, ?),
-       user_id = COALESCE(user_id, ?),
-       class = CASE WHEN ? THEN ? ELSE class END,
-       reason = CASE WHEN ? THEN ? ELSE reason END,
-       group_fp = CASE WHEN ? THEN ? ELSE group_fp END,
-       error = CASE WHEN ? THEN ? ELSE error END,
-       body = CASE WHEN ? THEN ? ELSE body END,
-       body_encoding = CASE WHEN ? THEN ? ELSE body_encoding END,
-       body_redacted = CASE WHEN ? THEN ? ELSE body_redacted END,
-       sealed_body = CASE WHEN ? THEN ? ELSE sealed_body END
-     WHERE job_id = ?`,
-    f.attempts,
-    p.status,
-    p.recoveryAttempts,
-    p.poisonStreak,
-    p.note === undefined ? 0 : 1,
-    p.note ?? null,
-    JSON.stringify(recentKeys),
-    outboxSeq,
-    notifyUser ? 1 : 0,
-    f.firstFailedAt,
-    f.lastFailedAt,
-    f.userId ?? null,
-    ...latest(isLatest, f.class),
-    ...latest(isLatest, f.reason),
-    ...latest(isLatest, f.fingerprint),
-    ...latest(isLatest, f.error ? JSON.stringify(f.error) : null),
-    ...latest(isLatest, f.body),
-    ...latest(isLatest, f.bodyEncoding),
-    ...latest(isLatest, f.bodyRedacted ? 1 : 0),
-    ...latest(isLatest, f.sealedBody ?? null),
-    f.jobId,
-  );
-}
-
-function latest<T>(isLatest: boolean, value: T): [number, T] {
-  return [isLatest ? 1 : 0, value];
+  const set = isLatest ? [...always, ...onlyIfLatest] : always;
+  run(storage, sql`UPDATE failures SET ${sql.join(set)} WHERE job_id = ${f.jobId}`);
 }
 
 /** Returns true when the group is new. */
-function upsertGroup(sql: SqlStorage, fingerprint: string, g: GroupDelta): boolean {
-  const known = sql.exec(`SELECT 1 FROM groups WHERE fingerprint = ?`, fingerprint).toArray().length > 0;
+function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta): boolean {
+  const known = run(storage, sql`SELECT 1 FROM groups WHERE fingerprint = ${fingerprint}`).toArray().length > 0;
   const error = g.input.error;
-  sql.exec(
-    `INSERT INTO groups (fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (fingerprint) DO UPDATE SET
-       count = count + excluded.count,
-       first_seen = MIN(first_seen, excluded.first_seen),
-       class = CASE WHEN excluded.last_seen >= last_seen THEN excluded.class ELSE class END,
-       message_sample = CASE WHEN excluded.last_seen >= last_seen THEN excluded.message_sample ELSE message_sample END,
-       sample_job_id = CASE WHEN excluded.last_seen >= last_seen THEN excluded.sample_job_id ELSE sample_job_id END,
-       last_seen = MAX(last_seen, excluded.last_seen)`,
+  const row = sql.list([
     fingerprint,
     g.input.queue,
     g.input.class,
@@ -249,6 +248,18 @@ function upsertGroup(sql: SqlStorage, fingerprint: string, g: GroupDelta): boole
     g.count,
     g.firstSeen,
     g.lastSeen,
+  ]);
+  run(
+    storage,
+    sql`INSERT INTO groups (fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen)
+        VALUES ${row}
+        ON CONFLICT (fingerprint) DO UPDATE SET
+          count = count + excluded.count,
+          first_seen = MIN(first_seen, excluded.first_seen),
+          class = CASE WHEN excluded.last_seen >= last_seen THEN excluded.class ELSE class END,
+          message_sample = CASE WHEN excluded.last_seen >= last_seen THEN excluded.message_sample ELSE message_sample END,
+          sample_job_id = CASE WHEN excluded.last_seen >= last_seen THEN excluded.sample_job_id ELSE sample_job_id END,
+          last_seen = MAX(last_seen, excluded.last_seen)`,
   );
   return !known;
 }
