@@ -188,3 +188,34 @@ describe("filtered pages on a large ledger", () => {
     expect(pages).toEqual([1, 1, 1]);
   });
 });
+
+describe("a filter nothing can match", () => {
+  it("is answered from the counters without reading the failures, and finds a failure once one matches", async () => {
+    const t = uniqueTenant("nomatch");
+    const stub = ledger(t);
+    await stub.record(Array.from({ length: 200 }, (_, i) => failureInput({ lastFailedAt: base + i * 1000, class: "USER_ERROR" })));
+    const filters = [{ status: "abandoned" as const }, { class: "UNKNOWN" as const }, { queue: "no-such-queue" }, { group: "ffffffffffffffff" }];
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      const exec = sql.exec;
+      for (const filter of filters) {
+        const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+        sql.exec = ((query: string, ...bindings: unknown[]) => {
+          const cursor = exec.call(sql, query, ...bindings);
+          cursors.push(cursor);
+          return cursor;
+        }) as typeof sql.exec;
+        try {
+          expect(listFailures(sql, t, { ...filter, limit: 50 }, 10_000)).toEqual({ items: [], next: null });
+        } finally {
+          sql.exec = exec;
+        }
+        // a counter or the group: not the 200 failures a scan would read
+        expect(cursors.reduce((n, c) => n + c.rowsRead, 0)).toBeLessThanOrEqual(2);
+      }
+    });
+    const abandoned = await stub.listFailures({ limit: 50 }).then((p) => p.items[0]!.jobId);
+    await stub.abandon(abandoned, "test", "no longer needed");
+    expect((await stub.listFailures({ status: "abandoned", limit: 50 })).items.map((i) => i.jobId)).toEqual([abandoned]);
+  });
+});
