@@ -5,6 +5,7 @@ import type * as Api from "../api/schemas";
 import type { ErrorInfo, FailureClass, FailureFields, FailureStatus } from "../model";
 import { fitting, run, sql, type Sql } from "../sql";
 import { counterKey, readCounter } from "./counters";
+import { listedFailures, orderList } from "./order-lists";
 import { POISON_STREAK } from "./recovery/planner";
 
 export interface FailureFilter {
@@ -135,6 +136,8 @@ const newestFirst = sql.raw(`ORDER BY last_failed_at DESC, job_id DESC`);
 export function listFailures(storage: SqlStorage, tenantId: string, query: FailureQuery, scanBudget = SCAN_BUDGET): FailurePage {
   if (matchesNothing(storage, query)) return { items: [], next: null };
   const filters = [...filterClauses(query), ...searchClauses(query)];
+  const list = shortList(storage, query, scanBudget);
+  if (list) return listedPage(storage, tenantId, list, query, filters);
   const position = query.after ? sql`WHERE (last_failed_at, job_id) < (${query.after.lastFailedAt}, ${query.after.jobId})` : sql``;
   // The newest failures after the cursor, at most scanBudget of them (the recent index walks them in order).
   const source =
@@ -154,6 +157,38 @@ export function listFailures(storage: SqlStorage, tenantId: string, query: Failu
     sql`SELECT last_failed_at, job_id FROM failures ${position} ${newestFirst} LIMIT 2 OFFSET ${scanBudget - 1}`,
   ).toArray();
   return { items, next: edge && beyond ? { lastFailedAt: edge.last_failed_at, jobId: edge.job_id } : null };
+}
+
+/**
+ * The order list to read a filtered page from: the one of the filter's group, class or status
+ * with the fewest failures, if the counters say it has at most `budget` of them (a filter that
+ * matches many finds its page near the top of the window instead).
+ */
+function shortList(storage: SqlStorage, filter: FailureFilter, budget: number): string | null {
+  const sizes: [string, number][] = [];
+  if (filter.class !== undefined) sizes.push([orderList.class(filter.class), readCounter(storage, counterKey.byClass(filter.class))]);
+  if (filter.status !== undefined) sizes.push([orderList.status(filter.status), readCounter(storage, counterKey.byStatus(filter.status))]);
+  if (filter.group !== undefined) {
+    const count = run<{ count: number }>(storage, sql`SELECT count FROM groups WHERE fingerprint = ${filter.group}`).toArray()[0]?.count ?? 0;
+    sizes.push([orderList.group(filter.group), count]);
+  }
+  const smallest = sizes.sort((a, b) => a[1] - b[1])[0];
+  return smallest && smallest[1] <= budget ? smallest[0] : null;
+}
+
+/** A page of the failures one order list names that match every term: complete, no budget. */
+function listedPage(storage: SqlStorage, tenantId: string, list: string, query: FailureQuery, filters: Sql[]): FailurePage {
+  const terms = query.after ? [...filters, sql`(last_failed_at, job_id) < (${query.after.lastFailedAt}, ${query.after.jobId})`] : filters;
+  const rows = run<FailureRow>(
+    storage,
+    sql`SELECT ${summaryColumns} FROM (${listedFailures(list)}) WHERE ${sql.join(terms, " AND ")} ${newestFirst} LIMIT ${query.limit + 1}`,
+  ).toArray();
+  const page = rows.slice(0, query.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((row) => toSummary(tenantId, row)),
+    next: rows.length > query.limit && last ? { lastFailedAt: last.last_failed_at, jobId: last.job_id } : null,
+  };
 }
 
 /**

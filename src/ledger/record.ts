@@ -1,9 +1,10 @@
 // Recording a batch of failures for one tenant. Runs inside one transactionSync: either the
 // whole batch (failures, groups, counters, recovery schedule) is durable or none of it is.
 
-import type { FailureInput, FailureStatus } from "../model";
+import type { FailureClass, FailureInput, FailureStatus } from "../model";
 import { fitting, run, sql } from "../sql";
 import { CounterDeltas, counterKey } from "./counters";
+import { ListAppends, orderList } from "./order-lists";
 import { POISON_STREAK, type Plan, type Prior } from "./recovery/planner";
 
 /** How many recent occurrence keys a failure remembers to recognise a redelivery. */
@@ -19,7 +20,7 @@ export interface RecordResult {
 }
 
 type StoredFailure = Prior & {
-  class: string;
+  class: FailureClass;
   queue: string;
   last_failed_at: number;
   recent_keys: string;
@@ -64,6 +65,7 @@ export function recordFailures(
   deltas.add(counterKey.batches, 1);
 
   const known = storedFailures(storage, failures.map((f) => f.jobId));
+  const lists = new ListAppends();
   for (const f of failures) {
     const existing = known.get(f.jobId);
 
@@ -78,7 +80,9 @@ export function recordFailures(
       const notifyUser = owesNotice(f, existing.user_notified === 1);
       const recentKeys = [...keys, f.occurrenceKey].slice(-RECENT_KEYS);
       updateFailure(storage, f, existing, p, recentKeys, outboxSeq, notifyUser);
-      known.set(f.jobId, afterUpdate(existing, f, p, recentKeys, notifyUser));
+      const after = afterUpdate(existing, f, p, recentKeys, notifyUser);
+      known.set(f.jobId, after);
+      listed(lists, f.jobId, after, f.lastFailedAt >= existing.last_failed_at);
       occurrences.push({ failure: f, previousStatus: existing.status, status: p.status, notifyUser });
       deltas.add(counterKey.attemptsSum, f.attempts);
       deltas.move(counterKey.byStatus(existing.status), counterKey.byStatus(p.status));
@@ -91,7 +95,9 @@ export function recordFailures(
       const p = plan(f, null);
       const notifyUser = owesNotice(f, false);
       insertFailure(storage, f, p, outboxSeq, notifyUser);
-      known.set(f.jobId, afterInsert(f, p, notifyUser));
+      const after = afterInsert(f, p, notifyUser);
+      known.set(f.jobId, after);
+      listed(lists, f.jobId, after, true);
       occurrences.push({ failure: f, previousStatus: null, status: p.status, notifyUser });
       deltas.add(counterKey.total, 1);
       deltas.add(counterKey.rows, 1);
@@ -121,6 +127,7 @@ export function recordFailures(
   for (const [fingerprint, g] of groups) {
     if (upsertGroup(storage, fingerprint, g)) deltas.add(counterKey.groups, 1);
   }
+  lists.write(storage, now);
   deltas.apply(storage, now);
   return { result, accepted, occurrences };
 }
@@ -142,6 +149,14 @@ function storedFailures(storage: SqlStorage, jobIds: readonly string[]): Map<str
     for (const { job_id, ...row } of rows) known.set(job_id, row);
   }
   return known;
+}
+
+/** The order lists this occurrence belongs to: its status always, its group and class if it set them. */
+function listed(lists: ListAppends, jobId: string, stored: StoredFailure, setsGroupAndClass: boolean): void {
+  lists.add(orderList.status(stored.status), jobId, stored.last_failed_at);
+  if (!setsGroupAndClass) return;
+  lists.add(orderList.group(stored.group_fp), jobId, stored.last_failed_at);
+  lists.add(orderList.class(stored.class), jobId, stored.last_failed_at);
 }
 
 /** What a later occurrence of the same job in this batch finds stored. */

@@ -4,6 +4,7 @@
 
 import { run, sql } from "../sql";
 import { addToCounters, counterKey, readCounter } from "./counters";
+import { pruneLists } from "./order-lists";
 import { lowestPendingId } from "./outbox";
 import { isScheduled, scheduleAt, unschedule } from "./scheduler";
 
@@ -45,6 +46,7 @@ export function applyRetention(storage: SqlStorage, policy: RetentionPolicy, now
   evicted += evictOldest(storage, flushedBelow, cutoff, EVICT_CHUNK);
 
   const oldest = run<{ at: number | null }>(storage, sql`SELECT MIN(last_failed_at) AS at FROM failures`).one().at;
+  if (evicted > 0) pruneLists(storage, oldest);
   if (oldest === null) {
     unschedule(storage, "retention", "ledger");
     return evicted;

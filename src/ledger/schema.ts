@@ -170,6 +170,28 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
     `INSERT INTO ledger_state (key, value) SELECT 'outbox_next', value FROM counters WHERE key = 'outbox_next'`,
     `DELETE FROM counters WHERE key = 'outbox_next'`,
   ],
+  // v9: append-only lists of job ids per group, class and status (see order-lists.ts), filled
+  // from the failures already held, 1,000 ids a row, each row dated by its newest failure
+  [
+    `CREATE TABLE order_lists (
+       list    TEXT NOT NULL,
+       seq     INTEGER NOT NULL,
+       at      INTEGER NOT NULL,
+       job_ids TEXT NOT NULL,
+       PRIMARY KEY (list, seq)
+     ) WITHOUT ROWID`,
+    `INSERT INTO order_lists (list, seq, at, job_ids)
+     SELECT list, n / 1000 + 1, MAX(last_failed_at), json_group_array(job_id)
+     FROM (
+       SELECT list, job_id, last_failed_at, ROW_NUMBER() OVER (PARTITION BY list ORDER BY last_failed_at, job_id) - 1 AS n
+       FROM (
+         SELECT 'g:' || group_fp AS list, job_id, last_failed_at FROM failures
+         UNION ALL SELECT 'c:' || class, job_id, last_failed_at FROM failures
+         UNION ALL SELECT 's:' || status, job_id, last_failed_at FROM failures
+       )
+     )
+     GROUP BY list, n / 1000`,
+  ],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

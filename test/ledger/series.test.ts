@@ -155,6 +155,7 @@ describe("ledger schema v7", () => {
       // What v6 code left: the same tables without the series, at version 6, the outbox not yet flushed.
       sql.exec(`DROP TABLE series`);
       sql.exec(`DROP TABLE series_rollup`);
+      sql.exec(`DROP TABLE order_lists`); // added by v9
       sql.exec(`UPDATE ledger_meta SET value = 6 WHERE key = 'schema_version'`);
       expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n).toBe(1);
 

@@ -2,6 +2,7 @@ import type { RecoveryConfig } from "../../config";
 import type { FailureStatus } from "../../model";
 import { inChunks } from "../chunks";
 import { CounterDeltas, counterKey } from "../counters";
+import { statusChanged } from "../order-lists";
 import type { Circuits } from "./circuit";
 
 /** What recovery code needs from the ledger for one event. */
@@ -46,6 +47,7 @@ export function readRecoveryRows(sql: SqlStorage, jobIds: readonly string[]): Ma
 export function setStatus(sql: SqlStorage, deltas: CounterDeltas, jobId: string, from: FailureStatus, to: FailureStatus): void {
   if (from === to) return;
   sql.exec(`UPDATE failures SET status = ? WHERE job_id = ?`, to, jobId);
+  statusChanged(sql, [jobId], to);
   deltas.move(counterKey.byStatus(from), counterKey.byStatus(to));
 }
 
