@@ -1,6 +1,8 @@
 // The ledger's SQLite schema, versioned in code. Each entry is one forward-only step; the
 // applied version lives in ledger_meta (PRAGMA user_version is not available in DO SQLite).
 
+import { LISTS_FROM_FAILURES } from "./order-lists";
+
 export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
   // v1: failures, groups, lifetime counters and the rolling 24 h window
   [
@@ -180,17 +182,7 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
        job_ids TEXT NOT NULL,
        PRIMARY KEY (list, seq)
      ) WITHOUT ROWID`,
-    `INSERT INTO order_lists (list, seq, at, job_ids)
-     SELECT list, n / 1000 + 1, MAX(last_failed_at), json_group_array(job_id)
-     FROM (
-       SELECT list, job_id, last_failed_at, ROW_NUMBER() OVER (PARTITION BY list ORDER BY last_failed_at, job_id) - 1 AS n
-       FROM (
-         SELECT 'g:' || group_fp AS list, job_id, last_failed_at FROM failures
-         UNION ALL SELECT 'c:' || class, job_id, last_failed_at FROM failures
-         UNION ALL SELECT 's:' || status, job_id, last_failed_at FROM failures
-       )
-     )
-     GROUP BY list, n / 1000`,
+    LISTS_FROM_FAILURES,
   ],
 ];
 
