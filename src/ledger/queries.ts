@@ -3,9 +3,9 @@
 
 import type * as Api from "../api/schemas";
 import type { ErrorInfo, FailureClass, FailureFields, FailureStatus } from "../model";
-import { fitting, run, sql, type Sql } from "../sql";
+import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../sql";
 import { counterKey, readCounter } from "./counters";
-import { listedFailures, orderList } from "./order-lists";
+import { listEntries, orderList } from "./order-lists";
 import { POISON_STREAK } from "./recovery/planner";
 
 export interface FailureFilter {
@@ -176,13 +176,30 @@ function shortList(storage: SqlStorage, filter: FailureFilter, budget: number): 
   return smallest && smallest[1] <= budget ? smallest[0] : null;
 }
 
-/** A page of the failures one order list names that match every term: complete, no budget. */
+/**
+ * A page of the failures one order list names that match every term: complete, no budget. The
+ * list gives the candidates newest first; a candidate counts only if its failure still has the
+ * entry's last_failed_at (else a newer entry names it) and matches the filters.
+ */
 function listedPage(storage: SqlStorage, tenantId: string, list: string, query: FailureQuery, filters: Sql[]): FailurePage {
-  const terms = query.after ? [...filters, sql`(last_failed_at, job_id) < (${query.after.lastFailedAt}, ${query.after.jobId})`] : filters;
-  const rows = run<FailureRow>(
-    storage,
-    sql`SELECT ${summaryColumns} FROM (${listedFailures(list)}) WHERE ${sql.join(terms, " AND ")} ${newestFirst} LIMIT ${query.limit + 1}`,
-  ).toArray();
+  const candidates = listEntries(storage, list, query.after);
+  const rows: FailureRow[] = [];
+  const step = Math.min(MAX_BOUND_PARAMETERS - filters.reduce((n, f) => n + f.params.length, 0), 2 * (query.limit + 1));
+  for (let i = 0; i < candidates.length && rows.length <= query.limit; i += step) {
+    const chunk = candidates.slice(i, i + step);
+    const found = new Map(
+      run<FailureRow>(
+        storage,
+        sql`SELECT ${summaryColumns} FROM failures WHERE ${sql.join([sql`job_id IN ${sql.list(chunk.map(([id]) => id))}`, ...filters], " AND ")}`,
+      )
+        .toArray()
+        .map((row) => [row.job_id, row]),
+    );
+    for (const [jobId, at] of chunk) {
+      const row = found.get(jobId);
+      if (row && row.last_failed_at === at && rows.length <= query.limit) rows.push(row);
+    }
+  }
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
   return {

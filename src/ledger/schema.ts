@@ -179,7 +179,7 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
        list    TEXT NOT NULL,
        seq     INTEGER NOT NULL,
        at      INTEGER NOT NULL,
-       job_ids TEXT NOT NULL,
+       entries TEXT NOT NULL,
        PRIMARY KEY (list, seq)
      ) WITHOUT ROWID`,
     LISTS_FROM_FAILURES,

@@ -95,7 +95,7 @@ describe("ledger schema v9", () => {
 
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
-      const rows = sql.exec<{ list: string; n: number }>(`SELECT list, json_array_length(job_ids) AS n FROM order_lists ORDER BY list, seq`).toArray();
+      const rows = sql.exec<{ list: string; n: number }>(`SELECT list, json_array_length(entries) AS n FROM order_lists ORDER BY list, seq`).toArray();
       // 1,197 common failures take two rows of their class's list (1,000 ids a row)
       expect(rows.filter((r) => r.list === "c:USER_ERROR").map((r) => r.n)).toEqual([1000, 197]);
       expect(rows.filter((r) => r.list === "c:SYSTEM_ERROR").map((r) => r.n)).toEqual([3]);
