@@ -184,7 +184,7 @@ function shortList(storage: SqlStorage, filter: FailureFilter, budget: number): 
 function listedPage(storage: SqlStorage, tenantId: string, list: string, query: FailureQuery, filters: Sql[]): FailurePage {
   const candidates = listEntries(storage, list, query.after);
   const rows: FailureRow[] = [];
-  const step = Math.min(MAX_BOUND_PARAMETERS - filters.reduce((n, f) => n + f.params.length, 0), 2 * (query.limit + 1));
+  const step = Math.min(MAX_BOUND_PARAMETERS - filters.reduce((n, f) => n + f.params.length, 0), query.limit + 1);
   for (let i = 0; i < candidates.length && rows.length <= query.limit; i += step) {
     const chunk = candidates.slice(i, i + step);
     const found = new Map(

@@ -124,8 +124,10 @@ export function recordFailures(
     }
   }
 
+  const knownGroups = storedGroups(storage, [...groups.keys()]);
   for (const [fingerprint, g] of groups) {
-    if (upsertGroup(storage, fingerprint, g)) deltas.add(counterKey.groups, 1);
+    upsertGroup(storage, fingerprint, g);
+    if (!knownGroups.has(fingerprint)) deltas.add(counterKey.groups, 1);
   }
   lists.write(storage, now);
   deltas.apply(storage, now);
@@ -249,9 +251,18 @@ function updateFailure(
   run(storage, sql`UPDATE failures SET ${sql.join(set)} WHERE job_id = ${f.jobId}`);
 }
 
-/** Returns true when the group is new. */
-function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta): boolean {
-  const known = run(storage, sql`SELECT 1 FROM groups WHERE fingerprint = ${fingerprint}`).toArray().length > 0;
+/** The groups among `fingerprints` the ledger already holds. */
+function storedGroups(storage: SqlStorage, fingerprints: readonly string[]): Set<string> {
+  return new Set(
+    fitting(fingerprints, 1).flatMap((chunk) =>
+      run<{ fingerprint: string }>(storage, sql`SELECT fingerprint FROM groups WHERE fingerprint IN ${sql.list(chunk)}`)
+        .toArray()
+        .map((r) => r.fingerprint),
+    ),
+  );
+}
+
+function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta): void {
   const error = g.input.error;
   const row = sql.list([
     fingerprint,
@@ -276,5 +287,4 @@ function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta): b
           sample_job_id = CASE WHEN excluded.last_seen >= last_seen THEN excluded.sample_job_id ELSE sample_job_id END,
           last_seen = MAX(last_seen, excluded.last_seen)`,
   );
-  return !known;
 }
