@@ -6,12 +6,20 @@
 import { DurableObject } from "cloudflare:workers";
 import { FailureLedger } from "../src/failure-ledger";
 import { addToCounters } from "../src/ledger/counters";
+import { LISTS_FROM_FAILURES } from "../src/ledger/order-lists";
 import type { FailureInput } from "../src/model";
 import { meterEnv, meterFor, meterStorage, sim, type Meter } from "./meter";
 
 export { default } from "../src/index";
 export { DlqLedgerService } from "../src/service";
 export { FailureLedger };
+
+/**
+ * What the copies of one real row (0.1 % of a ledger filled by copies) are made of: the group,
+ * class and status that each match about 0.1 %. The copies of every other UNKNOWN row are
+ * SYSTEM_ERROR, so UNKNOWN stays rare.
+ */
+export const RARE = { group: "00000000000000aa", class: "UNKNOWN", status: "abandoned" } as const;
 
 export class MeteredLedger extends FailureLedger {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -60,7 +68,8 @@ export class MeteredLedger extends FailureLedger {
   /**
    * Grows the ledger to `target` failures by direct SQL, not through record(): copies of the rows
    * the real path wrote (every column, so the same sizes), with new job ids and older times, and
-   * the counters stats() reads moved to match. Only the read-latency bench uses this.
+   * the counters stats() reads moved to match, and the order lists rebuilt from the failures.
+   * The copies of the first real row are RARE. Only the read-latency bench uses this.
    */
   async fillCopies(target: number): Promise<{ inserted: number; total: number }> {
     const sql = this.ctx.storage.sql;
@@ -68,8 +77,8 @@ export class MeteredLedger extends FailureLedger {
     // the rows the real path wrote: the workload's job ids all start "job-"
     const real = `job_id >= 'job-' AND job_id < 'job.'`;
     const templates = sql
-      .exec<{ class: string; status: string; queue: string; occurrences: number; attempts: number; last_failed_at: number }>(
-        `SELECT class, status, queue, occurrences, attempts, last_failed_at FROM failures WHERE ${real} ORDER BY job_id`,
+      .exec<{ job_id: string; class: string; status: string; queue: string; occurrences: number; attempts: number; last_failed_at: number }>(
+        `SELECT job_id, class, status, queue, occurrences, attempts, last_failed_at FROM failures WHERE ${real} ORDER BY job_id`,
       )
       .toArray();
     if (templates.length === 0) throw new Error("fillCopies needs rows recorded through the real path first");
@@ -80,7 +89,14 @@ export class MeteredLedger extends FailureLedger {
     // copy c of template t is dated t's time - shift - c * span: every copy older than all before it
     const shift = newest - oldest + 1000;
     const call = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+    const rareJob = templates[0]!.job_id;
+    const copied = (t: (typeof templates)[number]) =>
+      t.job_id === rareJob ? RARE : { group: null, class: t.class === RARE.class ? "SYSTEM_ERROR" : t.class, status: t.status };
+    const rare = `t.job_id = '${rareJob}'`;
     const expr = (c: string) => {
+      if (c === "group_fp") return `CASE WHEN ${rare} THEN '${RARE.group}' ELSE t.group_fp END`;
+      if (c === "class") return `CASE WHEN ${rare} THEN '${RARE.class}' WHEN t.class = '${RARE.class}' THEN 'SYSTEM_ERROR' ELSE t.class END`;
+      if (c === "status") return `CASE WHEN ${rare} THEN '${RARE.status}' ELSE t.status END`;
       if (c === "job_id") return `'fill-' || ? || '-' || copies.c || '-' || t.job_id`;
       if (c === "last_failed_at") return `t.last_failed_at - ? - copies.c * ?`;
       if (c === "first_failed_at") return `t.first_failed_at - ? - copies.c * ?`;
@@ -106,17 +122,34 @@ export class MeteredLedger extends FailureLedger {
       this.ctx.storage.transactionSync(() => sql.exec(insert, firstCopy, lastCopy, ...params, rows));
       for (let i = 0; i < rows; i++) {
         const t = templates[i % templates.length]!;
+        const c = copied(t);
         bump("total");
         bump("rows");
         bump("occurrences", t.occurrences);
         bump("attempts_sum", t.attempts);
-        bump(`class:${t.class}`);
-        bump(`status:${t.status}`);
+        bump(`class:${c.class}`);
+        bump(`status:${c.status}`);
         bump(`queue:${t.queue}`);
+        if (c.group) bump("rare_group");
       }
       done += rows;
     }
-    this.ctx.storage.transactionSync(() => addToCounters(sql, counters));
+    const rareCopies = counters.get("rare_group") ?? 0;
+    counters.delete("rare_group");
+    this.ctx.storage.transactionSync(() => {
+      sql.exec(
+        `INSERT INTO groups (fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen)
+         SELECT ?, queue, ?, 'Error', 'a rare failure', job_id, ?, first_failed_at, last_failed_at FROM failures WHERE job_id = ?
+         ON CONFLICT (fingerprint) DO UPDATE SET count = count + excluded.count`,
+        RARE.group,
+        RARE.class,
+        rareCopies,
+        rareJob,
+      );
+      sql.exec(`DELETE FROM order_lists`);
+      sql.exec(LISTS_FROM_FAILURES);
+      addToCounters(sql, counters);
+    });
     this.meter.settle("fill");
     return { inserted, total: have + inserted };
   }

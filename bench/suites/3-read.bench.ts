@@ -1,5 +1,5 @@
 // 3. Read latency vs size, and 4. ledger bytes per failure at size: stats(), a failures page of
-// 50 and searches (each page bounded to 10,000 failures looked at), p50 and p99, with 1,000 / 100,000 / 1,000,000 failures in one ledger, each against a
+// 50, filtered pages (common, rare: one group / class / status at about 0.1 %, none) and searches (each page bounded to 10,000 failures looked at), p50 and p99, with 1,000 / 100,000 / 1,000,000 failures in one ledger, each against a
 // trivial RPC round trip (ping) to the same object measured in the same loop.
 //
 // The first 1,000 failures go through the real consumer and are flushed by the alarm; the ledger
@@ -9,6 +9,7 @@
 import { expect, it } from "vitest";
 import { FLUSH_DELAY_MS, deliver, ledger, phase, runDueAlarms, sizes, summary } from "../harness";
 import { sim } from "../meter";
+import { RARE } from "../worker";
 import { batches } from "../workload";
 
 /** No operation gets more than this much wall time per size (after at least MIN_SAMPLES). */
@@ -32,8 +33,12 @@ it("read latency vs size", async ({ task }) => {
     ping: () => stub.ping(),
     stats: () => stub.stats(),
     page: () => stub.listFailures({ limit: 50 }),
-    // filters the API offers: 10 % of rows match; and one that matches nothing (the worst case)
-    pageClass10pct: () => stub.listFailures({ limit: 50, class: "UNKNOWN" }),
+    // filters the API offers: a common class (about a third of the rows); a group, a class and a
+    // status that each match about 0.1 % (fillCopies makes them); one that matches nothing
+    pageClassCommon: () => stub.listFailures({ limit: 50, class: "SYSTEM_ERROR" }),
+    pageGroupRare: () => stub.listFailures({ limit: 50, group: RARE.group }),
+    pageClassRare: () => stub.listFailures({ limit: 50, class: RARE.class }),
+    pageStatusRare: () => stub.listFailures({ limit: 50, status: RARE.status }),
     pageNoMatch: () => stub.listFailures({ limit: 50, status: "exhausted" }),
     // search (q= and field=&value=): a word in 15 % of error messages, a word in none, one user's jobs (0.1 %)
     searchCommon: () => stub.listFailures({ limit: 50, q: "TIMED OUT" }),
@@ -50,6 +55,7 @@ it("read latency vs size", async ({ task }) => {
     const stats = await stub.stats();
     expect(stats.total).toBe(size);
     expect((await stub.listFailures({ limit: 50 })).items).toHaveLength(50);
+    if (fill) expect((await stub.listFailures({ limit: 50, group: RARE.group })).items).toHaveLength(50);
 
     const samples: Record<string, number[]> = Object.fromEntries(Object.keys(ops).map((k) => [k, []]));
     const spent: Record<string, number> = Object.fromEntries(Object.keys(ops).map((k) => [k, 0]));

@@ -3,10 +3,11 @@
 // change collects counter deltas, the jobs whose new state D1 must learn, the user notices for
 // the inbox and the notice buckets it touched; commit() writes each of them once.
 
-import type { ArchivedOccurrence, UserNotice } from "../model";
+import type { ArchivedOccurrence, FailureStatus, UserNotice } from "../model";
 import { CounterDeltas } from "./counters";
 import type { LiveChange } from "./live/feed";
 import { saveBuckets, type Bucket } from "./notify/users";
+import { ListAppends, statusChanged } from "./order-lists";
 import { touchOutbox, writeOutbox } from "./outbox";
 import { Circuits } from "./recovery/circuit";
 import { scheduleIfAbsent } from "./scheduler";
@@ -14,11 +15,14 @@ import type { LedgerSettings } from "./setup";
 
 export class Change {
   readonly deltas = new CounterDeltas();
+  /** Entries for the order lists (one row per list per change; see order-lists.ts). */
+  readonly lists = new ListAppends();
   /** The users' notice buckets read or written in this change (notify/users.ts). */
   readonly buckets = new Map<string, Bucket>();
   /** What live sockets hear about once the change is durable. */
   readonly live: Required<{ [K in keyof LiveChange]: string[] }> = { jobs: [], groups: [], operations: [] };
   private readonly owed = new Set<string>();
+  private readonly statuses = new Map<FailureStatus, Set<string>>();
   private readonly notices: UserNotice[] = [];
   private archived: { firstId: number; occurrences: ArchivedOccurrence[] } | null = null;
   private readonly afterCommit: (() => void)[] = [];
@@ -51,6 +55,13 @@ export class Change {
     }
   }
 
+  /** These jobs' status changed (order lists by status learn it at commit, one row per status). */
+  statusChanged(jobId: string, status: FailureStatus): void {
+    const jobs = this.statuses.get(status) ?? new Set<string>();
+    jobs.add(jobId);
+    this.statuses.set(status, jobs);
+  }
+
   /** A notice for the user's D1 inbox, written with this change's outbox row. */
   notice(notice: UserNotice): void {
     this.notices.push(notice);
@@ -69,6 +80,8 @@ export class Change {
   commit(): void {
     saveBuckets(this);
     this.deltas.apply(this.sql, this.now);
+    for (const [status, jobs] of this.statuses) statusChanged(this.sql, [...jobs], status, this.now);
+    this.lists.write(this.sql, this.now);
     if (this.archived && this.archived.occurrences.length > 0) {
       writeOutbox(this.sql, this.archived.firstId, this.now, this.archived.occurrences, this.notices);
       scheduleIfAbsent(this.sql, "flush", "outbox", this.flushAt);

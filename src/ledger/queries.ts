@@ -3,7 +3,9 @@
 
 import type * as Api from "../api/schemas";
 import type { ErrorInfo, FailureClass, FailureFields, FailureStatus } from "../model";
-import { inChunks } from "./chunks";
+import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../sql";
+import { counterKey, readCounter } from "./counters";
+import { listEntries, orderList } from "./order-lists";
 import { POISON_STREAK } from "./recovery/planner";
 
 export interface FailureFilter {
@@ -16,32 +18,22 @@ export interface FailureFilter {
   to?: number;
 }
 
-/** The WHERE terms selecting failures that match `filter`. */
+/** The terms (to be AND-ed) selecting failures that match `filter`. */
+export function filterClauses(filter: FailureFilter): Sql[] {
+  const terms: Sql[] = [];
+  if (filter.class !== undefined) terms.push(sql`class = ${filter.class}`);
+  if (filter.queue !== undefined) terms.push(sql`queue = ${filter.queue}`);
+  if (filter.status !== undefined) terms.push(sql`status = ${filter.status}`);
+  if (filter.group !== undefined) terms.push(sql`group_fp = ${filter.group}`);
+  if (filter.from !== undefined) terms.push(sql`last_failed_at >= ${filter.from}`);
+  if (filter.to !== undefined) terms.push(sql`last_failed_at <= ${filter.to}`);
+  return terms;
+}
+
+/** `filterClauses` as text and parameters, for callers that still build their SQL by hand. */
 export function filterTerms(filter: FailureFilter): { where: string[]; params: (string | number)[] } {
-  const where: string[] = [];
-  const params: (string | number)[] = [];
-  const equal: [keyof FailureFilter, string][] = [
-    ["class", "class"],
-    ["queue", "queue"],
-    ["status", "status"],
-    ["group", "group_fp"],
-  ];
-  for (const [field, column] of equal) {
-    const value = filter[field];
-    if (value !== undefined) {
-      where.push(`${column} = ?`);
-      params.push(value);
-    }
-  }
-  if (filter.from !== undefined) {
-    where.push(`last_failed_at >= ?`);
-    params.push(filter.from);
-  }
-  if (filter.to !== undefined) {
-    where.push(`last_failed_at <= ?`);
-    params.push(filter.to);
-  }
-  return { where, params };
+  const terms = filterClauses(filter);
+  return { where: terms.map((t) => t.text), params: terms.flatMap((t) => t.params as (string | number)[]) };
 }
 
 export interface PageCursor {
@@ -72,28 +64,25 @@ export function jsonPath(path: string): string {
 
 const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-/** The WHERE terms of a search, checked against each row of the bounded window. */
-export function searchTerms(search: FailureSearch): { where: string[]; params: string[] } {
-  const where: string[] = [];
-  const params: string[] = [];
+/** The terms of a search, checked against each row of the bounded window. */
+export function searchClauses(search: FailureSearch): Sql[] {
+  const terms: Sql[] = [];
   if (search.q !== undefined) {
-    const pattern = `%${likeEscape(search.q)}%`;
-    where.push(
-      `(job_id LIKE ? ESCAPE '\\' OR reason LIKE ? ESCAPE '\\' OR json_extract(error, '$.message') LIKE ? ESCAPE '\\'
-        OR (body_encoding = 'json' AND body LIKE ? ESCAPE '\\'))`,
+    const like = sql`LIKE ${`%${likeEscape(search.q)}%`} ESCAPE '\\'`;
+    terms.push(
+      sql`(job_id ${like} OR reason ${like} OR json_extract(error, '$.message') ${like}
+        OR (body_encoding = 'json' AND body ${like}))`,
     );
-    params.push(pattern, pattern, pattern, pattern);
   }
   if (search.field !== undefined) {
     const path = jsonPath(search.field.path);
     // json_extract gives true/false as 1/0: the JSON type keeps "true" and "1" apart.
-    where.push(
-      `(body_encoding = 'json' AND CASE json_type(body, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null'
-        ELSE CAST(json_extract(body, ?) AS TEXT) END = ?)`,
+    terms.push(
+      sql`(body_encoding = 'json' AND CASE json_type(body, ${path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null'
+        ELSE CAST(json_extract(body, ${path}) AS TEXT) END = ${search.field.value})`,
     );
-    params.push(path, path, search.field.value);
   }
-  return { where, params };
+  return terms;
 }
 
 /** A failure as the API answers it (the schema is the one source of its shape). */
@@ -141,58 +130,103 @@ export const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, a
  */
 export const SCAN_BUDGET = 10_000;
 
-export function listFailures(sql: SqlStorage, tenantId: string, query: FailureQuery, scanBudget = SCAN_BUDGET): FailurePage {
-  const filter = filterTerms(query);
-  const search = searchTerms(query);
-  const filters = [...filter.where, ...search.where];
-  const filterParams = [...filter.params, ...search.params];
-  const position: string[] = [];
-  const positionParams: (string | number)[] = [];
-  if (query.after) {
-    position.push(`(last_failed_at, job_id) < (?, ?)`);
-    positionParams.push(query.after.lastFailedAt, query.after.jobId);
-  }
-  const positionWhere = position.length ? `WHERE ${position.join(" AND ")}` : "";
+const summaryColumns = sql.raw(SUMMARY_COLUMNS);
+const newestFirst = sql.raw(`ORDER BY last_failed_at DESC, job_id DESC`);
+
+export function listFailures(storage: SqlStorage, tenantId: string, query: FailureQuery, scanBudget = SCAN_BUDGET): FailurePage {
+  if (matchesNothing(storage, query)) return { items: [], next: null };
+  const filters = [...filterClauses(query), ...searchClauses(query)];
+  const list = shortList(storage, query, scanBudget);
+  if (list) return listedPage(storage, tenantId, list, query, filters);
+  const position = query.after ? sql`WHERE (last_failed_at, job_id) < (${query.after.lastFailedAt}, ${query.after.jobId})` : sql``;
   // The newest failures after the cursor, at most scanBudget of them (the recent index walks them in order).
-  const window = `SELECT * FROM failures ${positionWhere} ORDER BY last_failed_at DESC, job_id DESC LIMIT ${scanBudget}`;
-  const rows = sql
-    .exec<FailureRow>(
-      filters.length === 0
-        ? `SELECT ${SUMMARY_COLUMNS} FROM failures ${positionWhere} ORDER BY last_failed_at DESC, job_id DESC LIMIT ?`
-        : `SELECT ${SUMMARY_COLUMNS} FROM (${window}) WHERE ${filters.join(" AND ")} ORDER BY last_failed_at DESC, job_id DESC LIMIT ?`,
-      ...positionParams,
-      ...filterParams,
-      query.limit + 1,
-    )
-    .toArray();
+  const source =
+    filters.length === 0
+      ? sql`SELECT ${summaryColumns} FROM failures ${position}`
+      : sql`SELECT ${summaryColumns} FROM (SELECT * FROM failures ${position} ${newestFirst} LIMIT ${scanBudget})
+            WHERE ${sql.join(filters, " AND ")}`;
+  const rows = run<FailureRow>(storage, sql`${source} ${newestFirst} LIMIT ${query.limit + 1}`).toArray();
+  const page = rows.slice(0, query.limit);
+  const items = page.map((row) => toSummary(tenantId, row));
+  const last = page[page.length - 1];
+  if (rows.length > query.limit && last) return { items, next: { lastFailedAt: last.last_failed_at, jobId: last.job_id } };
+  if (filters.length === 0) return { items, next: null };
+  // Short page: if the budget ran out before the failures did, go on from the last one looked at.
+  const [edge, beyond] = run<{ last_failed_at: number; job_id: string }>(
+    storage,
+    sql`SELECT last_failed_at, job_id FROM failures ${position} ${newestFirst} LIMIT 2 OFFSET ${scanBudget - 1}`,
+  ).toArray();
+  return { items, next: edge && beyond ? { lastFailedAt: edge.last_failed_at, jobId: edge.job_id } : null };
+}
+
+/**
+ * The order list to read a filtered page from: the one of the filter's group, class or status
+ * with the fewest failures, if the counters say it has at most `budget` of them (a filter that
+ * matches many finds its page near the top of the window instead).
+ */
+function shortList(storage: SqlStorage, filter: FailureFilter, budget: number): string | null {
+  const sizes: [string, number][] = [];
+  if (filter.class !== undefined) sizes.push([orderList.class(filter.class), readCounter(storage, counterKey.byClass(filter.class))]);
+  if (filter.status !== undefined) sizes.push([orderList.status(filter.status), readCounter(storage, counterKey.byStatus(filter.status))]);
+  if (filter.group !== undefined) {
+    const count = run<{ count: number }>(storage, sql`SELECT count FROM groups WHERE fingerprint = ${filter.group}`).toArray()[0]?.count ?? 0;
+    sizes.push([orderList.group(filter.group), count]);
+  }
+  const smallest = sizes.sort((a, b) => a[1] - b[1])[0];
+  return smallest && smallest[1] <= budget ? smallest[0] : null;
+}
+
+/**
+ * A page of the failures one order list names that match every term: complete, no budget. The
+ * list gives the candidates newest first; a candidate counts only if its failure still has the
+ * entry's last_failed_at (else a newer entry names it) and matches the filters.
+ */
+function listedPage(storage: SqlStorage, tenantId: string, list: string, query: FailureQuery, filters: Sql[]): FailurePage {
+  const candidates = listEntries(storage, list, query.after);
+  const rows: FailureRow[] = [];
+  const step = Math.min(MAX_BOUND_PARAMETERS - filters.reduce((n, f) => n + f.params.length, 0), query.limit + 1);
+  for (let i = 0; i < candidates.length && rows.length <= query.limit; i += step) {
+    const chunk = candidates.slice(i, i + step);
+    const found = new Map(
+      run<FailureRow>(
+        storage,
+        sql`SELECT ${summaryColumns} FROM failures WHERE ${sql.join([sql`job_id IN ${sql.list(chunk.map(([id]) => id))}`, ...filters], " AND ")}`,
+      )
+        .toArray()
+        .map((row) => [row.job_id, row]),
+    );
+    for (const [jobId, at] of chunk) {
+      const row = found.get(jobId);
+      if (row && row.last_failed_at === at && rows.length <= query.limit) rows.push(row);
+    }
+  }
   const page = rows.slice(0, query.limit);
   const last = page[page.length - 1];
-  if (rows.length > query.limit && last) {
-    return { items: page.map((row) => toSummary(tenantId, row)), next: { lastFailedAt: last.last_failed_at, jobId: last.job_id } };
-  }
-  // Short page: if the budget ran out before the failures did, go on from the last one looked at.
-  const [edge, beyond] =
-    filters.length === 0
-      ? []
-      : sql
-          .exec<{ last_failed_at: number; job_id: string }>(
-            `SELECT last_failed_at, job_id FROM failures ${positionWhere} ORDER BY last_failed_at DESC, job_id DESC LIMIT 2 OFFSET ${scanBudget - 1}`,
-            ...positionParams,
-          )
-          .toArray();
   return {
     items: page.map((row) => toSummary(tenantId, row)),
-    next: edge && beyond ? { lastFailedAt: edge.last_failed_at, jobId: edge.job_id } : null,
+    next: rows.length > query.limit && last ? { lastFailedAt: last.last_failed_at, jobId: last.job_id } : null,
   };
 }
 
-export function getFailure(sql: SqlStorage, tenantId: string, jobId: string): FailureDetail | null {
-  const row = sql
-    .exec<FailureRow & { body: string; body_encoding: "json" | "base64" }>(
-      `SELECT ${SUMMARY_COLUMNS}, body, body_encoding FROM failures WHERE job_id = ?`,
-      jobId,
-    )
-    .toArray()[0];
+/**
+ * A filter the counters already answer: no failure was ever counted with this class, status or
+ * queue (the counters keep evicted failures too, so zero means none is held), or no such group.
+ */
+function matchesNothing(storage: SqlStorage, filter: FailureFilter): boolean {
+  const keys = [
+    filter.class !== undefined && counterKey.byClass(filter.class),
+    filter.status !== undefined && counterKey.byStatus(filter.status),
+    filter.queue !== undefined && counterKey.byQueue(filter.queue),
+  ].filter((k): k is string => k !== false);
+  if (keys.some((key) => readCounter(storage, key) <= 0)) return true;
+  return filter.group !== undefined && run(storage, sql`SELECT 1 FROM groups WHERE fingerprint = ${filter.group}`).toArray().length === 0;
+}
+
+export function getFailure(storage: SqlStorage, tenantId: string, jobId: string): FailureDetail | null {
+  const row = run<FailureRow & { body: string; body_encoding: "json" | "base64" }>(
+    storage,
+    sql`SELECT ${summaryColumns}, body, body_encoding FROM failures WHERE job_id = ${jobId}`,
+  ).toArray()[0];
   if (!row) return null;
   return {
     ...toSummary(tenantId, row),
@@ -228,22 +262,21 @@ function groupFields(g: GroupRow) {
   };
 }
 
-export function readGroups(sql: SqlStorage, fingerprints: readonly string[]) {
-  return inChunks(fingerprints, (chunk, placeholders) =>
-    sql.exec<GroupRow>(`SELECT * FROM groups WHERE fingerprint IN (${placeholders})`, ...chunk).toArray(),
-  ).map(groupFields);
+export function readGroups(storage: SqlStorage, fingerprints: readonly string[]) {
+  return fitting(fingerprints, 1)
+    .flatMap((chunk) => run<GroupRow>(storage, sql`SELECT * FROM groups WHERE fingerprint IN ${sql.list(chunk)}`).toArray())
+    .map(groupFields);
 }
 
-export function listGroups(sql: SqlStorage, limit: number): GroupSummary[] {
-  return sql
-    .exec<GroupRow>(`SELECT * FROM groups ORDER BY last_seen DESC, fingerprint LIMIT ?`, limit)
+export function listGroups(storage: SqlStorage, limit: number): GroupSummary[] {
+  return run<GroupRow>(storage, sql`SELECT * FROM groups ORDER BY last_seen DESC, fingerprint LIMIT ${limit}`)
     .toArray()
     .map((g) => toGroupSummary(groupFields(g)));
 }
 
 /** These groups as the groups list shows them, most recently seen first. */
-export function groupSummaries(sql: SqlStorage, fingerprints: readonly string[]): GroupSummary[] {
-  return readGroups(sql, fingerprints)
+export function groupSummaries(storage: SqlStorage, fingerprints: readonly string[]): GroupSummary[] {
+  return readGroups(storage, fingerprints)
     .sort((a, b) => b.lastSeen - a.lastSeen || a.fingerprint.localeCompare(b.fingerprint))
     .map(toGroupSummary);
 }
@@ -253,10 +286,9 @@ function toGroupSummary(fields: ReturnType<typeof groupFields>): GroupSummary {
 }
 
 /** These failures (the ones still held) as the failures list shows them, newest first. */
-export function failureSummaries(sql: SqlStorage, tenantId: string, jobIds: readonly string[]): FailureSummary[] {
-  return inChunks(jobIds, (chunk, placeholders) =>
-    sql.exec<FailureRow>(`SELECT ${SUMMARY_COLUMNS} FROM failures WHERE job_id IN (${placeholders})`, ...chunk).toArray(),
-  )
+export function failureSummaries(storage: SqlStorage, tenantId: string, jobIds: readonly string[]): FailureSummary[] {
+  return fitting(jobIds, 1)
+    .flatMap((chunk) => run<FailureRow>(storage, sql`SELECT ${summaryColumns} FROM failures WHERE job_id IN ${sql.list(chunk)}`).toArray())
     .sort((a, b) => b.last_failed_at - a.last_failed_at || (a.job_id < b.job_id ? 1 : -1))
     .map((row) => toSummary(tenantId, row));
 }

@@ -2,11 +2,14 @@
 // whole batch (failures, groups, counters, recovery schedule) is durable or none of it is.
 
 import { faultPoint } from "../faults";
-import type { FailureInput, FailureStatus } from "../model";
+import type { FailureClass, FailureInput, FailureStatus } from "../model";
+import { fitting, run, sql } from "../sql";
 import type { LedgerCore } from "./core";
-import { CounterDeltas, counterKey } from "./counters";
+import type { Change } from "./change";
+import { counterKey } from "./counters";
 import { alertsForBatch } from "./notify/ops";
 import { noticeForFailure } from "./notify/users";
+import { orderList, type ListAppends } from "./order-lists";
 import { reserveOutboxIds } from "./outbox";
 import { POISON_STREAK, planOccurrence, type Plan, type Prior } from "./recovery/planner";
 import { afterRecord } from "./retention";
@@ -24,7 +27,7 @@ export interface RecordResult {
 }
 
 type StoredFailure = Prior & {
-  class: string;
+  class: FailureClass;
   queue: string;
   last_failed_at: number;
   recent_keys: string;
@@ -55,27 +58,21 @@ export type Planner = (f: FailureInput, prior: Prior | null) => Plan;
  * new, for the outbox to archive.
  */
 export function recordFailures(
-  sql: SqlStorage,
+  c: Change,
   failures: readonly FailureInput[],
-  now: number,
   outboxSeq: number,
   plan: Planner,
 ): { result: RecordResult; accepted: FailureInput[]; occurrences: RecordedOccurrence[] } {
+  const { sql: storage, deltas, lists } = c;
   const result: RecordResult = { created: 0, repeated: 0, duplicates: 0 };
   const accepted: FailureInput[] = [];
   const occurrences: RecordedOccurrence[] = [];
-  const deltas = new CounterDeltas();
   const groups = new Map<string, GroupDelta>();
   deltas.add(counterKey.batches, 1);
 
+  const known = storedFailures(storage, failures.map((f) => f.jobId));
   for (const f of failures) {
-    const existing = sql
-      .exec<StoredFailure>(
-        `SELECT status, class, queue, last_failed_at, recent_keys, recovery_attempts, group_fp, poison_streak, user_notified
-         FROM failures WHERE job_id = ?`,
-        f.jobId,
-      )
-      .toArray()[0];
+    const existing = known.get(f.jobId);
 
     if (existing) {
       const keys = JSON.parse(existing.recent_keys) as string[];
@@ -86,7 +83,11 @@ export function recordFailures(
       }
       const p = plan(f, existing);
       const notifyUser = owesNotice(f, existing.user_notified === 1);
-      updateFailure(sql, f, existing, p, [...keys, f.occurrenceKey].slice(-RECENT_KEYS), outboxSeq, notifyUser);
+      const recentKeys = [...keys, f.occurrenceKey].slice(-RECENT_KEYS);
+      updateFailure(storage, f, existing, p, recentKeys, outboxSeq, notifyUser);
+      const after = afterUpdate(existing, f, p, recentKeys, notifyUser);
+      known.set(f.jobId, after);
+      listed(lists, f.jobId, after, f.lastFailedAt >= existing.last_failed_at);
       occurrences.push({ failure: f, previousStatus: existing.status, status: p.status, notifyUser });
       deltas.add(counterKey.attemptsSum, f.attempts);
       deltas.move(counterKey.byStatus(existing.status), counterKey.byStatus(p.status));
@@ -98,7 +99,10 @@ export function recordFailures(
     } else {
       const p = plan(f, null);
       const notifyUser = owesNotice(f, false);
-      insertFailure(sql, f, p, outboxSeq, notifyUser);
+      insertFailure(storage, f, p, outboxSeq, notifyUser);
+      const after = afterInsert(f, p, notifyUser);
+      known.set(f.jobId, after);
+      listed(lists, f.jobId, after, true);
       occurrences.push({ failure: f, previousStatus: null, status: p.status, notifyUser });
       deltas.add(counterKey.total, 1);
       deltas.add(counterKey.rows, 1);
@@ -125,10 +129,11 @@ export function recordFailures(
     }
   }
 
+  const knownGroups = storedGroups(storage, [...groups.keys()]);
   for (const [fingerprint, g] of groups) {
-    if (upsertGroup(sql, fingerprint, g)) deltas.add(counterKey.groups, 1);
+    upsertGroup(storage, fingerprint, g);
+    if (!knownGroups.has(fingerprint)) deltas.add(counterKey.groups, 1);
   }
-  deltas.apply(sql, now);
   return { result, accepted, occurrences };
 }
 
@@ -137,42 +142,82 @@ function owesNotice(f: FailureInput, alreadyNotified: boolean): boolean {
   return !alreadyNotified && f.class === "USER_ERROR" && f.userId !== undefined;
 }
 
-function insertFailure(sql: SqlStorage, f: FailureInput, p: Plan, outboxSeq: number, notifyUser: boolean): void {
-  sql.exec(
-    `INSERT INTO failures (job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
-       error, body, body_encoding, body_redacted, sealed_body, first_failed_at, last_failed_at, recent_keys, outbox_seq,
-       recovery_attempts, poison_streak, recovery_note, user_notified)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    f.jobId,
-    f.userId ?? null,
-    f.queue,
-    f.class,
-    f.reason,
-    p.status,
-    f.attempts,
-    f.fingerprint,
-    f.error ? JSON.stringify(f.error) : null,
-    f.body,
-    f.bodyEncoding,
-    f.bodyRedacted ? 1 : 0,
-    f.sealedBody ?? null,
-    f.firstFailedAt,
-    f.lastFailedAt,
-    JSON.stringify([f.occurrenceKey]),
-    outboxSeq,
-    p.recoveryAttempts,
-    p.poisonStreak,
-    p.note ?? null,
-    notifyUser ? 1 : 0,
+/** The stored failures among `jobIds`, one SELECT per statement-sized run of ids. */
+function storedFailures(storage: SqlStorage, jobIds: readonly string[]): Map<string, StoredFailure> {
+  const known = new Map<string, StoredFailure>();
+  for (const chunk of fitting([...new Set(jobIds)], 1)) {
+    const rows = run<StoredFailure & { job_id: string }>(
+      storage,
+      sql`SELECT job_id, status, class, queue, last_failed_at, recent_keys, recovery_attempts, group_fp, poison_streak, user_notified
+          FROM failures WHERE job_id IN ${sql.list(chunk)}`,
+    );
+    for (const { job_id, ...row } of rows) known.set(job_id, row);
+  }
+  return known;
+}
+
+/** The order lists this occurrence belongs to: its status always, its group and class if it set them. */
+function listed(lists: ListAppends, jobId: string, stored: StoredFailure, setsGroupAndClass: boolean): void {
+  lists.add(orderList.status(stored.status), jobId, stored.last_failed_at);
+  if (!setsGroupAndClass) return;
+  lists.add(orderList.group(stored.group_fp), jobId, stored.last_failed_at);
+  lists.add(orderList.class(stored.class), jobId, stored.last_failed_at);
+}
+
+/** What a later occurrence of the same job in this batch finds stored. */
+function afterInsert(f: FailureInput, p: Plan, notifyUser: boolean): StoredFailure {
+  return {
+    status: p.status,
+    class: f.class,
+    queue: f.queue,
+    last_failed_at: f.lastFailedAt,
+    recent_keys: JSON.stringify([f.occurrenceKey]),
+    recovery_attempts: p.recoveryAttempts,
+    group_fp: f.fingerprint,
+    poison_streak: p.poisonStreak,
+    user_notified: notifyUser ? 1 : 0,
+  };
+}
+
+function afterUpdate(existing: StoredFailure, f: FailureInput, p: Plan, recentKeys: string[], notifyUser: boolean): StoredFailure {
+  const isLatest = f.lastFailedAt >= existing.last_failed_at;
+  return {
+    ...existing,
+    status: p.status,
+    recovery_attempts: p.recoveryAttempts,
+    poison_streak: p.poisonStreak,
+    recent_keys: JSON.stringify(recentKeys),
+    user_notified: notifyUser ? 1 : existing.user_notified,
+    last_failed_at: Math.max(existing.last_failed_at, f.lastFailedAt),
+    ...(isLatest ? { class: f.class, group_fp: f.fingerprint } : {}),
+  };
+}
+
+function insertFailure(storage: SqlStorage, f: FailureInput, p: Plan, outboxSeq: number, notifyUser: boolean): void {
+  const row = sql.join([
+    sql`${f.jobId}, ${f.userId ?? null}, ${f.queue}, ${f.class}, ${f.reason}, ${p.status}, ${f.attempts}, 1, ${f.fingerprint}`,
+    sql`${errorJson(f)}, ${f.body}, ${f.bodyEncoding}, ${f.bodyRedacted === true}, ${f.sealedBody ?? null}`,
+    sql`${f.firstFailedAt}, ${f.lastFailedAt}, ${JSON.stringify([f.occurrenceKey])}, ${outboxSeq}`,
+    sql`${p.recoveryAttempts}, ${p.poisonStreak}, ${p.note ?? null}, ${notifyUser}`,
+  ]);
+  run(
+    storage,
+    sql`INSERT INTO failures (job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
+          error, body, body_encoding, body_redacted, sealed_body, first_failed_at, last_failed_at, recent_keys, outbox_seq,
+          recovery_attempts, poison_streak, recovery_note, user_notified)
+        VALUES (${row})`,
   );
 }
+
+const errorJson = (f: FailureInput) => (f.error ? JSON.stringify(f.error) : null);
 
 /**
  * A new occurrence of a known job: occurrences + 1, attempts accumulate, and the latest error
  * (by lastFailedAt, so out-of-order delivery cannot roll it back) becomes the failure's error.
+ * One UPDATE: the columns every occurrence sets, then the ones only the latest occurrence sets.
  */
 function updateFailure(
-  sql: SqlStorage,
+  storage: SqlStorage,
   f: FailureInput,
   existing: StoredFailure,
   p: Plan,
@@ -180,72 +225,49 @@ function updateFailure(
   outboxSeq: number,
   notifyUser: boolean,
 ): void {
+  const always = [
+    sql`occurrences = occurrences + 1`,
+    sql`attempts = attempts + ${f.attempts}`,
+    sql`status = ${p.status}`,
+    sql`recovery_attempts = ${p.recoveryAttempts}`,
+    sql`poison_streak = ${p.poisonStreak}`,
+    ...(p.note === undefined ? [] : [sql`recovery_note = ${p.note}`]),
+    sql`recent_keys = ${JSON.stringify(recentKeys)}`,
+    sql`outbox_seq = ${outboxSeq}`,
+    sql`user_notified = MAX(user_notified, ${notifyUser})`,
+    sql`first_failed_at = MIN(first_failed_at, ${f.firstFailedAt})`,
+    sql`last_failed_at = MAX(last_failed_at, ${f.lastFailedAt})`,
+    sql`user_id = COALESCE(user_id, ${f.userId ?? null})`,
+  ];
+  const onlyIfLatest = [
+    sql`class = ${f.class}`,
+    sql`reason = ${f.reason}`,
+    sql`group_fp = ${f.fingerprint}`,
+    sql`error = ${errorJson(f)}`,
+    sql`body = ${f.body}`,
+    sql`body_encoding = ${f.bodyEncoding}`,
+    sql`body_redacted = ${f.bodyRedacted === true}`,
+    sql`sealed_body = ${f.sealedBody ?? null}`,
+  ];
   const isLatest = f.lastFailedAt >= existing.last_failed_at;
-  sql.exec(
-    `UPDATE failures SET
-       occurrences = occurrences + 1,
-       attempts = attempts + ?,
-       status = ?,
-       recovery_attempts = ?,
-       poison_streak = ?,
-       recovery_note = CASE WHEN ? THEN ? ELSE recovery_note END,
-       recent_keys = ?,
-       outbox_seq = ?,
-       user_notified = MAX(user_notified, ?),
-       first_failed_at = MIN(first_failed_at, ?),
-       last_failed_at = MAX(last_failed_at, ?),
-       user_id = COALESCE(user_id, ?),
-       class = CASE WHEN ? THEN ? ELSE class END,
-       reason = CASE WHEN ? THEN ? ELSE reason END,
-       group_fp = CASE WHEN ? THEN ? ELSE group_fp END,
-       error = CASE WHEN ? THEN ? ELSE error END,
-       body = CASE WHEN ? THEN ? ELSE body END,
-       body_encoding = CASE WHEN ? THEN ? ELSE body_encoding END,
-       body_redacted = CASE WHEN ? THEN ? ELSE body_redacted END,
-       sealed_body = CASE WHEN ? THEN ? ELSE sealed_body END
-     WHERE job_id = ?`,
-    f.attempts,
-    p.status,
-    p.recoveryAttempts,
-    p.poisonStreak,
-    p.note === undefined ? 0 : 1,
-    p.note ?? null,
-    JSON.stringify(recentKeys),
-    outboxSeq,
-    notifyUser ? 1 : 0,
-    f.firstFailedAt,
-    f.lastFailedAt,
-    f.userId ?? null,
-    ...latest(isLatest, f.class),
-    ...latest(isLatest, f.reason),
-    ...latest(isLatest, f.fingerprint),
-    ...latest(isLatest, f.error ? JSON.stringify(f.error) : null),
-    ...latest(isLatest, f.body),
-    ...latest(isLatest, f.bodyEncoding),
-    ...latest(isLatest, f.bodyRedacted ? 1 : 0),
-    ...latest(isLatest, f.sealedBody ?? null),
-    f.jobId,
+  const set = isLatest ? [...always, ...onlyIfLatest] : always;
+  run(storage, sql`UPDATE failures SET ${sql.join(set)} WHERE job_id = ${f.jobId}`);
+}
+
+/** The groups among `fingerprints` the ledger already holds. */
+function storedGroups(storage: SqlStorage, fingerprints: readonly string[]): Set<string> {
+  return new Set(
+    fitting(fingerprints, 1).flatMap((chunk) =>
+      run<{ fingerprint: string }>(storage, sql`SELECT fingerprint FROM groups WHERE fingerprint IN ${sql.list(chunk)}`)
+        .toArray()
+        .map((r) => r.fingerprint),
+    ),
   );
 }
 
-function latest<T>(isLatest: boolean, value: T): [number, T] {
-  return [isLatest ? 1 : 0, value];
-}
-
-/** Returns true when the group is new. */
-function upsertGroup(sql: SqlStorage, fingerprint: string, g: GroupDelta): boolean {
-  const known = sql.exec(`SELECT 1 FROM groups WHERE fingerprint = ?`, fingerprint).toArray().length > 0;
+function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta): void {
   const error = g.input.error;
-  sql.exec(
-    `INSERT INTO groups (fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (fingerprint) DO UPDATE SET
-       count = count + excluded.count,
-       first_seen = MIN(first_seen, excluded.first_seen),
-       class = CASE WHEN excluded.last_seen >= last_seen THEN excluded.class ELSE class END,
-       message_sample = CASE WHEN excluded.last_seen >= last_seen THEN excluded.message_sample ELSE message_sample END,
-       sample_job_id = CASE WHEN excluded.last_seen >= last_seen THEN excluded.sample_job_id ELSE sample_job_id END,
-       last_seen = MAX(last_seen, excluded.last_seen)`,
+  const row = sql.list([
     fingerprint,
     g.input.queue,
     g.input.class,
@@ -255,8 +277,19 @@ function upsertGroup(sql: SqlStorage, fingerprint: string, g: GroupDelta): boole
     g.count,
     g.firstSeen,
     g.lastSeen,
+  ]);
+  run(
+    storage,
+    sql`INSERT INTO groups (fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen)
+        VALUES ${row}
+        ON CONFLICT (fingerprint) DO UPDATE SET
+          count = count + excluded.count,
+          first_seen = MIN(first_seen, excluded.first_seen),
+          class = CASE WHEN excluded.last_seen >= last_seen THEN excluded.class ELSE class END,
+          message_sample = CASE WHEN excluded.last_seen >= last_seen THEN excluded.message_sample ELSE message_sample END,
+          sample_job_id = CASE WHEN excluded.last_seen >= last_seen THEN excluded.sample_job_id ELSE sample_job_id END,
+          last_seen = MAX(last_seen, excluded.last_seen)`,
   );
-  return !known;
 }
 
 /**
@@ -268,7 +301,7 @@ export function recordBatch(core: LedgerCore, failures: readonly FailureInput[])
     faultPoint("ledger.record.before-commit", c.tenant);
     core.rememberTenant();
     const { firstId, lastId } = reserveOutboxIds(c.sql, failures.length);
-    const { result, accepted, occurrences } = recordFailures(c.sql, failures, c.now, lastId, (f, prior) => planOccurrence(c, f, prior));
+    const { result, accepted, occurrences } = recordFailures(c, failures, lastId, (f, prior) => planOccurrence(c, f, prior));
     for (const o of occurrences) {
       if (o.notifyUser && o.failure.userId) noticeForFailure(c, { ...o.failure, userId: o.failure.userId });
     }

@@ -1,6 +1,8 @@
 // The ledger's SQLite schema, versioned in code. Each entry is one forward-only step; the
 // applied version lives in ledger_meta (PRAGMA user_version is not available in DO SQLite).
 
+import { LISTS_FROM_FAILURES } from "./order-lists";
+
 export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
   // v1: failures, groups, lifetime counters and the rolling 24 h window
   [
@@ -170,7 +172,19 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
     `INSERT INTO ledger_state (key, value) SELECT 'outbox_next', value FROM counters WHERE key = 'outbox_next'`,
     `DELETE FROM counters WHERE key = 'outbox_next'`,
   ],
-  // v9: the counters in one row, so that a change writes one row however many counters it moves
+  // v9: append-only lists of job ids per group, class and status (see order-lists.ts), filled
+  // from the failures already held, 1,000 ids a row, each row dated by its newest failure
+  [
+    `CREATE TABLE order_lists (
+       list    TEXT NOT NULL,
+       seq     INTEGER NOT NULL,
+       at      INTEGER NOT NULL,
+       entries TEXT NOT NULL,
+       PRIMARY KEY (list, seq)
+     ) WITHOUT ROWID`,
+    LISTS_FROM_FAILURES,
+  ],
+  // v10: the counters in one row, so that a change writes one row however many counters it moves
   [
     `CREATE TABLE counter_totals (id INTEGER PRIMARY KEY CHECK (id = 1), totals TEXT NOT NULL)`,
     `INSERT INTO counter_totals (id, totals) SELECT 1, json_group_object(key, value) FROM counters`,

@@ -10,6 +10,7 @@
 // flush delayed past the hour) is counted in its hour, or its day, directly.
 
 import type { ArchivedOccurrence } from "../model";
+import { fitting, run, sql } from "../sql";
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
@@ -24,61 +25,57 @@ const SLOTS: Record<Unit, number> = { m: 120, h: 72, d: 16 };
 
 export const SERIES_LENGTHS = { minutes: 60, hours: 24, days: 14 } as const;
 
-function add(sql: SqlStorage, scope: string, unit: Unit, at: number, count: number): void {
-  sql.exec(
-    `INSERT INTO series (scope, unit, slot, at, count) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (scope, unit, slot) DO UPDATE SET
-       count = CASE WHEN at = excluded.at THEN count + excluded.count ELSE excluded.count END,
-       at = excluded.at
-     WHERE excluded.at >= at`,
-    scope,
-    unit,
-    at % SLOTS[unit],
-    at,
-    count,
+function add(storage: SqlStorage, scope: string, unit: Unit, at: number, count: number): void {
+  run(
+    storage,
+    sql`INSERT INTO series (scope, unit, slot, at, count) VALUES (${scope}, ${unit}, ${at % SLOTS[unit]}, ${at}, ${count})
+        ON CONFLICT (scope, unit, slot) DO UPDATE SET
+          count = CASE WHEN at = excluded.at THEN count + excluded.count ELSE excluded.count END,
+          at = excluded.at
+        WHERE excluded.at >= at`,
   );
 }
 
-function rolledBelow(sql: SqlStorage, unit: "h" | "d"): number | null {
-  return sql.exec<{ below: number }>(`SELECT below FROM series_rollup WHERE unit = ?`, unit).toArray()[0]?.below ?? null;
+function rolledBelow(storage: SqlStorage, unit: "h" | "d"): number | null {
+  return run<{ below: number }>(storage, sql`SELECT below FROM series_rollup WHERE unit = ${unit}`).toArray()[0]?.below ?? null;
 }
 
-function setRolledBelow(sql: SqlStorage, unit: "h" | "d", below: number): void {
-  sql.exec(`INSERT INTO series_rollup (unit, below) VALUES (?, ?) ON CONFLICT (unit) DO UPDATE SET below = excluded.below`, unit, below);
+function setRolledBelow(storage: SqlStorage, unit: "h" | "d", below: number): void {
+  run(storage, sql`INSERT INTO series_rollup (unit, below) VALUES (${unit}, ${below}) ON CONFLICT (unit) DO UPDATE SET below = excluded.below`);
 }
 
 /** Rolls complete hours up from their minutes and complete days up from their hours. */
-function rollUp(sql: SqlStorage, hour: number, day: number): void {
-  const hoursFrom = rolledBelow(sql, "h");
+function rollUp(storage: SqlStorage, hour: number, day: number): void {
+  const hoursFrom = rolledBelow(storage, "h");
   if (hoursFrom !== null && hoursFrom < hour) {
-    for (const r of sql.exec<{ scope: string; hour: number; n: number }>(
-      `SELECT scope, at / 60 AS hour, SUM(count) AS n FROM series WHERE unit = 'm' AND at >= ? AND at < ? GROUP BY scope, hour`,
-      hoursFrom * 60,
-      hour * 60,
+    for (const r of run<{ scope: string; hour: number; n: number }>(
+      storage,
+      sql`SELECT scope, at / 60 AS hour, SUM(count) AS n FROM series
+          WHERE unit = 'm' AND at >= ${hoursFrom * 60} AND at < ${hour * 60} GROUP BY scope, hour`,
     ).toArray()) {
-      add(sql, r.scope, "h", r.hour, r.n);
+      add(storage, r.scope, "h", r.hour, r.n);
     }
   }
-  if (hoursFrom !== hour) setRolledBelow(sql, "h", hour);
-  const daysFrom = rolledBelow(sql, "d");
+  if (hoursFrom !== hour) setRolledBelow(storage, "h", hour);
+  const daysFrom = rolledBelow(storage, "d");
   if (daysFrom !== null && daysFrom < day) {
-    for (const r of sql.exec<{ scope: string; day: number; n: number }>(
-      `SELECT scope, at / 24 AS day, SUM(count) AS n FROM series WHERE unit = 'h' AND at >= ? AND at < ? GROUP BY scope, day`,
-      daysFrom * 24,
-      day * 24,
+    for (const r of run<{ scope: string; day: number; n: number }>(
+      storage,
+      sql`SELECT scope, at / 24 AS day, SUM(count) AS n FROM series
+          WHERE unit = 'h' AND at >= ${daysFrom * 24} AND at < ${day * 24} GROUP BY scope, day`,
     ).toArray()) {
-      add(sql, r.scope, "d", r.day, r.n);
+      add(storage, r.scope, "d", r.day, r.n);
     }
   }
-  if (daysFrom !== day) setRolledBelow(sql, "d", day);
+  if (daysFrom !== day) setRolledBelow(storage, "d", day);
 }
 
 /** Counts flushed occurrences into the series: one write per touched scope and bucket. */
-export function countInSeries(sql: SqlStorage, occurrences: readonly Pick<ArchivedOccurrence, "fingerprint" | "recordedAt">[], now: number): void {
+export function countInSeries(storage: SqlStorage, occurrences: readonly Pick<ArchivedOccurrence, "fingerprint" | "recordedAt">[], now: number): void {
   if (occurrences.length === 0) return;
   const hour = Math.floor(now / HOUR_MS);
   const day = Math.floor(now / DAY_MS);
-  rollUp(sql, hour, day);
+  rollUp(storage, hour, day);
   const counts = new Map<string, { scope: string; unit: Unit; at: number; n: number }>();
   for (const o of occurrences) {
     const t = Math.min(o.recordedAt, now);
@@ -98,7 +95,7 @@ export function countInSeries(sql: SqlStorage, occurrences: readonly Pick<Archiv
       else counts.set(key, { scope, unit: bucket[0], at: bucket[1], n: 1 });
     }
   }
-  for (const c of counts.values()) add(sql, c.scope, c.unit, c.at, c.n);
+  for (const c of counts.values()) add(storage, c.scope, c.unit, c.at, c.n);
 }
 
 interface Buckets {
@@ -107,14 +104,12 @@ interface Buckets {
   d: Map<number, number>;
 }
 
-function bucketsOf(sql: SqlStorage, scopes: readonly string[], units: readonly Unit[]): Map<string, Buckets> {
+function bucketsOf(storage: SqlStorage, scopes: readonly string[], units: readonly Unit[]): Map<string, Buckets> {
   const out = new Map<string, Buckets>(scopes.map((s) => [s, { m: new Map(), h: new Map(), d: new Map() }]));
-  for (let i = 0; i < scopes.length; i += 90) {
-    const chunk = scopes.slice(i, i + 90);
-    const rows = sql.exec<{ scope: string; unit: Unit; at: number; count: number }>(
-      `SELECT scope, unit, at, count FROM series WHERE scope IN (${chunk.map(() => "?").join(", ")}) AND unit IN (${units.map(() => "?").join(", ")})`,
-      ...chunk,
-      ...units,
+  for (const chunk of fitting(scopes, 1, units.length)) {
+    const rows = run<{ scope: string; unit: Unit; at: number; count: number }>(
+      storage,
+      sql`SELECT scope, unit, at, count FROM series WHERE scope IN ${sql.list(chunk)} AND unit IN ${sql.list(units)}`,
     );
     for (const r of rows) out.get(r.scope)?.[r.unit].set(r.at, r.count);
   }
@@ -172,14 +167,14 @@ function range(last: number, length: number, unitMs: number, count: (bucket: num
   };
 }
 
-function readers(sql: SqlStorage, scopes: readonly string[], units: readonly Unit[], now: number): Map<string, SeriesReader> {
-  const hoursRolled = rolledBelow(sql, "h") ?? Math.floor(now / HOUR_MS);
-  const daysRolled = rolledBelow(sql, "d") ?? Math.floor(now / DAY_MS);
-  return new Map([...bucketsOf(sql, scopes, units)].map(([scope, b]) => [scope, new SeriesReader(b, hoursRolled, daysRolled)]));
+function readers(storage: SqlStorage, scopes: readonly string[], units: readonly Unit[], now: number): Map<string, SeriesReader> {
+  const hoursRolled = rolledBelow(storage, "h") ?? Math.floor(now / HOUR_MS);
+  const daysRolled = rolledBelow(storage, "d") ?? Math.floor(now / DAY_MS);
+  return new Map([...bucketsOf(storage, scopes, units)].map(([scope, b]) => [scope, new SeriesReader(b, hoursRolled, daysRolled)]));
 }
 
-export function readSeries(sql: SqlStorage, scope: string, now: number): Series {
-  const r = readers(sql, [scope], ["m", "h", "d"], now).get(scope)!;
+export function readSeries(storage: SqlStorage, scope: string, now: number): Series {
+  const r = readers(storage, [scope], ["m", "h", "d"], now).get(scope)!;
   return {
     at: new Date(now).toISOString(),
     minutes: range(Math.floor(now / MINUTE_MS), SERIES_LENGTHS.minutes, MINUTE_MS, (m) => r.minute(m)),
@@ -189,16 +184,16 @@ export function readSeries(sql: SqlStorage, scope: string, now: number): Series 
 }
 
 /** Groups as the API serves them: each with its failures per hour over the last 24 h. */
-export function withSparklines<G extends { fingerprint: string }>(sql: SqlStorage, groups: G[], now: number): (G & { sparkline: number[] })[] {
-  const lines = sparklines(sql, groups.map((g) => g.fingerprint), now);
+export function withSparklines<G extends { fingerprint: string }>(storage: SqlStorage, groups: G[], now: number): (G & { sparkline: number[] })[] {
+  const lines = sparklines(storage, groups.map((g) => g.fingerprint), now);
   return groups.map((g) => ({ ...g, sparkline: lines.get(g.fingerprint) ?? [] }));
 }
 
 /** Each scope's failures per hour over the last 24 hours, oldest first: a groups list's trend line. */
-export function sparklines(sql: SqlStorage, scopes: readonly string[], now: number): Map<string, number[]> {
+export function sparklines(storage: SqlStorage, scopes: readonly string[], now: number): Map<string, number[]> {
   const last = Math.floor(now / HOUR_MS);
   return new Map(
-    [...readers(sql, scopes, ["m", "h"], now)].map(([scope, r]) => [scope, range(last, SERIES_LENGTHS.hours, HOUR_MS, (h) => r.hour(h)).counts]),
+    [...readers(storage, scopes, ["m", "h"], now)].map(([scope, r]) => [scope, range(last, SERIES_LENGTHS.hours, HOUR_MS, (h) => r.hour(h)).counts]),
   );
 }
 

@@ -8,7 +8,9 @@ export type StateKey =
   | "last_flush_error_at"
   | "flush_failures"
   /** the next outbox id */
-  | "outbox_next";
+  | "outbox_next"
+  /** order_lists rows older than this were pruned (order-lists.ts) */
+  | "order_lists_pruned_below";
 
 export function readState(sql: SqlStorage, key: StateKey): string | null {
   return sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = ?`, key).toArray()[0]?.value ?? null;

@@ -169,16 +169,16 @@ describe("filtered pages on a large ledger", () => {
     const rare = new Set([3, 17, 25]);
     await stub.record(
       Array.from({ length: 30 }, (_, i) =>
-        failureInput({ jobId: `b${String(i).padStart(2, "0")}`, lastFailedAt: base + i * 1000, class: rare.has(i) ? "SYSTEM_ERROR" : "USER_ERROR" }),
+        failureInput({ jobId: `b${String(i).padStart(2, "0")}`, lastFailedAt: base + i * 1000, queue: rare.has(i) ? "rare" : "jobs" }),
       ),
     );
-    // A budget of 10 rows a page: the rare class is found page by page, nothing skipped or repeated.
+    // A budget of 10 rows a page: the rare queue (no order list) is found page by page, nothing skipped or repeated.
     const found: string[] = [];
     const pages: number[] = [];
     let after: { lastFailedAt: number; jobId: string } | undefined;
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       do {
-        const page = listFailures(state.storage.sql, big, { class: "SYSTEM_ERROR", limit: 5, after }, 10);
+        const page = listFailures(state.storage.sql, big, { queue: "rare", limit: 5, after }, 10);
         found.push(...page.items.map((i) => i.jobId));
         pages.push(page.items.length);
         after = page.next ?? undefined;
@@ -186,5 +186,85 @@ describe("filtered pages on a large ledger", () => {
     });
     expect(found).toEqual(["b25", "b17", "b03"]);
     expect(pages).toEqual([1, 1, 1]);
+  });
+});
+
+/** `work`'s result and the rows SQLite read while it ran. */
+function withRowsRead<T>(sql: SqlStorage, work: () => T): { result: T; rowsRead: number } {
+  const exec = sql.exec;
+  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+  sql.exec = ((query: string, ...bindings: unknown[]) => {
+    const cursor = exec.call(sql, query, ...bindings);
+    cursors.push(cursor);
+    return cursor;
+  }) as typeof sql.exec;
+  try {
+    const result = work();
+    return { result, rowsRead: cursors.reduce((n, c) => n + c.rowsRead, 0) };
+  } finally {
+    sql.exec = exec;
+  }
+}
+
+describe("a filter nothing can match", () => {
+  it("is answered from the counters without reading the failures, and finds a failure once one matches", async () => {
+    const t = uniqueTenant("nomatch");
+    const stub = ledger(t);
+    await stub.record(Array.from({ length: 200 }, (_, i) => failureInput({ lastFailedAt: base + i * 1000, class: "USER_ERROR" })));
+    const filters = [{ status: "abandoned" as const }, { class: "UNKNOWN" as const }, { queue: "no-such-queue" }, { group: "ffffffffffffffff" }];
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      for (const filter of filters) {
+        const { result, rowsRead } = withRowsRead(state.storage.sql, () => listFailures(state.storage.sql, t, { ...filter, limit: 50 }));
+        expect(result).toEqual({ items: [], next: null });
+        // a counter or the group: not the 200 failures a scan would read
+        expect(rowsRead).toBeLessThanOrEqual(2);
+      }
+    });
+    const abandoned = await stub.listFailures({ limit: 50 }).then((p) => p.items[0]!.jobId);
+    await stub.abandon(abandoned, "test", "no longer needed");
+    expect((await stub.listFailures({ status: "abandoned", limit: 50 })).items.map((i) => i.jobId)).toEqual([abandoned]);
+  });
+});
+
+describe("a filter by a rare group, class or status", () => {
+  it("reads its page from the order list: complete, newest first, stale entries skipped", async () => {
+    const t = uniqueTenant("rare");
+    const stub = ledger(t);
+    const rareGroup = "aaaaaaaaaaaaaaaa";
+    const rare = new Set([40, 90, 150, 260]);
+    for (let b = 0; b < 3; b++) {
+      await stub.record(
+        Array.from({ length: 100 }, (_, j) => {
+          const i = b * 100 + j;
+          return rare.has(i)
+            ? failureInput({ jobId: `r${i}`, lastFailedAt: base + i * 1000, class: "SYSTEM_ERROR", fingerprint: rareGroup })
+            : failureInput({ jobId: `c${i}`, lastFailedAt: base + i * 1000, class: "USER_ERROR", fingerprint: "bbbbbbbbbbbbbbbb" });
+        }),
+      );
+    }
+    // r90 fails again, later, in the common group and class: its rare entries are stale now
+    await stub.record([failureInput({ jobId: "r90", lastFailedAt: base + 400_000, class: "USER_ERROR", fingerprint: "bbbbbbbbbbbbbbbb" })]);
+    await stub.abandon("r150", "test", "not needed");
+
+    const expected = { group: ["r260", "r150", "r40"], class: ["r260", "r150", "r40"], status: ["r150"] };
+    const filters = { group: { group: rareGroup }, class: { class: "SYSTEM_ERROR" as const }, status: { status: "abandoned" as const } };
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      for (const [name, filter] of Object.entries(filters)) {
+        const found: string[] = [];
+        let after: { lastFailedAt: number; jobId: string } | undefined;
+        let pages = 0;
+        do {
+          const { result, rowsRead } = withRowsRead(sql, () => listFailures(sql, t, { ...filter, limit: 2, after }));
+          // the list's rows and its few failures, not the 300 a scan of the window would read
+          expect(rowsRead).toBeLessThan(40);
+          found.push(...result.items.map((i) => i.jobId));
+          after = result.next ?? undefined;
+          pages++;
+        } while (after);
+        expect(found, name).toEqual(expected[name as keyof typeof expected]);
+        expect(pages, name).toBe(Math.max(1, Math.ceil(found.length / 2)));
+      }
+    });
   });
 });

@@ -92,6 +92,28 @@ describe("FailureLedger.record", () => {
     expect(failure?.lastFailedAt).toBe(new Date(T + 5_000).toISOString());
   });
 
+  it("folds occurrences of one job within a batch exactly as it does across batches", async () => {
+    const occurrences = [
+      failureInput({ jobId: "j1", occurrenceKey: "b", lastFailedAt: T + 5_000, class: "SYSTEM_ERROR", error: { name: "Error", message: "b" } }),
+      failureInput({ jobId: "j1", occurrenceKey: "a", firstFailedAt: T + 1_000, lastFailedAt: T + 1_000, error: { name: "Error", message: "a" } }),
+      failureInput({ jobId: "j1", occurrenceKey: "b" }),
+      failureInput({ jobId: "j1", occurrenceKey: "c", lastFailedAt: T + 9_000, class: "UNKNOWN", error: { name: "Error", message: "c" } }),
+    ];
+    const together = ledger(uniqueTenant());
+    const apart = ledger(uniqueTenant());
+    expect(await together.record(occurrences)).toEqual({ created: 1, repeated: 2, duplicates: 1 });
+    for (const o of occurrences) await apart.record([o]);
+
+    const [a, b] = [await together.getFailure("j1"), await apart.getFailure("j1")];
+    expect(a).toMatchObject({ occurrences: 3, class: "UNKNOWN", error: { message: "c" }, lastFailedAt: new Date(T + 9_000).toISOString() });
+    expect({ ...a, tenantId: "" }).toEqual({ ...b, tenantId: "" });
+    const [sa, sb] = [await together.stats(), await apart.stats()];
+    expect(sa.byClass).toEqual({ RECOVERABLE: 0, USER_ERROR: 0, SYSTEM_ERROR: 0, UNKNOWN: 1 });
+    expect(sa.byClass).toEqual(sb.byClass);
+    expect(sa.byStatus).toEqual(sb.byStatus);
+    expect([sa.occurrences, sa.duplicates]).toEqual([sb.occurrences, sb.duplicates]);
+  });
+
   it("groups failures by error name, normalised message and queue", async () => {
     const stub = ledger(uniqueTenant());
     const fp = (message: string, queue = "jobs") => fingerprint("Error", message, queue);

@@ -1,5 +1,5 @@
-/** Puts the counters back as ledgers before schema v9 kept them: one row per counter. */
-export function counterRowsAsBeforeV9(sql: SqlStorage): void {
+/** Puts the counters back as ledgers before schema v10 kept them: one row per counter. */
+export function counterRowsAsBeforeV10(sql: SqlStorage): void {
   sql.exec(`CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`);
   sql.exec(`INSERT INTO counters (key, value) SELECT key, value FROM json_each((SELECT totals FROM counter_totals))`);
   sql.exec(`DROP TABLE counter_totals`);

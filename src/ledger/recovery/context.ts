@@ -38,6 +38,7 @@ export function setStatus(c: Change, jobId: string, from: FailureStatus, to: Fai
   c.owe([jobId]);
   if (from === to) return;
   c.sql.exec(`UPDATE failures SET status = ? WHERE job_id = ?`, to, jobId);
+  c.statusChanged(jobId, to);
   c.deltas.move(counterKey.byStatus(from), counterKey.byStatus(to));
 }
 

@@ -1,0 +1,103 @@
+// Append-only lists per group, class and status of [job id, last_failed_at] entries, so a page
+// filtered by one of them reads its few candidates directly, newest first, instead of scanning
+// the newest 10,000 failures. A record() writes one row per list it touches (not one per
+// failure); a status change writes one row.
+//
+// Entries go stale (the job failed again later, or into another group, or changed status): a
+// read takes candidates newest first and keeps one only if its failure row still has that
+// last_failed_at and matches the filter, so a stale entry is simply skipped. Each row's `at` is at
+// least the last_failed_at of every entry in it; the entry that put a failure where it is now
+// carries its current last_failed_at, so pruning rows older than the oldest failure held never
+// drops an entry that still matters.
+
+import type { FailureClass, FailureStatus } from "../model";
+import { fitting, run, sql } from "../sql";
+import { readState, writeState } from "./state";
+
+export const orderList = {
+  group: (fingerprint: string) => `g:${fingerprint}`,
+  class: (c: FailureClass) => `c:${c}`,
+  status: (s: FailureStatus) => `s:${s}`,
+};
+
+/** Entries per list row: far below the 2 MB row limit. */
+const ENTRIES_PER_ROW = 1_000;
+/** Pruning scans the lists: do it once per this much failure time evicted, not per pass. */
+const PRUNE_STEP_MS = 3600_000;
+
+/** Fills the lists from the failures held, ENTRIES_PER_ROW ids a row, each row dated by its newest failure. */
+export const LISTS_FROM_FAILURES = `INSERT INTO order_lists (list, seq, at, entries)
+  SELECT list, n / ${ENTRIES_PER_ROW} + 1, MAX(last_failed_at), json_group_array(json_array(job_id, last_failed_at))
+  FROM (
+    SELECT list, job_id, last_failed_at, ROW_NUMBER() OVER (PARTITION BY list ORDER BY last_failed_at, job_id) - 1 AS n
+    FROM (
+      SELECT 'g:' || group_fp AS list, job_id, last_failed_at FROM failures
+      UNION ALL SELECT 'c:' || class, job_id, last_failed_at FROM failures
+      UNION ALL SELECT 's:' || status, job_id, last_failed_at FROM failures
+    )
+  )
+  GROUP BY list, n / ${ENTRIES_PER_ROW}`;
+
+/** [job id, its last_failed_at] */
+type Entry = [string, number];
+
+/** The lists one record() batch appends to. */
+export class ListAppends {
+  private readonly lists = new Map<string, Map<string, number>>();
+
+  add(list: string, jobId: string, lastFailedAt: number): void {
+    const entries = this.lists.get(list) ?? new Map<string, number>();
+    entries.set(jobId, lastFailedAt);
+    this.lists.set(list, entries);
+  }
+
+  /** One row per list (or per ENTRIES_PER_ROW entries of it). */
+  write(storage: SqlStorage, now: number): void {
+    for (const [list, entries] of this.lists) append(storage, list, [...entries], now);
+  }
+}
+
+function append(storage: SqlStorage, list: string, entries: readonly Entry[], now: number): void {
+  for (let i = 0; i < entries.length; i += ENTRIES_PER_ROW) {
+    const part = entries.slice(i, i + ENTRIES_PER_ROW);
+    const at = Math.max(now, ...part.map((e) => e[1]));
+    run(
+      storage,
+      sql`INSERT INTO order_lists (list, seq, at, entries)
+          SELECT ${list}, COALESCE(MAX(seq), 0) + 1, ${at}, ${JSON.stringify(part)}
+          FROM order_lists WHERE list = ${list}`,
+    );
+  }
+}
+
+/** These jobs now have `status`: call wherever a status changes outside record(). */
+export function statusChanged(storage: SqlStorage, jobIds: readonly string[], status: FailureStatus, now = 0): void {
+  const entries = fitting(jobIds, 1).flatMap((chunk) =>
+    run<{ job_id: string; last_failed_at: number }>(storage, sql`SELECT job_id, last_failed_at FROM failures WHERE job_id IN ${sql.list(chunk)}`)
+      .toArray()
+      .map((r): Entry => [r.job_id, r.last_failed_at]),
+  );
+  append(storage, orderList.status(status), entries, now);
+}
+
+/** A list's entries after `before` (if given), newest first: stale ones included, duplicates not. */
+export function listEntries(storage: SqlStorage, list: string, before?: { lastFailedAt: number; jobId: string }): Entry[] {
+  const position = before ? sql`WHERE (at, job_id) < (${before.lastFailedAt}, ${before.jobId})` : sql``;
+  return run<{ job_id: string; at: number }>(
+    storage,
+    sql`SELECT job_id, at FROM (
+          SELECT DISTINCT j.value ->> 0 AS job_id, j.value ->> 1 AS at FROM order_lists o, json_each(o.entries) j WHERE o.list = ${list})
+        ${position} ORDER BY at DESC, job_id DESC`,
+  )
+    .toArray()
+    .map((r) => [r.job_id, r.at]);
+}
+
+/** Drops list rows older than every failure still held (see the top of this file). */
+export function pruneLists(storage: SqlStorage, oldestHeld: number | null): void {
+  const below = oldestHeld ?? Number.MAX_SAFE_INTEGER;
+  const prunedBelow = Number(readState(storage, "order_lists_pruned_below") ?? 0);
+  if (below - prunedBelow < PRUNE_STEP_MS) return;
+  run(storage, sql`DELETE FROM order_lists WHERE at < ${below}`);
+  writeState(storage, "order_lists_pruned_below", String(below));
+}
