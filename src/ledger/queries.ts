@@ -129,11 +129,18 @@ export const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, a
  * every row.
  */
 export const SCAN_BUDGET = 10_000;
+/** A search matches each body by LIKE, so its page looks at fewer: the same bound in time. */
+export const SEARCH_SCAN_BUDGET = 5_000;
 
 const summaryColumns = sql.raw(SUMMARY_COLUMNS);
 const newestFirst = sql.raw(`ORDER BY last_failed_at DESC, job_id DESC`);
 
-export function listFailures(storage: SqlStorage, tenantId: string, query: FailureQuery, scanBudget = SCAN_BUDGET): FailurePage {
+export function listFailures(
+  storage: SqlStorage,
+  tenantId: string,
+  query: FailureQuery,
+  scanBudget = query.q !== undefined || query.field !== undefined ? SEARCH_SCAN_BUDGET : SCAN_BUDGET,
+): FailurePage {
   if (matchesNothing(storage, query)) return { items: [], next: null };
   const filters = [...filterClauses(query), ...searchClauses(query)];
   const list = shortList(storage, query, scanBudget);
