@@ -81,6 +81,39 @@ export interface FailureFields {
   lastFailedAt: number;
 }
 
+/** A failure's columns as both stores name them: the ledger's failures table and D1's. */
+export type FailureColumns = {
+  job_id: string;
+  user_id: string | null;
+  queue: string;
+  class: FailureClass;
+  reason: string;
+  status: FailureStatus;
+  attempts: number;
+  occurrences: number;
+  group_fp: string;
+  first_failed_at: number;
+  last_failed_at: number;
+};
+
+/** A stored failure's fields, with its error as the store keeps it (a JSON column, or four). */
+export function fieldsOf(row: FailureColumns, error: ErrorInfo | null): FailureFields {
+  return {
+    jobId: row.job_id,
+    userId: row.user_id,
+    queue: row.queue,
+    class: row.class,
+    reason: row.reason,
+    status: row.status,
+    attempts: row.attempts,
+    occurrences: row.occurrences,
+    group: row.group_fp,
+    error,
+    firstFailedAt: row.first_failed_at,
+    lastFailedAt: row.last_failed_at,
+  };
+}
+
 /** A failure's current state as the ledger hands it to D1: absolute, so rewriting it is idempotent. */
 export interface D1FailureState extends FailureFields {
   archive: { key: string; offset: number; length: number } | null;

@@ -2,7 +2,7 @@
 // the groups. All are served from the ledger's own tables, live.
 
 import type * as Api from "../api/schemas";
-import type { ErrorInfo, FailureClass, FailureFields, FailureStatus } from "../model";
+import { fieldsOf, type ErrorInfo, type FailureClass, type FailureColumns, type FailureFields, type FailureStatus } from "../model";
 import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../sql";
 import { counterKey, readCounter } from "./counters";
 import { listEntries, orderList } from "./order-lists";
@@ -102,19 +102,8 @@ export interface FailurePage {
 /** A group as the API answers it, before its sparkline is added. */
 export type GroupSummary = Omit<Api.GroupSummary, "sparkline">;
 
-export type FailureRow = {
-  job_id: string;
-  user_id: string | null;
-  queue: string;
-  class: FailureClass;
-  reason: string;
-  status: FailureStatus;
-  attempts: number;
-  occurrences: number;
-  group_fp: string;
+export type FailureRow = FailureColumns & {
   error: string | null;
-  first_failed_at: number;
-  last_failed_at: number;
   recovery_attempts: number;
   poison_streak: number;
   recovery_note: string | null;
@@ -302,20 +291,7 @@ export function failureSummaries(storage: SqlStorage, tenantId: string, jobIds: 
 
 /** A failure row's fields, times in ms: what the API summary and the D1 flush both start from. */
 export function failureFields(row: FailureRow): FailureFields {
-  return {
-    jobId: row.job_id,
-    userId: row.user_id,
-    queue: row.queue,
-    class: row.class,
-    reason: row.reason,
-    status: row.status,
-    attempts: row.attempts,
-    occurrences: row.occurrences,
-    group: row.group_fp,
-    error: row.error ? (JSON.parse(row.error) as ErrorInfo) : null,
-    firstFailedAt: row.first_failed_at,
-    lastFailedAt: row.last_failed_at,
-  };
+  return fieldsOf(row, row.error ? (JSON.parse(row.error) as ErrorInfo) : null);
 }
 
 function toSummary(tenantId: string, row: FailureRow): FailureSummary {

@@ -2,7 +2,7 @@
 // flush that runs twice changes nothing. One batch() per flush: all of it lands, or none.
 
 import { faultPoint } from "../faults";
-import type { D1FailureState, D1GroupState, ErrorInfo, FailureClass, FailureStatus, TenantSummary, UserNotice } from "../model";
+import { fieldsOf, type D1FailureState, type D1GroupState, type ErrorInfo, type FailureColumns, type FailureStatus, type TenantSummary, type UserNotice } from "../model";
 import { inSink } from "../sink-error";
 import { fitting, prepare, sql, type Sql, type SqlValue } from "../sql";
 import { shardIfAssigned } from "./shards";
@@ -165,22 +165,11 @@ export async function writeD1Batch(db: D1Database, tenant: string, statements: D
   });
 }
 
-type D1FailureRow = {
-  job_id: string;
-  user_id: string | null;
-  queue: string;
-  class: FailureClass;
-  reason: string;
-  status: FailureStatus;
-  attempts: number;
-  occurrences: number;
-  group_fp: string;
+type D1FailureRow = FailureColumns & {
   error_name: string | null;
   error_message: string | null;
   error_status: number | null;
   error_code: string | null;
-  first_failed_at: number;
-  last_failed_at: number;
   archive_key: string | null;
   archive_offset: number | null;
   archive_length: number | null;
@@ -201,20 +190,12 @@ export async function archivedFailure(env: Env, tenant: string, jobId: string) {
           ...(row.error_status === null ? {} : { status: row.error_status }),
           ...(row.error_code === null ? {} : { code: row.error_code }),
         };
+  const fields = fieldsOf(row, error);
   return {
-    jobId: row.job_id,
+    ...fields,
     tenantId: tenant,
-    userId: row.user_id,
-    queue: row.queue,
-    class: row.class,
-    reason: row.reason,
-    status: row.status,
-    attempts: row.attempts,
-    occurrences: row.occurrences,
-    group: row.group_fp,
-    error,
-    firstFailedAt: new Date(row.first_failed_at).toISOString(),
-    lastFailedAt: new Date(row.last_failed_at).toISOString(),
+    firstFailedAt: new Date(fields.firstFailedAt).toISOString(),
+    lastFailedAt: new Date(fields.lastFailedAt).toISOString(),
     archive:
       row.archive_key !== null && row.archive_offset !== null && row.archive_length !== null
         ? { key: row.archive_key, offset: row.archive_offset, length: row.archive_length }
