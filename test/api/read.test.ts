@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { apiFetch } from "../support/api";
 import { failureInput, ledger, uniqueTenant } from "../support/failures";
+import { withRowsRead } from "../support/rows-read";
 
 const tenant = uniqueTenant("api");
 const base = Date.now() - 3600_000;
@@ -189,32 +190,15 @@ describe("filtered pages on a large ledger", () => {
   });
 });
 
-/** `work`'s result and the rows SQLite read while it ran. */
-function withRowsRead<T>(sql: SqlStorage, work: () => T): { result: T; rowsRead: number } {
-  const exec = sql.exec;
-  const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-  sql.exec = ((query: string, ...bindings: unknown[]) => {
-    const cursor = exec.call(sql, query, ...bindings);
-    cursors.push(cursor);
-    return cursor;
-  }) as typeof sql.exec;
-  try {
-    const result = work();
-    return { result, rowsRead: cursors.reduce((n, c) => n + c.rowsRead, 0) };
-  } finally {
-    sql.exec = exec;
-  }
-}
-
 describe("a filter nothing can match", () => {
   it("is answered from the counters without reading the failures, and finds a failure once one matches", async () => {
     const t = uniqueTenant("nomatch");
     const stub = ledger(t);
     await stub.record(Array.from({ length: 200 }, (_, i) => failureInput({ lastFailedAt: base + i * 1000, class: "USER_ERROR" })));
     const filters = [{ status: "abandoned" as const }, { class: "UNKNOWN" as const }, { queue: "no-such-queue" }, { group: "ffffffffffffffff" }];
-    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+    await runInDurableObject(stub, async (_instance: FailureLedger, state) => {
       for (const filter of filters) {
-        const { result, rowsRead } = withRowsRead(state.storage.sql, () => listFailures(state.storage.sql, t, { ...filter, limit: 50 }));
+        const { result, rowsRead } = await withRowsRead(state.storage.sql, () => listFailures(state.storage.sql, t, { ...filter, limit: 50 }));
         expect(result).toEqual({ items: [], next: null });
         // a counter or the group: not the 200 failures a scan would read
         expect(rowsRead).toBeLessThanOrEqual(2);
@@ -248,14 +232,14 @@ describe("a filter by a rare group, class or status", () => {
 
     const expected = { group: ["r260", "r150", "r40"], class: ["r260", "r150", "r40"], status: ["r150"] };
     const filters = { group: { group: rareGroup }, class: { class: "SYSTEM_ERROR" as const }, status: { status: "abandoned" as const } };
-    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+    await runInDurableObject(stub, async (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       for (const [name, filter] of Object.entries(filters)) {
         const found: string[] = [];
         let after: { lastFailedAt: number; jobId: string } | undefined;
         let pages = 0;
         do {
-          const { result, rowsRead } = withRowsRead(sql, () => listFailures(sql, t, { ...filter, limit: 2, after }));
+          const { result, rowsRead } = await withRowsRead(sql, () => listFailures(sql, t, { ...filter, limit: 2, after }));
           // the list's rows and its few failures, not the 300 a scan of the window would read
           expect(rowsRead).toBeLessThan(40);
           found.push(...result.items.map((i) => i.jobId));

@@ -3,28 +3,17 @@ import { describe, expect, it } from "vitest";
 import { fingerprint } from "../../src/ingest/fingerprint";
 import type { FailureLedger } from "../../src/failure-ledger";
 import { failureInput, ledger, uniqueTenant } from "../support/failures";
+import { withRowsRead } from "../support/rows-read";
 
 // Recent enough that retention (30 days by default) keeps them.
 const T = Date.now() - 3600_000;
 
-/** The rows SQLite read (every cursor's rowsRead) while `work` ran inside the ledger. */
+/** The rows SQLite read while `work` ran inside the ledger. */
 async function rowsReadBy(stub: ReturnType<typeof ledger>, work: (ledger: FailureLedger) => Promise<unknown>): Promise<number> {
   return runInDurableObject(stub, async (instance: FailureLedger, state) => {
-    const sql = state.storage.sql;
-    const exec = sql.exec;
-    const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-    sql.exec = ((query: string, ...bindings: unknown[]) => {
-      const cursor = exec.call(sql, query, ...bindings);
-      cursors.push(cursor);
-      return cursor;
-    }) as typeof sql.exec;
-    try {
-      await work(instance);
-    } finally {
-      sql.exec = exec;
-    }
-    expect(cursors.length).toBeGreaterThan(0);
-    return cursors.reduce((sum, c) => sum + c.rowsRead, 0);
+    const { rowsRead, statements } = await withRowsRead(state.storage.sql, () => work(instance));
+    expect(statements).toBeGreaterThan(0);
+    return rowsRead;
   });
 }
 
