@@ -5,6 +5,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
 import { JobId, TenantId } from "./envelope";
 import { shardIfAssigned } from "./sinks/shards";
+import { fitting, prepare, sql } from "./sql";
 
 const Report = z.object({ tenantId: TenantId, jobIds: z.array(JobId).max(1000) });
 
@@ -23,14 +24,12 @@ export async function reportSucceeded(env: Env, tenantId: string, jobIds: string
   // A tenant that never flushed has no failures in D1 (nor any to recover).
   const db = await shardIfAssigned(env, report.tenantId);
   if (!db) return [];
-  for (let i = 0; i < report.jobIds.length; i += 90) {
-    const chunk = report.jobIds.slice(i, i + 90);
-    const { results } = await db.prepare(
-      `SELECT job_id FROM failures WHERE tenant_id = ? AND status NOT IN ('recovered', 'abandoned')
-         AND job_id IN (${chunk.map(() => "?").join(", ")})`,
-    )
-      .bind(report.tenantId, ...chunk)
-      .all<{ job_id: string }>();
+  for (const chunk of fitting(report.jobIds, 1, 1)) {
+    const { results } = await prepare(
+      db,
+      sql`SELECT job_id FROM failures WHERE tenant_id = ${report.tenantId} AND status NOT IN ('recovered', 'abandoned')
+            AND job_id IN ${sql.list(chunk)}`,
+    ).all<{ job_id: string }>();
     candidates.push(...results.map((r) => r.job_id));
   }
   if (candidates.length === 0) return [];
