@@ -98,7 +98,10 @@ export class Ledger extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    return this.core.run(() => runDueWork(this.core));
+    // Not run(): a run that throws must leave the safety alarm it armed first, not re-arm at the
+    // failed work's due time (a hot loop); the platform retries the run as well.
+    await runDueWork(this.core);
+    await this.core.settle();
   }
 
   /** The one fetch of the ledger: a WebSocket Upgrade cannot travel over RPC. The worker checked the request. */

@@ -4,8 +4,9 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { armFault, disarmFaults } from "../../src/faults";
 import { FailureLedger } from "../../src/failure-ledger";
-import { FUTURE, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
+import { FUTURE, alarmTime, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
 
 describe("ledger setup", () => {
   it("takes its clock from the constructor", async () => {
@@ -40,5 +41,24 @@ describe("ledger alarm", () => {
       state.storage.sql.exec<{ kind: string; due_at: number }>(`SELECT kind, due_at FROM due_work WHERE kind = 'from-newer-code'`).toArray(),
     );
     expect(left).toEqual([{ kind: "from-newer-code", due_at: FUTURE + 60_000 }]);
+  });
+
+  it("leaves its safety alarm a minute out when a run throws, instead of ringing again at once", async () => {
+    const tenant = uniqueTenant();
+    const stub = ledger(tenant);
+    await tuneLedger(stub, { now: FUTURE, flushDelayMs: 0 });
+    await stub.record([failureInput()]);
+    expect(await alarmTime(stub)).toBe(FUTURE);
+    armFault("alarm", { key: tenant });
+    try {
+      await expect(runDurableObjectAlarm(stub)).rejects.toThrow(/injected fault at alarm/);
+    } finally {
+      disarmFaults();
+    }
+    expect(await alarmTime(stub)).toBe(FUTURE + 60_000);
+    expect((await stub.stats()).outbox.pendingRows).toBe(1);
+    await tuneLedger(stub, { now: FUTURE + 60_000 });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await stub.stats()).outbox.pendingRows).toBe(0);
   });
 });
