@@ -46,28 +46,24 @@ function setRolledBelow(storage: SqlStorage, unit: "h" | "d", below: number): vo
 
 /** Rolls complete hours up from their minutes and complete days up from their hours. */
 function rollUp(storage: SqlStorage, hour: number, day: number): void {
-  const hoursFrom = rolledBelow(storage, "h");
-  if (hoursFrom !== null && hoursFrom < hour) {
-    for (const r of run<{ scope: string; hour: number; n: number }>(
+  rollInto(storage, { from: "m", to: "h", per: 60, below: hour });
+  rollInto(storage, { from: "h", to: "d", per: 24, below: day });
+}
+
+/** Sums the complete `to` buckets below `below` from their `per` buckets of unit `from`, once. */
+function rollInto(storage: SqlStorage, r: { from: "m" | "h"; to: "h" | "d"; per: number; below: number }): void {
+  const rolled = rolledBelow(storage, r.to);
+  if (rolled !== null && rolled < r.below) {
+    for (const row of run<{ scope: string; slot: number; n: number }>(
       storage,
-      sql`SELECT scope, at / 60 AS hour, SUM(count) AS n FROM series
-          WHERE unit = 'm' AND at >= ${hoursFrom * 60} AND at < ${hour * 60} GROUP BY scope, hour`,
+      // an integer in the text: a bound number is a REAL, and the slot must come out whole
+      sql`SELECT scope, at / ${sql.raw(String(r.per))} AS slot, SUM(count) AS n FROM series
+          WHERE unit = ${r.from} AND at >= ${rolled * r.per} AND at < ${r.below * r.per} GROUP BY scope, slot`,
     ).toArray()) {
-      add(storage, r.scope, "h", r.hour, r.n);
+      add(storage, row.scope, r.to, row.slot, row.n);
     }
   }
-  if (hoursFrom !== hour) setRolledBelow(storage, "h", hour);
-  const daysFrom = rolledBelow(storage, "d");
-  if (daysFrom !== null && daysFrom < day) {
-    for (const r of run<{ scope: string; day: number; n: number }>(
-      storage,
-      sql`SELECT scope, at / 24 AS day, SUM(count) AS n FROM series
-          WHERE unit = 'h' AND at >= ${daysFrom * 24} AND at < ${day * 24} GROUP BY scope, day`,
-    ).toArray()) {
-      add(storage, r.scope, "d", r.day, r.n);
-    }
-  }
-  if (daysFrom !== day) setRolledBelow(storage, "d", day);
+  if (rolled !== r.below) setRolledBelow(storage, r.to, r.below);
 }
 
 /** Counts flushed occurrences into the series: one write per touched scope and bucket. */
