@@ -15,7 +15,7 @@ import { applyRetention } from "./retention";
 import { scheduleAt, scheduleIfAbsent, unschedule } from "./scheduler";
 import { countInSeries } from "./series";
 import { readState, writeState } from "./state";
-import { readStats } from "./stats";
+import { readCounterStats } from "./stats";
 
 /** How often D1 retention looks at a tenant that keeps flushing. */
 export const D1_RETENTION_EVERY_MS = 60 * 60 * 1000;
@@ -113,7 +113,7 @@ async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> 
   const failures = readFailureStates(sql, jobIds, pointers);
   const groups = readGroups(sql, [...new Set(failures.map((f) => f.group))]);
   const notices = rows.flatMap((r) => JSON.parse(r.row.notices) as UserNotice[]);
-  report.d1RowsWritten = await core.sinks.writeD1(t.tenant, { failures, groups, notices, summary: readStats(core) }, now);
+  report.d1RowsWritten = await core.sinks.writeD1(t.tenant, { failures, groups, notices, summary: readCounterStats(core.sql, now) }, now);
 
   const occurrences = rows.flatMap((r) => r.occurrences);
   report.occurrences = occurrences.length;

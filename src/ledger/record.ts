@@ -50,18 +50,16 @@ interface GroupDelta {
   lastSeen: number;
 }
 
-export type Planner = (f: FailureInput, prior: Prior | null) => Plan;
 
 /**
  * `outboxSeq` is stamped on every failure written, so retention can tell which rows the outbox
- * has flushed. `plan` decides each occurrence's recovery. Returns the occurrences that were
+ * has flushed. The planner decides each occurrence's recovery. Returns the occurrences that were
  * new, for the outbox to archive.
  */
 export function recordFailures(
   c: Change,
   failures: readonly FailureInput[],
   outboxSeq: number,
-  plan: Planner,
 ): { result: RecordResult; accepted: FailureInput[]; occurrences: RecordedOccurrence[] } {
   const { sql: storage, deltas, lists } = c;
   const result: RecordResult = { created: 0, repeated: 0, duplicates: 0 };
@@ -81,7 +79,7 @@ export function recordFailures(
         deltas.add(counterKey.duplicates, 1);
         continue;
       }
-      const p = plan(f, existing);
+      const p = planOccurrence(c, f, existing);
       const notifyUser = owesNotice(f, existing.user_notified === 1);
       const recentKeys = [...keys, f.occurrenceKey].slice(-RECENT_KEYS);
       updateFailure(storage, f, existing, p, recentKeys, outboxSeq, notifyUser);
@@ -97,7 +95,7 @@ export function recordFailures(
       if (p.poisonStreak >= POISON_STREAK && existing.poison_streak < POISON_STREAK) deltas.add(counterKey.poison, 1);
       result.repeated++;
     } else {
-      const p = plan(f, null);
+      const p = planOccurrence(c, f, null);
       const notifyUser = owesNotice(f, false);
       insertFailure(storage, f, p, outboxSeq, notifyUser);
       const after = afterInsert(f, p, notifyUser);
@@ -301,7 +299,7 @@ export function recordBatch(core: LedgerCore, failures: readonly FailureInput[])
     faultPoint("ledger.record.before-commit", c.tenant);
     core.rememberTenant();
     const { firstId, lastId } = reserveOutboxIds(c.sql, failures.length);
-    const { result, accepted, occurrences } = recordFailures(c, failures, lastId, (f, prior) => planOccurrence(c, f, prior));
+    const { result, accepted, occurrences } = recordFailures(c, failures, lastId);
     for (const o of occurrences) {
       if (o.notifyUser && o.failure.userId) noticeForFailure(c, { ...o.failure, userId: o.failure.userId });
     }

@@ -26,7 +26,7 @@ export function readStats(core: Pick<LedgerCore, "sql" | "tenant" | "settings" |
   const count = (key: string) => values.get(key) ?? 0;
   return {
     tenant: core.tenant,
-    ...fromCounters(sql, count, values, now),
+    ...fromCounters(sql, values, now),
     notifications: {
       sent: count(counterKey.noticesSent),
       suppressed: count(counterKey.noticesSuppressed),
@@ -56,7 +56,13 @@ export function readStats(core: Pick<LedgerCore, "sql" | "tenant" | "settings" |
 /** The stats kept as counters. */
 type CounterSnapshot = Omit<LedgerStats, "tenant" | "outbox" | "circuits" | "notifications">;
 
-function fromCounters(sql: SqlStorage, get: (key: string) => number, values: Map<string, number>, now: number): CounterSnapshot {
+/** The stats kept as counters alone: what D1's tenant summary is written from at each flush. */
+export function readCounterStats(sql: SqlStorage, now: number): CounterSnapshot {
+  return fromCounters(sql, readCounters(sql), now);
+}
+
+function fromCounters(sql: SqlStorage, values: Map<string, number>, now: number): CounterSnapshot {
+  const get = (key: string) => values.get(key) ?? 0;
   const byQueue: Record<string, number> = {};
   for (const [key, value] of values) if (key.startsWith("queue:")) byQueue[key.slice(6)] = value;
   const byClass = Object.fromEntries(FAILURE_CLASSES.map((c) => [c, get(counterKey.byClass(c))])) as Record<FailureClass, number>;

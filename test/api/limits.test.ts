@@ -17,25 +17,30 @@ async function fetchWith(environment: Env, request: Request): Promise<Response> 
   return res;
 }
 
+/**
+ * Sends until the first 429, each other answer a 200. The windows are fixed: a burst that
+ * straddles a boundary gets up to two windows' worth, so it stops after 2 × limit + 1.
+ */
+async function untilLimited(request: () => Promise<Response>, limit: number): Promise<{ ok: number; limited: Response | null }> {
+  let ok = 0;
+  for (let sent = 0; sent < 2 * limit + 1; sent++) {
+    const res = await request();
+    if (res.status === 429) return { ok, limited: res };
+    expect(res.status).toBe(200);
+    ok++;
+    await res.arrayBuffer();
+  }
+  return { ok, limited: null };
+}
+
 describe("rate limit", () => {
   it("answers 429 with Retry-After once a token spends its window, and only that token", async () => {
     const tenant = uniqueTenant("rl");
     const { token } = await createToken(tenant, "busy");
-    let ok = 0;
-    let limited: Response | null = null;
     // Straight into the handler: exports.default.fetch slows down with every call in the pool.
     const request = () =>
       fetchWith(env, new Request("http://local/api/openapi.json", { headers: { authorization: `Bearer ${token}` } }));
-    // The windows are fixed: a burst that straddles a boundary gets up to two windows' worth.
-    for (let sent = 0; sent < 2 * LIMIT + 1 && !limited; sent++) {
-      const res = await request();
-      if (res.status === 429) limited = res;
-      else {
-        expect(res.status).toBe(200);
-        ok++;
-        await res.arrayBuffer();
-      }
-    }
+    const { ok, limited } = await untilLimited(request, LIMIT);
     expect(limited).not.toBeNull();
     expect(ok).toBeGreaterThanOrEqual(LIMIT);
     const retryAfter = Number(limited!.headers.get("retry-after"));
@@ -56,17 +61,7 @@ describe("the admin token's rate limit", () => {
     const adminToken = `admin-${crypto.randomUUID()}`;
     const adminEnv = { ...env, ADMIN_TOKEN: adminToken };
     const request = () => fetchWith(adminEnv, new Request("http://local/api/openapi.json", { headers: { authorization: `Bearer ${adminToken}` } }));
-    let ok = 0;
-    let limited: Response | null = null;
-    for (let sent = 0; sent < 2 * ADMIN_LIMIT + 1 && !limited; sent++) {
-      const res = await request();
-      if (res.status === 429) limited = res;
-      else {
-        expect(res.status).toBe(200);
-        ok++;
-        await res.arrayBuffer();
-      }
-    }
+    const { ok, limited } = await untilLimited(request, ADMIN_LIMIT);
     expect(ok).toBeGreaterThanOrEqual(ADMIN_LIMIT);
     expect(ok).toBeGreaterThan(2 * LIMIT);
     expect(limited?.status).toBe(429);
