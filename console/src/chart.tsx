@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import { api, tenantQuery, type Series } from "./api";
 import { useInterval, useLoad } from "./hooks";
 import { useLive, useLiveChange } from "./live";
-import { ErrorNote, num } from "./ui";
+import { ErrorNote, Loading, num } from "./ui";
 
 const RANGES = [
   { key: "minutes", label: "Last hour", tick: (d: Date) => d.toISOString().slice(11, 16) },
@@ -35,7 +35,9 @@ export function FailureChart({ tenant, group }: { tenant: string; group?: string
         </div>
       </div>
       <ErrorNote error={series.error} action="load the series" />
-      {data ? <Bars counts={data.counts} start={Date.parse(data.start)} stepMs={data.stepSeconds * 1000} tick={chosen.tick} label={`${chosen.label}: ${num(total)} failures`} /> : null}
+      {data ? <Bars counts={data.counts} start={Date.parse(data.start)} stepMs={data.stepSeconds * 1000} tick={chosen.tick} label={`${chosen.label}: ${num(total)} failures`} /> : series.error ? null : (
+        <Loading what="the series" />
+      )}
     </section>
   );
 }

@@ -254,6 +254,9 @@ describe("the operator console", () => {
     await tab.page.waitForURL(/\/console\/tenants\/globex$/);
     await tab.page.getByRole("navigation", { name: "Main" }).waitFor();
     expect(await tab.page.getByRole("link", { name: "Tokens" }).count()).toBe(0);
+    // as its user sees it: counters loaded, live updates connected
+    await tab.page.getByText("Recovery queue").waitFor();
+    await tab.page.getByRole("status", { name: "Live updates: live" }).waitFor();
     await tab.shot("10-tenant-token-dark");
     await tab.page.getByRole("button", { name: "Sign out" }).click();
     await tab.page.getByLabel("Token").waitFor();
