@@ -7,6 +7,7 @@ import { DurableObject } from "cloudflare:workers";
 import { FailureLedger } from "../src/failure-ledger";
 import { addToCounters } from "../src/ledger/counters";
 import { LISTS_FROM_FAILURES } from "../src/ledger/order-lists";
+import { recentFromFailures } from "../src/ledger/recent";
 import type { FailureInput } from "../src/model";
 import { meterEnv, meterFor, meterStorage, sim, type Meter } from "./meter";
 
@@ -148,6 +149,8 @@ export class MeteredLedger extends FailureLedger {
       );
       sql.exec(`DELETE FROM order_lists`);
       sql.exec(LISTS_FROM_FAILURES);
+      sql.exec(`DELETE FROM recent`);
+      for (const statement of recentFromFailures(String(sim.now))) sql.exec(statement);
       addToCounters(sql, counters);
     });
     this.meter.settle("fill");

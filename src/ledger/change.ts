@@ -9,6 +9,7 @@ import type { LiveChange } from "./live/feed";
 import { saveBuckets, type Bucket } from "./notify/users";
 import { ListAppends, statusChanged } from "./order-lists";
 import { touchOutbox, writeOutbox } from "./outbox";
+import { RecentAppends } from "./recent";
 import { Circuits } from "./recovery/circuit";
 import { scheduleIfAbsent } from "./scheduler";
 import type { LedgerSettings } from "./setup";
@@ -17,6 +18,8 @@ export class Change {
   readonly deltas = new CounterDeltas();
   /** Entries for the order lists (one row per list per change; see order-lists.ts). */
   readonly lists = new ListAppends();
+  /** Entries for the time order (one row per change; see recent.ts). */
+  readonly recent = new RecentAppends();
   /** The users' notice buckets read or written in this change (notify/users.ts). */
   readonly buckets = new Map<string, Bucket>();
   /** What live sockets hear about once the change is durable. */
@@ -81,6 +84,7 @@ export class Change {
     saveBuckets(this);
     this.deltas.apply(this.sql, this.now);
     for (const [status, jobs] of this.statuses) statusChanged(this.sql, [...jobs], status, this.now);
+    this.recent.write(this.sql, this.lists, this.now);
     this.lists.write(this.sql, this.now);
     if (this.archived && this.archived.occurrences.length > 0) {
       writeOutbox(this.sql, this.archived.firstId, this.now, this.archived.occurrences, this.notices);

@@ -18,12 +18,14 @@ export const orderList = {
   group: (fingerprint: string) => `g:${fingerprint}`,
   class: (c: FailureClass) => `c:${c}`,
   status: (s: FailureStatus) => `s:${s}`,
+  /** failures dated ahead of the ledger's clock when recorded (see recent.ts) */
+  ahead: "a:ahead",
 };
 
 /** Entries per list row: far below the 2 MB row limit. */
 const ENTRIES_PER_ROW = 1_000;
 /** Pruning scans the lists: do it once per this much failure time evicted, not per pass. */
-const PRUNE_STEP_MS = 3600_000;
+export const PRUNE_STEP_MS = 3600_000;
 
 /** Fills the lists from the failures held, ENTRIES_PER_ROW ids a row, each row dated by its newest failure. */
 export const LISTS_FROM_FAILURES = `INSERT INTO order_lists (list, seq, at, entries)
@@ -93,11 +95,12 @@ export function listEntries(storage: SqlStorage, list: string, before?: { lastFa
     .map((r) => [r.job_id, r.at]);
 }
 
+export const listsPrunedBelow = (storage: SqlStorage) => Number(readState(storage, "order_lists_pruned_below") ?? 0);
+
 /** Drops list rows older than every failure still held (see the top of this file). */
 export function pruneLists(storage: SqlStorage, oldestHeld: number | null): void {
   const below = oldestHeld ?? Number.MAX_SAFE_INTEGER;
-  const prunedBelow = Number(readState(storage, "order_lists_pruned_below") ?? 0);
-  if (below - prunedBelow < PRUNE_STEP_MS) return;
+  if (below - listsPrunedBelow(storage) < PRUNE_STEP_MS) return;
   run(storage, sql`DELETE FROM order_lists WHERE at < ${below}`);
   writeState(storage, "order_lists_pruned_below", String(below));
 }

@@ -6,6 +6,7 @@ import { fieldsOf, type ErrorInfo, type FailureClass, type FailureColumns, type 
 import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../sql";
 import { counterKey, readCounter } from "./counters";
 import { listEntries, orderList } from "./order-lists";
+import { newestFirst, type Listed } from "./recent";
 import { POISON_STREAK } from "./recovery/planner";
 
 export interface FailureFilter {
@@ -122,7 +123,6 @@ export const SCAN_BUDGET = 10_000;
 export const SEARCH_SCAN_BUDGET = 5_000;
 
 const summaryColumns = sql.raw(SUMMARY_COLUMNS);
-const newestFirst = sql.raw(`ORDER BY last_failed_at DESC, job_id DESC`);
 
 export function listFailures(
   storage: SqlStorage,
@@ -134,25 +134,27 @@ export function listFailures(
   const filters = [...filterClauses(query), ...searchClauses(query)];
   const list = shortList(storage, query, scanBudget);
   if (list) return listedPage(storage, tenantId, list, query, filters);
-  const position = query.after ? sql`WHERE (last_failed_at, job_id) < (${query.after.lastFailedAt}, ${query.after.jobId})` : sql``;
-  // The newest failures after the cursor, at most scanBudget of them (the recent index walks them in order).
-  const source =
-    filters.length === 0
-      ? sql`SELECT ${summaryColumns} FROM failures ${position}`
-      : sql`SELECT ${summaryColumns} FROM (SELECT * FROM failures ${position} ${newestFirst} LIMIT ${scanBudget})
-            WHERE ${sql.join(filters, " AND ")}`;
-  const rows = run<FailureRow>(storage, sql`${source} ${newestFirst} LIMIT ${query.limit + 1}`).toArray();
-  const page = rows.slice(0, query.limit);
-  const items = page.map((row) => toSummary(tenantId, row));
+  // The newest failures after the cursor in time order; a filtered page looks at scanBudget of them.
+  const matched: Listed[] = [];
+  let looked = 0;
+  let lastLooked: Listed | null = null;
+  let budgetSpent = false;
+  for (const failure of newestFirst(storage, query.after, filters.length > 0 ? sql.join(filters, " AND ") : undefined)) {
+    if (filters.length > 0 && looked === scanBudget) {
+      budgetSpent = true;
+      break;
+    }
+    looked++;
+    lastLooked = failure;
+    if (failure.matches) matched.push(failure);
+    if (matched.length > query.limit) break;
+  }
+  const page = matched.slice(0, query.limit);
+  const items = failureSummaries(storage, tenantId, page.map((f) => f.jobId));
   const last = page[page.length - 1];
-  if (rows.length > query.limit && last) return { items, next: { lastFailedAt: last.last_failed_at, jobId: last.job_id } };
-  if (filters.length === 0) return { items, next: null };
+  if (matched.length > query.limit && last) return { items, next: { lastFailedAt: last.lastFailedAt, jobId: last.jobId } };
   // Short page: if the budget ran out before the failures did, go on from the last one looked at.
-  const [edge, beyond] = run<{ last_failed_at: number; job_id: string }>(
-    storage,
-    sql`SELECT last_failed_at, job_id FROM failures ${position} ${newestFirst} LIMIT 2 OFFSET ${scanBudget - 1}`,
-  ).toArray();
-  return { items, next: edge && beyond ? { lastFailedAt: edge.last_failed_at, jobId: edge.job_id } : null };
+  return { items, next: budgetSpent && lastLooked ? { lastFailedAt: lastLooked.lastFailedAt, jobId: lastLooked.jobId } : null };
 }
 
 /**

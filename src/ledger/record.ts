@@ -86,6 +86,7 @@ export function recordFailures(
       const after = afterUpdate(existing, f, p, recentKeys, notifyUser);
       known.set(f.jobId, after);
       listed(lists, f.jobId, after, f.lastFailedAt >= existing.last_failed_at);
+      if (f.lastFailedAt > existing.last_failed_at) c.recent.moved(f.jobId, f.lastFailedAt);
       occurrences.push({ failure: f, previousStatus: existing.status, status: p.status, notifyUser });
       deltas.add(counterKey.attemptsSum, f.attempts);
       deltas.move(counterKey.byStatus(existing.status), counterKey.byStatus(p.status));
@@ -101,6 +102,7 @@ export function recordFailures(
       const after = afterInsert(f, p, notifyUser);
       known.set(f.jobId, after);
       listed(lists, f.jobId, after, true);
+      c.recent.moved(f.jobId, f.lastFailedAt);
       occurrences.push({ failure: f, previousStatus: null, status: p.status, notifyUser });
       deltas.add(counterKey.total, 1);
       deltas.add(counterKey.rows, 1);

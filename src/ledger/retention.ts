@@ -2,9 +2,10 @@
 // failure is added to the `evicted` counter, and lifetime counters stay as they were. Only rows
 // the outbox has flushed to D1 and R2 may leave.
 
-import { run, sql } from "../sql";
+import { fitting, run, sql } from "../sql";
 import { addToCounters, counterKey, readCounter } from "./counters";
-import { pruneLists } from "./order-lists";
+import { PRUNE_STEP_MS, listsPrunedBelow, pruneLists } from "./order-lists";
+import { firstRowOldest, heldSince, oldestRows, rewriteRow, type Entry } from "./recent";
 import { lowestPendingId } from "./outbox";
 import { isScheduled, scheduleAt, unschedule } from "./scheduler";
 
@@ -18,19 +19,57 @@ const EVICT_CHUNK = 5_000;
 /** How soon to look again when eviction waits for the outbox to flush. */
 const BLOCKED_RETRY_MS = 60_000;
 
-function evictOldest(storage: SqlStorage, flushedBelow: number, olderThan: number, limit: number): number {
-  if (limit <= 0) return 0;
-  const evicted = run(
-    storage,
-    sql`DELETE FROM failures WHERE job_id IN (
-          SELECT job_id FROM failures WHERE last_failed_at < ${olderThan} AND outbox_seq < ${flushedBelow}
-          ORDER BY last_failed_at, job_id LIMIT ${limit}) RETURNING job_id`,
-  ).toArray().length;
+/**
+ * Evicts, oldest first in the time order, flushed failures beyond the row bound or dated before
+ * `cutoff`, at most EVICT_CHUNK of them. Stops at the first row of the list with nothing older
+ * than the cutoff once the row bound holds: a failure that arrived late (dated before failures
+ * recorded ahead of it) leaves with the rows before it, not before them.
+ */
+function evictOldest(storage: SqlStorage, flushedBelow: number, cutoff: number, over: number): number {
+  let evicted = 0;
+  let looked = 0;
+  for (const row of oldestRows(storage)) {
+    if ((over <= 0 && row.oldest >= cutoff) || evicted >= EVICT_CHUNK || looked >= 2 * EVICT_CHUNK) break;
+    looked += row.entries.length;
+    const held = heldEntries(storage, row.entries);
+    const leave: string[] = [];
+    const stay: Entry[] = [];
+    for (const e of held.entries) {
+      const due = over > 0 || e[1] < cutoff;
+      if (due && held.outboxSeq.get(e[0])! < flushedBelow && evicted + leave.length < EVICT_CHUNK) {
+        leave.push(e[0]);
+        over--;
+      } else stay.push(e);
+    }
+    for (const chunk of fitting(leave, 1)) run(storage, sql`DELETE FROM failures WHERE job_id IN ${sql.list(chunk)}`);
+    evicted += leave.length;
+    if (stay.length < row.entries.length) rewriteRow(storage, row.seq, stay);
+  }
   addToCounters(storage, [
     [counterKey.evicted, evicted],
     [counterKey.rows, -evicted],
   ]);
   return evicted;
+}
+
+/** A row's entries still current, oldest first, and the outbox row each failure waits on. */
+function heldEntries(storage: SqlStorage, entries: readonly Entry[]): { entries: Entry[]; outboxSeq: Map<string, number> } {
+  const current = new Map<string, { at: number; outboxSeq: number }>();
+  for (const chunk of fitting(entries, 1)) {
+    const rows = run<{ job_id: string; last_failed_at: number; outbox_seq: number }>(
+      storage,
+      sql`SELECT job_id, last_failed_at, outbox_seq FROM failures WHERE job_id IN ${sql.list(chunk.map((e) => e[0]))}`,
+    );
+    for (const r of rows) current.set(r.job_id, { at: r.last_failed_at, outboxSeq: r.outbox_seq });
+  }
+  const seen = new Set<string>();
+  const held = entries.filter(([jobId, at]) => {
+    if (current.get(jobId)?.at !== at || seen.has(jobId)) return false;
+    seen.add(jobId);
+    return true;
+  });
+  held.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return { entries: held, outboxSeq: new Map([...current].map(([id, c]) => [id, c.outboxSeq])) };
 }
 
 const liveRows = (storage: SqlStorage) => readCounter(storage, counterKey.rows);
@@ -42,11 +81,10 @@ const liveRows = (storage: SqlStorage) => readCounter(storage, counterKey.rows);
 export function applyRetention(storage: SqlStorage, policy: RetentionPolicy, now: number): number {
   const flushedBelow = lowestPendingId(storage) ?? Number.MAX_SAFE_INTEGER;
   const cutoff = now - policy.maxAgeMs;
-  let evicted = evictOldest(storage, flushedBelow, Number.MAX_SAFE_INTEGER, Math.min(liveRows(storage) - policy.maxRows, EVICT_CHUNK));
-  evicted += evictOldest(storage, flushedBelow, cutoff, EVICT_CHUNK);
+  const evicted = evictOldest(storage, flushedBelow, cutoff, liveRows(storage) - policy.maxRows);
 
-  const oldest = run<{ at: number | null }>(storage, sql`SELECT MIN(last_failed_at) AS at FROM failures`).one().at;
-  if (evicted > 0) pruneLists(storage, oldest);
+  const oldest = firstRowOldest(storage);
+  if (evicted > 0 && (oldest === null || oldest - listsPrunedBelow(storage) >= PRUNE_STEP_MS)) pruneLists(storage, heldSince(storage));
   if (oldest === null) {
     unschedule(storage, "retention", "ledger");
     return evicted;

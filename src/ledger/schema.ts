@@ -2,6 +2,7 @@
 // applied version lives in ledger_meta (PRAGMA user_version is not available in DO SQLite).
 
 import { LISTS_FROM_FAILURES } from "./order-lists";
+import { RECENT_TABLE, recentFromFailures } from "./recent";
 
 export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
   // v1: failures, groups, lifetime counters and the rolling 24 h window
@@ -190,6 +191,8 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
     `INSERT INTO counter_totals (id, totals) SELECT 1, json_group_object(key, value) FROM counters`,
     `DROP TABLE counters`,
   ],
+  // v11: the time order as an append-only list (see recent.ts) instead of an index entry per failure
+  [RECENT_TABLE, ...recentFromFailures(), `DROP INDEX failures_recent`],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

@@ -10,7 +10,7 @@ import { FailureLedger } from "../../src/failure-ledger";
 import { listFailures, type FailureFilter } from "../../src/ledger/queries";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
-import { counterRowsAsBeforeV10 } from "../support/schema";
+import { counterRowsAsBeforeV10, timeOrderAsBeforeV11 } from "../support/schema";
 
 describe("ledger schema v8", () => {
   it("upgrades a v7 ledger, whose outbox sequence is a counter, without reusing an outbox id", async () => {
@@ -23,6 +23,7 @@ describe("ledger schema v8", () => {
       // What v7 code left: the sequence among the counters, at version 7, the outbox not yet flushed.
       const next = sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = 'outbox_next'`).one().value;
       sql.exec(`DELETE FROM ledger_state WHERE key = 'outbox_next'`);
+      timeOrderAsBeforeV11(sql);
       counterRowsAsBeforeV10(sql);
       sql.exec(`INSERT INTO counters (key, value) VALUES ('outbox_next', ?)`, Number(next));
       sql.exec(`DROP TABLE order_lists`); // added by v9
@@ -62,6 +63,7 @@ describe("ledger schema v9 and v10", () => {
 
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
+      timeOrderAsBeforeV11(sql);
       counterRowsAsBeforeV10(sql);
       sql.exec(`UPDATE ledger_meta SET value = 9 WHERE key = 'schema_version'`);
       expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM counters`).one().n).toBeGreaterThan(5);
@@ -129,6 +131,7 @@ describe("ledger schema v9 and v10", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       // What v8 code left: the same tables without the order lists, at version 8.
+      timeOrderAsBeforeV11(sql);
       sql.exec(`DROP TABLE order_lists`);
       counterRowsAsBeforeV10(sql);
       sql.exec(`UPDATE ledger_meta SET value = 8 WHERE key = 'schema_version'`);

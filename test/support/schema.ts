@@ -4,3 +4,10 @@ export function counterRowsAsBeforeV10(sql: SqlStorage): void {
   sql.exec(`INSERT INTO counters (key, value) SELECT key, value FROM json_each((SELECT totals FROM counter_totals))`);
   sql.exec(`DROP TABLE counter_totals`);
 }
+
+/** Puts the time order back as ledgers before schema v11 kept it: an index on the failures. */
+export function timeOrderAsBeforeV11(sql: SqlStorage): void {
+  sql.exec(`DROP TABLE recent`);
+  sql.exec(`DELETE FROM order_lists WHERE list = 'a:ahead'`);
+  sql.exec(`CREATE INDEX failures_recent ON failures (last_failed_at, job_id)`);
+}

@@ -1,0 +1,143 @@
+// The ledger's time order (ledger v11): an append-only list of job ids, one row per change,
+// instead of an index entry per failure. Pages read from it must agree with a scan of the
+// failures in every case the list makes hard: failures arriving late, repeats that move a
+// failure to the top, a failure dated far ahead of the clock, and a ledger written by v10 code.
+
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { FailureLedger } from "../../src/failure-ledger";
+import { listFailures, type FailureQuery } from "../../src/ledger/queries";
+import { applyRetention } from "../../src/ledger/retention";
+import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
+import type { FailureInput } from "../../src/model";
+import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
+import { timeOrderAsBeforeV11 } from "../support/schema";
+
+const MINUTE = 60_000;
+
+/** Every page of `query`, following its cursors; the job ids in the order served. */
+function walk(sql: SqlStorage, tenant: string, query: Omit<FailureQuery, "limit">, limit: number, scanBudget?: number): string[] {
+  const ids: string[] = [];
+  let after: FailureQuery["after"];
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = listFailures(sql, tenant, { ...query, limit, after }, scanBudget);
+    ids.push(...page.items.map((i) => i.jobId));
+    if (!page.next) return ids;
+    after = page.next;
+  }
+  throw new Error("the cursor never ended");
+}
+
+/** The same failures by a scan, newest first. */
+function scanned(sql: SqlStorage, where = "1"): string[] {
+  return sql
+    .exec<{ job_id: string }>(`SELECT job_id FROM failures WHERE ${where} ORDER BY last_failed_at DESC, job_id DESC`)
+    .toArray()
+    .map((r) => r.job_id);
+}
+
+/** Three batches a minute apart; the second brings failures dated before the first's, a repeat, and one dated a day ahead. */
+async function recordOutOfOrder(stub: DurableObjectStub<FailureLedger>, t: number): Promise<void> {
+  const at = (id: string, lastFailedAt: number, extra: Partial<FailureInput> = {}) =>
+    failureInput({ jobId: id, lastFailedAt, firstFailedAt: lastFailedAt, queue: Number(id.slice(1)) % 3 === 0 ? "mail" : "jobs", ...extra });
+  await tuneLedger(stub, { now: t + MINUTE });
+  await stub.record(Array.from({ length: 40 }, (_, i) => at(`a${i}`, t + i * 1000)));
+  await tuneLedger(stub, { now: t + 2 * MINUTE });
+  await stub.record([
+    ...Array.from({ length: 30 }, (_, i) => at(`b${i}`, t + 10_500 + i * 1000)), // late: among the first batch's times
+    at("a3", t + 2 * MINUTE - 1, { occurrenceKey: "again" }), // a repeat: a3 moves to the top
+    at("ahead", t + 2 * MINUTE + 24 * 60 * MINUTE), // a clock a day fast
+  ]);
+  await tuneLedger(stub, { now: t + 3 * MINUTE });
+  await stub.record(Array.from({ length: 20 }, (_, i) => at(`c${i}`, t + 2 * MINUTE + i * 1000)));
+}
+
+describe("the time order", () => {
+  it("serves every page newest first as a scan would, with late, repeated and ahead-dated failures", async () => {
+    const tenant = uniqueTenant("order");
+    const stub = ledger(tenant);
+    await recordOutOfOrder(stub, FUTURE);
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      const all = scanned(sql);
+      expect(all).toHaveLength(91);
+      expect([all[0], all[21]]).toEqual(["ahead", "a3"]);
+      for (const limit of [1, 7, 50]) expect(walk(sql, tenant, {}, limit), `limit ${limit}`).toEqual(all);
+      // A filtered page looks at no more than its budget, and its cursor goes on from there.
+      for (const budget of [5, 13, 10_000]) expect(walk(sql, tenant, { queue: "mail" }, 4, budget), `budget ${budget}`).toEqual(scanned(sql, `queue = 'mail'`));
+      const first = listFailures(sql, tenant, { queue: "mail", limit: 50 }, 5);
+      expect(first.items.map((i) => i.jobId)).toEqual(all.slice(0, 5).filter((id) => scanned(sql, `queue = 'mail'`).includes(id)));
+      expect(first.next).toMatchObject({ jobId: all[4] });
+      // No index on the failures: the list is the only order kept per failure.
+      expect(sql.exec(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'failures'`).toArray()).toEqual([]);
+      expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM recent`).one().n).toBe(3);
+    });
+  });
+
+  it("evicts oldest first, by the row bound and by age, and keeps the rest in order", async () => {
+    const tenant = uniqueTenant("order-evict");
+    const stub = ledger(tenant);
+    const t = FUTURE;
+    await tuneLedger(stub, { flushDelayMs: 0 });
+    await recordOutOfOrder(stub, t);
+    await runFlush(stub);
+    // Held to 60 rows: the 32 oldest of the first batch leave. The second batch's failures, dated
+    // among them but recorded later, leave with the rows recorded before them, not before them.
+    await tuneLedger(stub, { now: t + 3 * MINUTE, retention: { maxRows: 60 } });
+    await stub.record([failureInput({ jobId: "d0", lastFailedAt: t + 3 * MINUTE })]);
+    await runFlush(stub);
+    const expectHeld = (count: number) =>
+      runInDurableObject(stub, (_instance: FailureLedger, state) => {
+        const sql = state.storage.sql;
+        const all = scanned(sql);
+        expect(all).toHaveLength(count);
+        expect(walk(sql, tenant, {}, 9)).toEqual(all);
+        return all;
+      });
+    const held = await expectHeld(60);
+    const first = Array.from({ length: 40 }, (_, i) => `a${i}`);
+    expect(first.filter((id) => held.includes(id))).toEqual(["a3", "a33", "a34", "a35", "a36", "a37", "a38", "a39"]);
+    expect(held).toContain("b0");
+    expect(await stub.stats()).toMatchObject({ total: 92, rows: 60, evicted: 32 });
+
+    // A day and ten minutes later, by age: everything but the failure dated a day ahead leaves.
+    const day = 24 * 60 * MINUTE;
+    const evicted = await runInDurableObject(stub, (_instance: FailureLedger, state) =>
+      applyRetention(state.storage.sql, { maxRows: 1000, maxAgeMs: day }, t + day + 10 * MINUTE),
+    );
+    expect(evicted).toBe(59);
+    expect(await expectHeld(1)).toEqual(["ahead"]);
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      expect(sql.exec(`SELECT entries FROM recent`).toArray()).toEqual([{ entries: JSON.stringify([["ahead", t + 2 * MINUTE + day]]) }]);
+      expect(sql.exec<{ due_at: number }>(`SELECT due_at FROM due_work WHERE kind = 'retention'`).one().due_at).toBe(t + 2 * MINUTE + 2 * day);
+    });
+  });
+
+  it("upgrades a v10 ledger: the index's order moves to the list, pages and cursors unchanged", async () => {
+    const tenant = uniqueTenant("v10");
+    const stub = ledger(tenant);
+    // Dated by the real clock, as the migration's ahead list judges by it.
+    const t = Date.now() - 3600_000;
+    await recordOutOfOrder(stub, t);
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      const before = walk(sql, tenant, {}, 7);
+      // What v10 code left: the index, no list, at version 10.
+      timeOrderAsBeforeV11(sql);
+      sql.exec(`UPDATE ledger_meta SET value = 10 WHERE key = 'schema_version'`);
+
+      new FailureLedger(state, env);
+      expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
+      expect(sql.exec(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'failures'`).toArray()).toEqual([]);
+      expect(walk(sql, tenant, {}, 7)).toEqual(before);
+      expect(walk(sql, tenant, { queue: "jobs" }, 4, 9)).toEqual(scanned(sql, `queue = 'jobs'`));
+    });
+    // Recording goes on appending to the upgraded list.
+    await stub.record([failureInput({ jobId: "after", lastFailedAt: t + 4 * MINUTE })]);
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      expect(walk(state.storage.sql, tenant, {}, 50).slice(0, 3)).toEqual(["ahead", "after", "c19"]);
+    });
+  });
+});
