@@ -6,7 +6,7 @@ import { fieldsOf, type ErrorInfo, type FailureClass, type FailureColumns, type 
 import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../sql";
 import { counterKey, readCounter } from "./counters";
 import { listEntries, orderList } from "./order-lists";
-import { newestFirst, type Listed } from "./recent";
+import { newestMatching } from "./recent";
 import { POISON_STREAK } from "./recovery/planner";
 
 export interface FailureFilter {
@@ -120,7 +120,7 @@ export const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, a
  */
 export const SCAN_BUDGET = 10_000;
 /** A search matches each body by LIKE, so its page looks at fewer: the same bound in time. */
-export const SEARCH_SCAN_BUDGET = 5_000;
+export const SEARCH_SCAN_BUDGET = 2_000;
 
 const summaryColumns = sql.raw(SUMMARY_COLUMNS);
 
@@ -134,27 +134,14 @@ export function listFailures(
   const filters = [...filterClauses(query), ...searchClauses(query)];
   const list = shortList(storage, query, scanBudget);
   if (list) return listedPage(storage, tenantId, list, query, filters);
-  // The newest failures after the cursor in time order; a filtered page looks at scanBudget of them.
-  const matched: Listed[] = [];
-  let looked = 0;
-  let lastLooked: Listed | null = null;
-  let budgetSpent = false;
-  for (const failure of newestFirst(storage, query.after, filters.length > 0 ? sql.join(filters, " AND ") : undefined)) {
-    if (filters.length > 0 && looked === scanBudget) {
-      budgetSpent = true;
-      break;
-    }
-    looked++;
-    lastLooked = failure;
-    if (failure.matches) matched.push(failure);
-    if (matched.length > query.limit) break;
-  }
-  const page = matched.slice(0, query.limit);
-  const items = failureSummaries(storage, tenantId, page.map((f) => f.jobId));
+  // The newest failures after the cursor in time order; a filtered page looks at about scanBudget of them.
+  const filter = filters.length > 0 ? sql.join(filters, " AND ") : undefined;
+  const walk = newestMatching(storage, query.limit + 1, query.after, filter, scanBudget);
+  const page = walk.found.slice(0, query.limit);
+  const items = failureSummaries(storage, tenantId, page.map(([jobId]) => jobId));
   const last = page[page.length - 1];
-  if (matched.length > query.limit && last) return { items, next: { lastFailedAt: last.lastFailedAt, jobId: last.jobId } };
-  // Short page: if the budget ran out before the failures did, go on from the last one looked at.
-  return { items, next: budgetSpent && lastLooked ? { lastFailedAt: lastLooked.lastFailedAt, jobId: lastLooked.jobId } : null };
+  if (walk.found.length > query.limit && last) return { items, next: { lastFailedAt: last[1], jobId: last[0] } };
+  return { items, next: walk.resume };
 }
 
 /**

@@ -3,9 +3,9 @@
 // it newest first, retention oldest first.
 //
 // A row's `at` is the latest entry time in it and every row before it (a running maximum), so
-// rows read newest first by seq never hold an entry later than the next row's `at`: an entry can
-// be handed out once the row after it is known to be dated earlier. Failures arriving late (dated
-// before failures already recorded) cost only a few more rows read. An entry dated more than
+// no entry dated after row k-1's `at` lies in a row before k: a page reads the list in steps, one
+// per row, newest first (see newestMatching). Failures arriving late (dated before failures
+// already recorded) cost only a few more rows read. An entry dated more than
 // AHEAD_MS past the ledger's clock does not raise `at` (one bad clock would otherwise date every
 // later row in the future); it also goes to the `ahead` order list, which every read merges whole.
 //
@@ -22,9 +22,9 @@ export type Entry = [string, number];
 
 /** A failure time this far past the ledger's clock is not trusted to date its row. */
 export const AHEAD_MS = 5 * 60_000;
-/** Entries per row when the list is filled from the failures held. */
-const ENTRIES_PER_ROW = 1_000;
-/** Rows read per statement. */
+/** Entries per row when the list is filled from the failures held: as many as a batch of record() writes. */
+const ENTRIES_PER_ROW = 100;
+/** Rows (their dates, or their entries when retention walks them) read per statement. */
 const ROWS_PER_READ = 8;
 
 export const RECENT_TABLE = `CREATE TABLE recent (
@@ -84,81 +84,130 @@ function appendRecent(storage: SqlStorage, entries: readonly Entry[], now: numbe
   return ahead;
 }
 
-const newestFirstOrder = (a: Entry, b: Entry) => b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
+export interface Walk {
+  /** The failures found, newest first by (last_failed_at, job_id). */
+  found: Entry[];
+  /** Where to go on from when the budget ran out before the failures did. */
+  resume: PageCursor | null;
+}
 
-export interface Listed {
-  jobId: string;
-  lastFailedAt: number;
-  /** Whether the failure matches the filter it was read with (true without one). */
-  matches: boolean;
+const MIN = Number.MIN_SAFE_INTEGER;
+const MAX = Number.MAX_SAFE_INTEGER;
+const newestFirstOrder = (a: Entry, b: Entry) => b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
+const isAfter = (e: Entry, before?: PageCursor) =>
+  !before || e[1] < before.lastFailedAt || (e[1] === before.lastFailedAt && e[0] < before.jobId);
+
+/**
+ * Up to `want` failures held that match `filter`, newest first, after `before`. With a filter, it
+ * looks at no more than `budget` failures, then says where to resume.
+ *
+ * It goes by steps: the step of row k hands out the entries dated after row k+1's `at` and up to
+ * row k's, which only row k and the rows after it can hold (and of those, only rows whose
+ * `oldest` is no later). Each step is one statement: the entries, their failures and the filter
+ * are matched in SQLite, and only what the page takes comes back.
+ */
+export function newestMatching(storage: SqlStorage, want: number, before?: PageCursor, filter?: Sql, budget = Infinity): Walk {
+  const found: Entry[] = [];
+  let looked = 0;
+  const ahead = aheadEntries(storage, filter).filter((e) => isAfter(e.entry, before));
+  let row = (before ? stepRowAt(storage, before.lastFailedAt) : null) ?? newestRow(storage);
+  let top = MAX;
+  for (;;) {
+    const next = row ? run<{ seq: number; at: number }>(storage, sql`SELECT seq, at FROM recent WHERE seq < ${row.seq} ORDER BY seq DESC LIMIT 1`).toArray()[0] : undefined;
+    const bound = next?.at ?? MIN;
+    const aheadInStep = ahead.filter((e) => e.entry[1] > bound && e.entry[1] <= top);
+    const step = row ? stepEntries(row.seq, Math.min(top, row.at), bound, before) : null;
+    const need = want - found.length;
+    if (!filter) {
+      const taken = step
+        ? run<{ job_id: string; last_failed_at: number }>(
+            storage,
+            sql`SELECT f.job_id, f.last_failed_at ${step} ORDER BY f.last_failed_at DESC, f.job_id DESC LIMIT ${need}`,
+          )
+            .toArray()
+            .map((r): Entry => [r.job_id, r.last_failed_at])
+        : [];
+      found.push(...[...taken, ...aheadInStep.map((e) => e.entry)].sort(newestFirstOrder).slice(0, need));
+      if (found.length >= want) return { found, resume: null };
+    } else {
+      // One pass over the step: the matches among the first `remaining` entries of it (newest
+      // first), how many it holds (`n`), and the last one looked at (`down` = the cut).
+      const remaining = Number.isFinite(budget) ? Math.max(budget - looked - aheadInStep.length, 1) : MAX;
+      const rows = step
+        ? run<{ job_id: string; last_failed_at: number; m: number; n: number; down: number }>(
+            storage,
+            sql`SELECT * FROM (
+                  SELECT f.job_id, f.last_failed_at, (${filter}) AS m, COUNT(*) OVER () AS n,
+                    ROW_NUMBER() OVER (ORDER BY f.last_failed_at DESC, f.job_id DESC) AS down
+                  ${step})
+                WHERE (m = 1 AND down <= ${remaining}) OR down = MIN(${remaining}, n)`,
+          ).toArray()
+        : [];
+      const n = rows[0]?.n ?? 0;
+      const cutRow = rows.find((r) => r.down === Math.min(remaining, n));
+      const cut: Entry | null = n > remaining && cutRow ? [cutRow.job_id, cutRow.last_failed_at] : null;
+      // Ahead-dated entries of the step count only above the cut (the next page starts there).
+      const aheadSeen = cut ? aheadInStep.filter((e) => newestFirstOrder(e.entry, cut) < 0) : aheadInStep;
+      const matched = [
+        ...rows.filter((r) => r.m === 1 && r.down <= remaining).map((r): Entry => [r.job_id, r.last_failed_at]),
+        ...aheadSeen.filter((e) => e.matches).map((e) => e.entry),
+      ];
+      found.push(...matched.sort(newestFirstOrder).slice(0, need));
+      if (found.length >= want) return { found, resume: null };
+      if (cut) return { found, resume: { lastFailedAt: cut[1], jobId: cut[0] } };
+      looked += n + aheadSeen.length;
+      const looks = [...(cutRow ? [[cutRow.job_id, cutRow.last_failed_at] as Entry] : []), ...aheadSeen.map((e) => e.entry)];
+      const last = looks.sort(newestFirstOrder)[looks.length - 1];
+      const more = next !== undefined || ahead.some((e) => e.entry[1] <= bound);
+      if (looked >= budget && last && more) return { found, resume: { lastFailedAt: last[1], jobId: last[0] } };
+    }
+    if (!next) return { found, resume: null };
+    row = next;
+    top = bound;
+  }
 }
 
 /**
- * The failures held, newest first by (last_failed_at, job_id), after `before` if given, each
- * with whether it matches `filter`. Lazy: a caller that stops early reads only what it took.
+ * FROM … WHERE … of the entries still held in the rows from `seq` on, dated in (bound, top] and
+ * after `before`, joined to their failures (as `f`; a filter's columns are the failure's).
  */
-export function* newestFirst(storage: SqlStorage, before?: PageCursor, filter?: Sql): Generator<Listed> {
-  const after = (e: Entry) => !before || e[1] < before.lastFailedAt || (e[1] === before.lastFailedAt && e[0] < before.jobId);
-  const seen = new Set<string>();
-  let pending: Entry[] = [];
-  const take = (entries: readonly Entry[]) => {
-    for (const e of entries) {
-      const key = `${e[0]}\u0000${e[1]}`;
-      if (!after(e) || seen.has(key)) continue;
-      seen.add(key);
-      pending.push(e);
-    }
-    pending.sort(newestFirstOrder);
-  };
-  take(listEntries(storage, orderList.ahead));
-
-  const rows: { seq: number; at: number; entries: string }[] = [];
-  let below = Number.MAX_SAFE_INTEGER;
-  let exhausted = false;
-  const nextRow = () => {
-    if (rows.length === 0 && !exhausted) {
-      rows.push(
-        ...run<{ seq: number; at: number; entries: string }>(
-          storage,
-          sql`SELECT seq, at, entries FROM recent WHERE seq < ${below} ORDER BY seq DESC LIMIT ${sql.raw(String(ROWS_PER_READ))}`,
-        ).toArray(),
-      );
-      exhausted = rows.length < ROWS_PER_READ;
-      below = rows[rows.length - 1]?.seq ?? below;
-    }
-    return rows[0];
-  };
-
-  for (;;) {
-    const next = nextRow();
-    const bound = next?.at ?? Number.NEGATIVE_INFINITY;
-    let ready = 0;
-    while (ready < pending.length && pending[ready]![1] > bound) ready++;
-    if (ready > 0) {
-      const out = pending.slice(0, ready);
-      pending = pending.slice(ready);
-      for (const chunk of fitting(out, 1, filter?.params.length ?? 0)) yield* held(storage, chunk, filter);
-    }
-    if (!next) return;
-    rows.shift();
-    take(JSON.parse(next.entries) as Entry[]);
-  }
+function stepEntries(seq: number, top: number, bound: number, before?: PageCursor): Sql {
+  const position = before
+    ? sql` AND (f.last_failed_at < ${before.lastFailedAt} OR (f.last_failed_at = ${before.lastFailedAt} AND f.job_id < ${before.jobId}))`
+    : sql``;
+  // CROSS JOIN keeps this order: the few rows, their entries, then each failure by its key.
+  return sql`FROM recent r CROSS JOIN json_each(r.entries) j CROSS JOIN failures f
+    WHERE r.seq >= ${seq} AND r.oldest <= ${top} AND j.value ->> 1 > ${bound} AND j.value ->> 1 <= ${top}
+      AND f.job_id = j.value ->> 0 AND f.last_failed_at = j.value ->> 1${position}`;
 }
 
-/** The entries of `chunk` still current (their failure has that last_failed_at), in the chunk's order. */
-function* held(storage: SqlStorage, chunk: readonly Entry[], filter?: Sql): Generator<Listed> {
-  const found = new Map(
-    run<{ job_id: string; last_failed_at: number; m: number }>(
-      storage,
-      sql`SELECT job_id, last_failed_at, ${filter ? sql`(${filter})` : sql.raw("1")} AS m FROM failures WHERE job_id IN ${sql.list(chunk.map((e) => e[0]))}`,
-    )
-      .toArray()
-      .map((r) => [r.job_id, r]),
-  );
-  for (const [jobId, at] of chunk) {
-    const row = found.get(jobId);
-    if (row && row.last_failed_at === at) yield { jobId, lastFailedAt: at, matches: row.m === 1 };
-  }
+function newestRow(storage: SqlStorage): { seq: number; at: number } | null {
+  return run<{ seq: number; at: number }>(storage, sql`SELECT seq, at FROM recent ORDER BY seq DESC LIMIT 1`).toArray()[0] ?? null;
+}
+
+/** The row whose step holds `at`: the oldest row dated at or after it (none if every row is older). */
+function stepRowAt(storage: SqlStorage, at: number): { seq: number; at: number } | null {
+  const below = run<{ seq: number }>(storage, sql`SELECT seq FROM recent WHERE at < ${at} ORDER BY seq DESC LIMIT 1`).toArray()[0]?.seq ?? MIN;
+  return run<{ seq: number; at: number }>(storage, sql`SELECT seq, at FROM recent WHERE seq > ${below} ORDER BY seq LIMIT 1`).toArray()[0] ?? null;
+}
+
+/** The ahead list's entries still held, each with whether it matches `filter`. */
+function aheadEntries(storage: SqlStorage, filter?: Sql): { entry: Entry; matches: boolean }[] {
+  const entries = listEntries(storage, orderList.ahead);
+  return fitting(entries, 1, filter?.params.length ?? 0).flatMap((chunk) => {
+    const found = new Map(
+      run<{ job_id: string; last_failed_at: number; m: number }>(
+        storage,
+        sql`SELECT job_id, last_failed_at, ${filter ? sql`(${filter})` : sql.raw("1")} AS m FROM failures WHERE job_id IN ${sql.list(chunk.map((e) => e[0]))}`,
+      )
+        .toArray()
+        .map((r) => [r.job_id, r]),
+    );
+    return chunk.flatMap(([jobId, at]) => {
+      const row = found.get(jobId);
+      return row && row.last_failed_at === at ? [{ entry: [jobId, at] as Entry, matches: row.m === 1 }] : [];
+    });
+  });
 }
 
 export interface RecentRow {

@@ -48,7 +48,7 @@ export const listFailures = defineRoute({
   tag: "failures",
   summary: "List failures, newest first",
   description:
-    "Keyset-paginated: follow nextCursor until it is null. Filters and the search (q, field=value) combine with AND. A filtered page looks at no more than 10,000 failures (a searched one at 5,000), so it may hold fewer items than limit (even none) while nextCursor is not null: keep following it.",
+    "Keyset-paginated: follow nextCursor until it is null. Filters and the search (q, field=value) combine with AND. A filtered page looks at no more than 10,000 failures (a searched one at 2,000), so it may hold fewer items than limit (even none) while nextCursor is not null: keep following it.",
   access: "tenant:read",
   query: FailuresQuery,
   responses: { 200: { description: "One page of failures", schema: FailurePage } },
