@@ -17,8 +17,8 @@ import { countInSeries } from "./series";
 import { readState, writeState } from "./state";
 import { readCounterStats } from "./stats";
 
-/** How often D1 retention looks at a tenant that keeps flushing. */
-export const D1_RETENTION_EVERY_MS = 60 * 60 * 1000;
+/** How often D1 retention looks at a tenant that keeps flushing: once a day (see sinks/d1-retention.ts). */
+export const D1_RETENTION_EVERY_MS = 24 * 60 * 60 * 1000;
 
 /** Flush retries back off from 2 s to 5 min. */
 const flushBackoffMs = (failures: number) => Math.min(300_000, 1000 * 2 ** Math.min(failures, 9));

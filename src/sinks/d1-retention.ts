@@ -5,8 +5,9 @@
 //
 // No index serves these deletes: an index on (tenant_id, last_failed_at) would be a row written
 // per failure and per repeat, for a query that runs once a day. A pass reads the tenant's rows by
-// the primary key's tenant_id prefix instead (rows read cost a thousandth of rows written), and
-// looks at them at most once a day, so a row may outstay its bound by up to a day.
+// the primary key's tenant_id prefix instead (rows read cost a thousandth of rows written); the
+// tenant's ledger asks for a pass once a day (D1_RETENTION_EVERY_MS), so a row may outstay its
+// bound by up to a day.
 
 import { faultPoint } from "../faults";
 import type { D1Retention } from "../model";
@@ -14,16 +15,14 @@ import { inSink } from "../sink-error";
 import { prepare, sql } from "../sql";
 
 /** Rows deleted per statement per pass; a full pass asks to run again at once. */
-export const D1_PRUNE_CHUNK = 2_000;
-/** A tenant's rows are looked at no more often than this (the ledger may ask every hour). */
-export const D1_PRUNE_EVERY_MS = 24 * 60 * 60 * 1000;
-
-/** Deletes at most 2 × D1_PRUNE_CHUNK failures of the tenant; returns how many left. */
-export async function pruneTenant(db: D1Database, tenant: string, policy: D1Retention, now: number): Promise<number> {
+const D1_PRUNE_CHUNK = 2_000;
+/**
+ * Deletes at most 2 × D1_PRUNE_CHUNK failures of the tenant: how many left, and whether a full
+ * chunk left more behind (the next pass must look again at once).
+ */
+export async function pruneTenant(db: D1Database, tenant: string, policy: D1Retention, now: number): Promise<{ deleted: number; more: boolean }> {
   return inSink("d1", async () => {
     faultPoint("d1.batch", tenant);
-    const last = await prepare(db, sql`SELECT pruned_at FROM tenant_summaries WHERE tenant_id = ${tenant}`).first<{ pruned_at: number | null }>();
-    if (last?.pruned_at != null && last.pruned_at > now - D1_PRUNE_EVERY_MS) return 0;
     const cutoff = now - policy.maxAgeMs;
     const [byAge, byRows] = await db.batch([
       prepare(
@@ -52,14 +51,9 @@ export async function pruneTenant(db: D1Database, tenant: string, policy: D1Rete
         sql`DELETE FROM user_notifications WHERE tenant_id = ${tenant} AND id IN (
           SELECT id FROM user_notifications WHERE tenant_id = ${tenant} AND created_at < ${cutoff} LIMIT ${D1_PRUNE_CHUNK})`,
       ),
-      prepare(db, sql`UPDATE tenant_summaries SET pruned_at = ${now} WHERE tenant_id = ${tenant}`),
     ]);
     const aged = byAge?.meta.changes ?? 0;
     const over = byRows?.meta.changes ?? 0;
-    // A full chunk left more behind: the next pass must look again at once.
-    if (aged >= D1_PRUNE_CHUNK || over >= D1_PRUNE_CHUNK) {
-      await prepare(db, sql`UPDATE tenant_summaries SET pruned_at = NULL WHERE tenant_id = ${tenant}`).run();
-    }
-    return aged + over;
+    return { deleted: aged + over, more: aged >= D1_PRUNE_CHUNK || over >= D1_PRUNE_CHUNK };
   });
 }

@@ -6,7 +6,7 @@ import { inSink } from "../sink-error";
 import { writeFailurePoints } from "./analytics";
 import { putSegment } from "./archive";
 import { failureStatements, groupStatements, noticeStatements, summaryStatement, writeD1Batch } from "./d1";
-import { D1_PRUNE_CHUNK, pruneTenant } from "./d1-retention";
+import { pruneTenant } from "./d1-retention";
 import { shardFor } from "./shards";
 import { outboundRequest, send } from "./webhooks";
 
@@ -23,10 +23,7 @@ export function sinksFor(env: Env): LedgerSinks {
         summaryStatement(db, tenant, flush.summary, now),
       ]);
     },
-    async pruneD1(tenant, policy, now) {
-      const deleted = await pruneTenant(await shard(tenant), tenant, policy, now);
-      return { deleted, more: deleted >= D1_PRUNE_CHUNK };
-    },
+    pruneD1: async (tenant, policy, now) => pruneTenant(await shard(tenant), tenant, policy, now),
     writePoints: (tenant, occurrences) => writeFailurePoints(env.FAILURE_EVENTS, tenant, occurrences),
     async deliver(notify, destination, payload, now) {
       const request = await outboundRequest(notify, destination, payload, now);

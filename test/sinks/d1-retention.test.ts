@@ -68,6 +68,11 @@ describe("D1 retention", () => {
     expect(await left("user_notifications", "id")).toEqual(["n:j9"]);
     expect((await stub.stats()).archive.d1Evicted).toBe(5);
     expect(await archivedJobs(tenant)).toEqual(jobs);
+    // The ledger looks at its tenant's D1 rows once a day.
+    const dueAt = await runInDurableObject(stub, (_instance: FailureLedger, state) =>
+      state.storage.sql.exec<{ due_at: number }>(`SELECT due_at FROM due_work WHERE kind = 'd1-retention'`).one().due_at,
+    );
+    expect(dueAt).toBe(FUTURE + DAY);
 
     // Nothing more to do: a second pass deletes nothing and counts nothing.
     expect(await runD1Retention(stub, { maxRowsPerTenant: 5, maxAgeMs: 38 * DAY }, FUTURE)).toBe(true);
