@@ -7,7 +7,7 @@ import type { ArchivedOccurrence, FailureStatus, UserNotice } from "../model";
 import { CounterDeltas } from "./counters";
 import type { LiveChange } from "./live/feed";
 import { saveBuckets, type Bucket } from "./notify/users";
-import { ListAppends, statusChanged } from "./order-lists";
+import { ListAppends, orderList } from "./order-lists";
 import { touchOutbox, writeOutbox } from "./outbox";
 import { RecentAppends } from "./recent";
 import { Circuits } from "./recovery/circuit";
@@ -83,7 +83,7 @@ export class Change {
   commit(): void {
     saveBuckets(this);
     this.deltas.apply(this.sql, this.now);
-    for (const [status, jobs] of this.statuses) statusChanged(this.sql, [...jobs], status, this.now);
+    for (const [status, jobs] of this.statuses) this.lists.addHeld(this.sql, orderList.status(status), [...jobs]);
     this.recent.write(this.sql, this.lists, this.now);
     this.lists.write(this.sql, this.now);
     if (this.archived && this.archived.occurrences.length > 0) {

@@ -1,7 +1,7 @@
 // Append-only lists per group, class and status of [job id, last_failed_at] entries, so a page
 // filtered by one of them reads its few candidates directly, newest first, instead of scanning
-// the newest 10,000 failures. A record() writes one row per list it touches (not one per
-// failure); a status change writes one row.
+// the newest 10,000 failures. A change writes one row per list it touches (not one per
+// failure).
 //
 // Entries go stale (the job failed again later, or into another group, or changed status): a
 // read takes candidates newest first and keeps one only if its failure row still has that
@@ -12,6 +12,7 @@
 
 import type { FailureClass, FailureStatus } from "../model";
 import { fitting, run, sql } from "../sql";
+import type { PageCursor } from "./queries";
 import { readState, writeState } from "./state";
 
 export const orderList = {
@@ -41,11 +42,20 @@ export const LISTS_FROM_FAILURES = `INSERT INTO order_lists (list, seq, at, entr
   GROUP BY list, n / ${ENTRIES_PER_ROW}`;
 
 /** [job id, its last_failed_at] */
-type Entry = [string, number];
+export type Entry = [string, number];
 
-/** The lists one record() batch appends to. */
+/** The lists one change appends to. */
 export class ListAppends {
   private readonly lists = new Map<string, Map<string, number>>();
+
+  /** These held jobs, at their current last_failed_at (a status change outside record()). */
+  addHeld(storage: SqlStorage, list: string, jobIds: readonly string[]): void {
+    for (const chunk of fitting(jobIds, 1)) {
+      for (const r of run<{ job_id: string; last_failed_at: number }>(storage, sql`SELECT job_id, last_failed_at FROM failures WHERE job_id IN ${sql.list(chunk)}`)) {
+        this.add(list, r.job_id, r.last_failed_at);
+      }
+    }
+  }
 
   add(list: string, jobId: string, lastFailedAt: number): void {
     const entries = this.lists.get(list) ?? new Map<string, number>();
@@ -72,18 +82,8 @@ function append(storage: SqlStorage, list: string, entries: readonly Entry[], no
   }
 }
 
-/** These jobs now have `status`: call wherever a status changes outside record(). */
-export function statusChanged(storage: SqlStorage, jobIds: readonly string[], status: FailureStatus, now = 0): void {
-  const entries = fitting(jobIds, 1).flatMap((chunk) =>
-    run<{ job_id: string; last_failed_at: number }>(storage, sql`SELECT job_id, last_failed_at FROM failures WHERE job_id IN ${sql.list(chunk)}`)
-      .toArray()
-      .map((r): Entry => [r.job_id, r.last_failed_at]),
-  );
-  append(storage, orderList.status(status), entries, now);
-}
-
 /** A list's entries after `before` (if given), newest first: stale ones included, duplicates not. */
-export function listEntries(storage: SqlStorage, list: string, before?: { lastFailedAt: number; jobId: string }): Entry[] {
+export function listEntries(storage: SqlStorage, list: string, before?: PageCursor): Entry[] {
   const position = before ? sql`WHERE (at, job_id) < (${before.lastFailedAt}, ${before.jobId})` : sql``;
   return run<{ job_id: string; at: number }>(
     storage,

@@ -14,23 +14,22 @@
 // rows whose entries are all gone and rewrites the rest without their stale entries.
 
 import { fitting, run, sql, type Sql } from "../sql";
-import { listEntries, orderList, type ListAppends } from "./order-lists";
+import { listEntries, orderList, type Entry, type ListAppends } from "./order-lists";
 import type { PageCursor } from "./queries";
 
-/** [job id, its last_failed_at] */
-export type Entry = [string, number];
 
 /** A failure time this far past the ledger's clock is not trusted to date its row. */
-export const AHEAD_MS = 5 * 60_000;
+const AHEAD_MS = 5 * 60_000;
 /** Entries per row when the list is filled from the failures held: as many as a batch of record() writes. */
 const ENTRIES_PER_ROW = 100;
-/** Rows (their dates, or their entries when retention walks them) read per statement. */
+/** Rows retention reads per statement, entries and all. */
 const ROWS_PER_READ = 8;
 
 export const RECENT_TABLE = `CREATE TABLE recent (
   seq     INTEGER PRIMARY KEY,
   at      INTEGER NOT NULL,
   oldest  INTEGER NOT NULL,
+  n       INTEGER NOT NULL,
   entries TEXT NOT NULL
 )`;
 
@@ -40,8 +39,8 @@ export const RECENT_TABLE = `CREATE TABLE recent (
  */
 export function recentFromFailures(now = "unixepoch() * 1000"): string[] {
   return [
-    `INSERT INTO recent (seq, at, oldest, entries)
-     SELECT n / ${ENTRIES_PER_ROW} + 1, MAX(MIN(last_failed_at, ${now} + ${AHEAD_MS})), MIN(last_failed_at),
+    `INSERT INTO recent (seq, at, oldest, n, entries)
+     SELECT n / ${ENTRIES_PER_ROW} + 1, MAX(MIN(last_failed_at, ${now} + ${AHEAD_MS})), MIN(last_failed_at), COUNT(*),
        json_group_array(json_array(job_id, last_failed_at))
      FROM (SELECT job_id, last_failed_at, ROW_NUMBER() OVER (ORDER BY last_failed_at, job_id) - 1 AS n FROM failures)
      GROUP BY n / ${ENTRIES_PER_ROW}`,
@@ -70,7 +69,7 @@ export class RecentAppends {
 function appendRecent(storage: SqlStorage, entries: readonly Entry[], now: number): Entry[] {
   if (entries.length === 0) return [];
   const trusted = now + AHEAD_MS;
-  const previous = run<{ at: number }>(storage, sql`SELECT at FROM recent ORDER BY seq DESC LIMIT 1`).toArray()[0]?.at;
+  const previous = newestRow(storage)?.at;
   let at = previous ?? Number.MIN_SAFE_INTEGER;
   let oldest = Number.MAX_SAFE_INTEGER;
   const ahead: Entry[] = [];
@@ -80,20 +79,35 @@ function appendRecent(storage: SqlStorage, entries: readonly Entry[], now: numbe
     else at = Math.max(at, e[1]);
   }
   if (at === Number.MIN_SAFE_INTEGER) at = Math.min(oldest, now);
-  run(storage, sql`INSERT INTO recent (at, oldest, entries) VALUES (${at}, ${oldest}, ${JSON.stringify(entries)})`);
+  run(storage, sql`INSERT INTO recent (at, oldest, n, entries) VALUES (${at}, ${oldest}, ${entries.length}, ${JSON.stringify(entries)})`);
   return ahead;
 }
 
-export interface Walk {
+interface Walk {
   /** The failures found, newest first by (last_failed_at, job_id). */
   found: Entry[];
   /** Where to go on from when the budget ran out before the failures did. */
   resume: PageCursor | null;
 }
 
+/** A row's date, earliest entry and entry count: what the walk plans its steps by. */
+type Header = {
+  seq: number;
+  at: number;
+  oldest: number;
+  n: number;
+};
+
 const MIN = Number.MIN_SAFE_INTEGER;
 const MAX = Number.MAX_SAFE_INTEGER;
-const newestFirstOrder = (a: Entry, b: Entry) => b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
+/** Row headers read per statement. */
+const HEADERS_PER_READ = 32;
+/** A step takes whole rows until it holds this many entries, so small rows share a statement. */
+const STEP_ENTRIES = 100;
+/** Rows named in one step's statement; beyond it the step reads a range of rows instead. */
+const STEP_ROWS = 80;
+
+export const newestFirstOrder = (a: Entry, b: Entry) => b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
 const isAfter = (e: Entry, before?: PageCursor) =>
   !before || e[1] < before.lastFailedAt || (e[1] === before.lastFailedAt && e[0] < before.jobId);
 
@@ -101,116 +115,155 @@ const isAfter = (e: Entry, before?: PageCursor) =>
  * Up to `want` failures held that match `filter`, newest first, after `before`. With a filter, it
  * looks at no more than `budget` failures, then says where to resume.
  *
- * It goes by steps: the step of row k hands out the entries dated after row k+1's `at` and up to
- * row k's, which only row k and the rows after it can hold (and of those, only rows whose
- * `oldest` is no later). Each step is one statement: the entries, their failures and the filter
- * are matched in SQLite, and only what the page takes comes back.
+ * It goes by steps of whole rows, newest first. The step of rows k … k+m hands out the entries
+ * dated after row k+m+1's `at` and up to where the step before stopped: only those rows and later
+ * ones can hold such entries, and of the later ones only those whose `oldest` is no later (the
+ * walk keeps them, `active`). Each step is one statement that matches the entries, their failures
+ * and the filter in SQLite, and returns only what the page takes.
  */
 export function newestMatching(storage: SqlStorage, want: number, before?: PageCursor, filter?: Sql, budget = Infinity): Walk {
   const found: Entry[] = [];
+  const limit = filter ? budget : Infinity;
   let looked = 0;
   const ahead = aheadEntries(storage, filter).filter((e) => isAfter(e.entry, before));
-  let row = (before ? stepRowAt(storage, before.lastFailedAt) : null) ?? newestRow(storage);
+  const start = before ? stepRowAt(storage, before.lastFailedAt) : null;
+  const headers = headersFrom(storage, start ?? MAX);
+  // From a cursor, later rows may still hold entries dated before it (failures that arrived late).
+  let active = start && before ? laterRowsHolding(storage, start, before.lastFailedAt) : [];
   let top = MAX;
   for (;;) {
-    const next = row ? run<{ seq: number; at: number }>(storage, sql`SELECT seq, at FROM recent WHERE seq < ${row.seq} ORDER BY seq DESC LIMIT 1`).toArray()[0] : undefined;
+    const group: Header[] = [];
+    for (let entries = 0; headers.peek() && (group.length === 0 || entries < STEP_ENTRIES); ) {
+      const h = headers.shift()!;
+      group.push(h);
+      entries += h.n;
+    }
+    const next = headers.peek();
     const bound = next?.at ?? MIN;
     const aheadInStep = ahead.filter((e) => e.entry[1] > bound && e.entry[1] <= top);
-    const step = row ? stepEntries(row.seq, Math.min(top, row.at), bound, before) : null;
+    const rows = [...group, ...active.filter((h) => h.oldest <= top)];
     const need = want - found.length;
-    if (!filter) {
-      const taken = step
-        ? run<{ job_id: string; last_failed_at: number }>(
-            storage,
-            sql`SELECT f.job_id, f.last_failed_at ${step} ORDER BY f.last_failed_at DESC, f.job_id DESC LIMIT ${need}`,
-          )
-            .toArray()
-            .map((r): Entry => [r.job_id, r.last_failed_at])
-        : [];
-      found.push(...[...taken, ...aheadInStep.map((e) => e.entry)].sort(newestFirstOrder).slice(0, need));
-      if (found.length >= want) return { found, resume: null };
-    } else {
-      // One pass over the step: the matches among the first `remaining` entries of it (newest
-      // first), how many it holds (`n`), and the last one looked at (`down` = the cut).
-      const remaining = Number.isFinite(budget) ? Math.max(budget - looked - aheadInStep.length, 1) : MAX;
-      const rows = step
-        ? run<{ job_id: string; last_failed_at: number; m: number; n: number; down: number }>(
-            storage,
-            sql`SELECT * FROM (
-                  SELECT f.job_id, f.last_failed_at, (${filter}) AS m, COUNT(*) OVER () AS n,
-                    ROW_NUMBER() OVER (ORDER BY f.last_failed_at DESC, f.job_id DESC) AS down
-                  ${step})
-                WHERE (m = 1 AND down <= ${remaining}) OR down = MIN(${remaining}, n)`,
-          ).toArray()
-        : [];
-      const n = rows[0]?.n ?? 0;
-      const cutRow = rows.find((r) => r.down === Math.min(remaining, n));
-      const cut: Entry | null = n > remaining && cutRow ? [cutRow.job_id, cutRow.last_failed_at] : null;
-      // Ahead-dated entries of the step count only above the cut (the next page starts there).
-      const aheadSeen = cut ? aheadInStep.filter((e) => newestFirstOrder(e.entry, cut) < 0) : aheadInStep;
-      const matched = [
-        ...rows.filter((r) => r.m === 1 && r.down <= remaining).map((r): Entry => [r.job_id, r.last_failed_at]),
-        ...aheadSeen.filter((e) => e.matches).map((e) => e.entry),
-      ];
-      found.push(...matched.sort(newestFirstOrder).slice(0, need));
-      if (found.length >= want) return { found, resume: null };
-      if (cut) return { found, resume: { lastFailedAt: cut[1], jobId: cut[0] } };
-      looked += n + aheadSeen.length;
-      const looks = [...(cutRow ? [[cutRow.job_id, cutRow.last_failed_at] as Entry] : []), ...aheadSeen.map((e) => e.entry)];
-      const last = looks.sort(newestFirstOrder)[looks.length - 1];
-      const more = next !== undefined || ahead.some((e) => e.entry[1] <= bound);
-      if (looked >= budget && last && more) return { found, resume: { lastFailedAt: last[1], jobId: last[0] } };
-    }
+    // Every entry matches without a filter, so `need` of them fill the page.
+    const cap = filter ? Math.max(limit - looked - aheadInStep.length, 1) : need;
+    const step = rows.length > 0 ? readStep(storage, rows, top, bound, before, filter, cap) : { taken: [], n: 0, cut: null };
+    const cut = step.n > cap ? step.cut : null;
+    // Ahead-dated entries of the step count only above the cut (the next page starts there).
+    const aheadSeen = cut ? aheadInStep.filter((e) => newestFirstOrder(e.entry, cut) < 0) : aheadInStep;
+    found.push(...[...step.taken, ...aheadSeen.filter((e) => e.matches).map((e) => e.entry)].sort(newestFirstOrder).slice(0, need));
+    if (found.length >= want) return { found, resume: null };
+    if (cut) return { found, resume: { lastFailedAt: cut[1], jobId: cut[0] } };
+    looked += step.n + aheadSeen.length;
+    const last = [...(step.cut ? [step.cut] : []), ...aheadSeen.map((e) => e.entry)].sort(newestFirstOrder).pop();
+    const more = next !== undefined || ahead.some((e) => e.entry[1] <= bound);
+    if (looked >= limit && last && more) return { found, resume: { lastFailedAt: last[1], jobId: last[0] } };
     if (!next) return { found, resume: null };
-    row = next;
+    active = [...active, ...group].filter((h) => h.oldest <= bound);
     top = bound;
   }
 }
 
 /**
- * FROM … WHERE … of the entries still held in the rows from `seq` on, dated in (bound, top] and
- * after `before`, joined to their failures (as `f`; a filter's columns are the failure's).
+ * One step: the entries still held in `rows`, dated in (bound, top] and after `before`, that
+ * match `filter` among the first `cap` of them (newest first); how many the step holds (`n`); and
+ * the last one looked at (the cap-th, or the step's last).
  */
-function stepEntries(seq: number, top: number, bound: number, before?: PageCursor): Sql {
+function readStep(
+  storage: SqlStorage,
+  rows: readonly Header[],
+  top: number,
+  bound: number,
+  before: PageCursor | undefined,
+  filter: Sql | undefined,
+  cap: number,
+): { taken: Entry[]; n: number; cut: Entry | null } {
+  const which = rows.length <= STEP_ROWS ? sql`r.seq IN ${sql.list(rows.map((h) => h.seq))}` : sql`r.seq >= ${Math.min(...rows.map((h) => h.seq))} AND r.oldest <= ${top}`;
   const position = before
     ? sql` AND (f.last_failed_at < ${before.lastFailedAt} OR (f.last_failed_at = ${before.lastFailedAt} AND f.job_id < ${before.jobId}))`
     : sql``;
-  // CROSS JOIN keeps this order: the few rows, their entries, then each failure by its key.
-  return sql`FROM recent r CROSS JOIN json_each(r.entries) j CROSS JOIN failures f
-    WHERE r.seq >= ${seq} AND r.oldest <= ${top} AND j.value ->> 1 > ${bound} AND j.value ->> 1 <= ${top}
-      AND f.job_id = j.value ->> 0 AND f.last_failed_at = j.value ->> 1${position}`;
+  // CROSS JOIN keeps this order: the few rows, their entries, then each failure by its key. An
+  // entry dated after its own row's `at` is an ahead-dated one: the ahead list hands it out.
+  const found = run<{ job_id: string; last_failed_at: number; m: number; n: number; down: number }>(
+    storage,
+    sql`SELECT * FROM (
+          SELECT f.job_id, f.last_failed_at, ${filter ? sql`(${filter})` : sql.raw("1")} AS m, COUNT(*) OVER () AS n,
+            ROW_NUMBER() OVER (ORDER BY f.last_failed_at DESC, f.job_id DESC) AS down
+          FROM recent r CROSS JOIN json_each(r.entries) j CROSS JOIN failures f
+          WHERE ${which} AND j.value ->> 1 > ${bound} AND j.value ->> 1 <= ${top} AND j.value ->> 1 <= r.at
+            AND f.job_id = j.value ->> 0 AND f.last_failed_at = j.value ->> 1${position})
+        WHERE (m = 1 AND down <= ${cap}) OR down = MIN(${cap}, n)`,
+  ).toArray();
+  const n = found[0]?.n ?? 0;
+  const cut = found.find((r) => r.down === Math.min(cap, n));
+  return {
+    taken: found.filter((r) => r.m === 1 && r.down <= cap).map((r): Entry => [r.job_id, r.last_failed_at]),
+    n,
+    cut: cut ? [cut.job_id, cut.last_failed_at] : null,
+  };
 }
 
-function newestRow(storage: SqlStorage): { seq: number; at: number } | null {
-  return run<{ seq: number; at: number }>(storage, sql`SELECT seq, at FROM recent ORDER BY seq DESC LIMIT 1`).toArray()[0] ?? null;
+/** The rows' headers from seq `from` down, read a few at a time. */
+function headersFrom(storage: SqlStorage, from: number) {
+  const queue: Header[] = [];
+  let below = from === MAX ? MAX : from + 1;
+  let exhausted = false;
+  const fill = () => {
+    if (queue.length > 0 || exhausted) return;
+    const rows = run<Header>(storage, sql`SELECT seq, at, oldest, n FROM recent WHERE seq < ${below} ORDER BY seq DESC LIMIT ${HEADERS_PER_READ}`).toArray();
+    queue.push(...rows);
+    exhausted = rows.length < HEADERS_PER_READ;
+    below = rows[rows.length - 1]?.seq ?? below;
+  };
+  return {
+    peek: () => (fill(), queue[0]),
+    shift: () => (fill(), queue.shift()),
+  };
 }
 
-/** The row whose step holds `at`: the oldest row dated at or after it (none if every row is older). */
-function stepRowAt(storage: SqlStorage, at: number): { seq: number; at: number } | null {
+/** Rows after `seq` that may hold an entry dated at or before `at`. */
+function laterRowsHolding(storage: SqlStorage, seq: number, at: number): Header[] {
+  return run<Header>(storage, sql`SELECT seq, at, oldest, n FROM recent WHERE seq > ${seq} AND oldest <= ${at}`).toArray();
+}
+
+function newestRow(storage: SqlStorage): Header | null {
+  return run<Header>(storage, sql`SELECT seq, at, oldest, n FROM recent ORDER BY seq DESC LIMIT 1`).toArray()[0] ?? null;
+}
+
+/** The row whose step holds `at`: the oldest row dated at or after it, or null when every row is older. */
+function stepRowAt(storage: SqlStorage, at: number): number | null {
   const below = run<{ seq: number }>(storage, sql`SELECT seq FROM recent WHERE at < ${at} ORDER BY seq DESC LIMIT 1`).toArray()[0]?.seq ?? MIN;
-  return run<{ seq: number; at: number }>(storage, sql`SELECT seq, at FROM recent WHERE seq > ${below} ORDER BY seq LIMIT 1`).toArray()[0] ?? null;
+  return run<{ seq: number }>(storage, sql`SELECT seq FROM recent WHERE seq > ${below} ORDER BY seq LIMIT 1`).toArray()[0]?.seq ?? null;
 }
 
 /** The ahead list's entries still held, each with whether it matches `filter`. */
 function aheadEntries(storage: SqlStorage, filter?: Sql): { entry: Entry; matches: boolean }[] {
-  const entries = listEntries(storage, orderList.ahead);
-  return fitting(entries, 1, filter?.params.length ?? 0).flatMap((chunk) => {
-    const found = new Map(
-      run<{ job_id: string; last_failed_at: number; m: number }>(
-        storage,
-        sql`SELECT job_id, last_failed_at, ${filter ? sql`(${filter})` : sql.raw("1")} AS m FROM failures WHERE job_id IN ${sql.list(chunk.map((e) => e[0]))}`,
-      )
-        .toArray()
-        .map((r) => [r.job_id, r]),
+  return currentEntries<{ m: number }>(storage, listEntries(storage, orderList.ahead), filter ? sql`(${filter}) AS m` : sql.raw("1 AS m"), filter?.params.length ?? 0).map(
+    ({ entry, row }) => ({ entry, matches: row.m === 1 }),
+  );
+}
+
+/**
+ * The entries still current (their failure has that last_failed_at), in their order, once per
+ * job, each with `columns` read from its failure.
+ */
+export function currentEntries<T extends object>(storage: SqlStorage, entries: readonly Entry[], columns: Sql, columnParams = 0): { entry: Entry; row: T }[] {
+  const held = new Map<string, T & { last_failed_at: number }>();
+  for (const chunk of fitting(entries, 1, columnParams)) {
+    const rows = run<T & { job_id: string; last_failed_at: number }>(
+      storage,
+      sql`SELECT job_id, last_failed_at, ${columns} FROM failures WHERE job_id IN ${sql.list(chunk.map((e) => e[0]))}`,
     );
-    return chunk.flatMap(([jobId, at]) => {
-      const row = found.get(jobId);
-      return row && row.last_failed_at === at ? [{ entry: [jobId, at] as Entry, matches: row.m === 1 }] : [];
-    });
+    for (const row of rows) held.set(row.job_id, row);
+  }
+  const seen = new Set<string>();
+  return entries.flatMap((entry) => {
+    const row = held.get(entry[0]);
+    if (!row || row.last_failed_at !== entry[1] || seen.has(entry[0])) return [];
+    seen.add(entry[0]);
+    return [{ entry, row }];
   });
 }
 
-export interface RecentRow {
+interface RecentRow {
   seq: number;
   oldest: number;
   entries: Entry[];
@@ -222,7 +275,7 @@ export function* oldestRows(storage: SqlStorage): Generator<RecentRow> {
   for (;;) {
     const rows = run<{ seq: number; oldest: number; entries: string }>(
       storage,
-      sql`SELECT seq, oldest, entries FROM recent WHERE seq > ${above} ORDER BY seq LIMIT ${sql.raw(String(ROWS_PER_READ))}`,
+      sql`SELECT seq, oldest, entries FROM recent WHERE seq > ${above} ORDER BY seq LIMIT ${ROWS_PER_READ}`,
     ).toArray();
     for (const r of rows) yield { seq: r.seq, oldest: r.oldest, entries: JSON.parse(r.entries) as Entry[] };
     if (rows.length < ROWS_PER_READ) return;
@@ -236,7 +289,7 @@ export function rewriteRow(storage: SqlStorage, seq: number, entries: readonly E
   else
     run(
       storage,
-      sql`UPDATE recent SET oldest = ${Math.min(...entries.map((e) => e[1]))}, entries = ${JSON.stringify(entries)} WHERE seq = ${seq}`,
+      sql`UPDATE recent SET oldest = ${Math.min(...entries.map((e) => e[1]))}, n = ${entries.length}, entries = ${JSON.stringify(entries)} WHERE seq = ${seq}`,
     );
 }
 

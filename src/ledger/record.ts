@@ -90,7 +90,7 @@ export function recordFailures(
       occurrences.push({ failure: f, previousStatus: existing.status, status: p.status, notifyUser });
       deltas.add(counterKey.attemptsSum, f.attempts);
       deltas.move(counterKey.byStatus(existing.status), counterKey.byStatus(p.status));
-      if (f.lastFailedAt >= existing.last_failed_at) deltas.move(`class:${existing.class}`, counterKey.byClass(f.class));
+      if (f.lastFailedAt >= existing.last_failed_at) deltas.move(counterKey.byClass(existing.class), counterKey.byClass(f.class));
       if (p.refailed) deltas.add(counterKey.refailures, 1);
       if (p.status === "exhausted" && existing.status !== "exhausted") deltas.add(counterKey.exhausted, 1);
       if (p.poisonStreak >= POISON_STREAK && existing.poison_streak < POISON_STREAK) deltas.add(counterKey.poison, 1);

@@ -4,8 +4,8 @@
 
 import { fitting, run, sql } from "../sql";
 import { addToCounters, counterKey, readCounter } from "./counters";
-import { PRUNE_STEP_MS, listsPrunedBelow, pruneLists } from "./order-lists";
-import { firstRowOldest, heldSince, oldestRows, rewriteRow, type Entry } from "./recent";
+import { PRUNE_STEP_MS, listsPrunedBelow, pruneLists, type Entry } from "./order-lists";
+import { currentEntries, firstRowOldest, heldSince, newestFirstOrder, oldestRows, rewriteRow } from "./recent";
 import { lowestPendingId } from "./outbox";
 import { isScheduled, scheduleAt, unschedule } from "./scheduler";
 
@@ -31,15 +31,16 @@ function evictOldest(storage: SqlStorage, flushedBelow: number, cutoff: number, 
   for (const row of oldestRows(storage)) {
     if ((over <= 0 && row.oldest >= cutoff) || evicted >= EVICT_CHUNK || looked >= 2 * EVICT_CHUNK) break;
     looked += row.entries.length;
-    const held = heldEntries(storage, row.entries);
+    // the row's failures still held, oldest first
+    const held = currentEntries<{ outbox_seq: number }>(storage, row.entries, sql.raw("outbox_seq")).sort((a, b) => newestFirstOrder(b.entry, a.entry));
     const leave: string[] = [];
     const stay: Entry[] = [];
-    for (const e of held.entries) {
-      const due = over > 0 || e[1] < cutoff;
-      if (due && held.outboxSeq.get(e[0])! < flushedBelow && evicted + leave.length < EVICT_CHUNK) {
-        leave.push(e[0]);
+    for (const { entry, row: failure } of held) {
+      const due = over > 0 || entry[1] < cutoff;
+      if (due && failure.outbox_seq < flushedBelow && evicted + leave.length < EVICT_CHUNK) {
+        leave.push(entry[0]);
         over--;
-      } else stay.push(e);
+      } else stay.push(entry);
     }
     for (const chunk of fitting(leave, 1)) run(storage, sql`DELETE FROM failures WHERE job_id IN ${sql.list(chunk)}`);
     evicted += leave.length;
@@ -50,26 +51,6 @@ function evictOldest(storage: SqlStorage, flushedBelow: number, cutoff: number, 
     [counterKey.rows, -evicted],
   ]);
   return evicted;
-}
-
-/** A row's entries still current, oldest first, and the outbox row each failure waits on. */
-function heldEntries(storage: SqlStorage, entries: readonly Entry[]): { entries: Entry[]; outboxSeq: Map<string, number> } {
-  const current = new Map<string, { at: number; outboxSeq: number }>();
-  for (const chunk of fitting(entries, 1)) {
-    const rows = run<{ job_id: string; last_failed_at: number; outbox_seq: number }>(
-      storage,
-      sql`SELECT job_id, last_failed_at, outbox_seq FROM failures WHERE job_id IN ${sql.list(chunk.map((e) => e[0]))}`,
-    );
-    for (const r of rows) current.set(r.job_id, { at: r.last_failed_at, outboxSeq: r.outbox_seq });
-  }
-  const seen = new Set<string>();
-  const held = entries.filter(([jobId, at]) => {
-    if (current.get(jobId)?.at !== at || seen.has(jobId)) return false;
-    seen.add(jobId);
-    return true;
-  });
-  held.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return { entries: held, outboxSeq: new Map([...current].map(([id, c]) => [id, c.outboxSeq])) };
 }
 
 const liveRows = (storage: SqlStorage) => readCounter(storage, counterKey.rows);
@@ -84,6 +65,8 @@ export function applyRetention(storage: SqlStorage, policy: RetentionPolicy, now
   const evicted = evictOldest(storage, flushedBelow, cutoff, liveRows(storage) - policy.maxRows);
 
   const oldest = firstRowOldest(storage);
+  // heldSince scans the list's rows; the first row's `oldest` is an upper bound of it, so a
+  // pass that could not prune (see pruneLists) does not pay for the scan.
   if (evicted > 0 && (oldest === null || oldest - listsPrunedBelow(storage) >= PRUNE_STEP_MS)) pruneLists(storage, heldSince(storage));
   if (oldest === null) {
     unschedule(storage, "retention", "ledger");

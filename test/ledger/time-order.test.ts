@@ -7,35 +7,15 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
-import { listFailures, type FailureQuery } from "../../src/ledger/queries";
+import { listFailures } from "../../src/ledger/queries";
 import { applyRetention } from "../../src/ledger/retention";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
+import { scanned, walk } from "../support/pages";
 import { timeOrderAsBeforeV11 } from "../support/schema";
 
 const MINUTE = 60_000;
-
-/** Every page of `query`, following its cursors; the job ids in the order served. */
-function walk(sql: SqlStorage, tenant: string, query: Omit<FailureQuery, "limit">, limit: number, scanBudget?: number): string[] {
-  const ids: string[] = [];
-  let after: FailureQuery["after"];
-  for (let pages = 0; pages < 1000; pages++) {
-    const page = listFailures(sql, tenant, { ...query, limit, after }, scanBudget);
-    ids.push(...page.items.map((i) => i.jobId));
-    if (!page.next) return ids;
-    after = page.next;
-  }
-  throw new Error("the cursor never ended");
-}
-
-/** The same failures by a scan, newest first. */
-function scanned(sql: SqlStorage, where = "1"): string[] {
-  return sql
-    .exec<{ job_id: string }>(`SELECT job_id FROM failures WHERE ${where} ORDER BY last_failed_at DESC, job_id DESC`)
-    .toArray()
-    .map((r) => r.job_id);
-}
 
 /** Three batches a minute apart; the second brings failures dated before the first's, a repeat, and one dated a day ahead. */
 async function recordOutOfOrder(stub: DurableObjectStub<FailureLedger>, t: number): Promise<void> {
@@ -74,6 +54,32 @@ describe("the time order", () => {
       // No index on the failures: the list is the only order kept per failure.
       expect(sql.exec(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'failures'`).toArray()).toEqual([]);
       expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM recent`).one().n).toBe(3);
+    });
+  });
+
+  // Rows of one failure make steps of 100 rows (read as a range), rows of two steps of 50 (named).
+  it.each([1, 2])("pages many small rows of %i, some holding failures that arrived late, as a scan would", async (perRow) => {
+    const tenant = uniqueTenant("order-small");
+    const stub = ledger(tenant);
+    const t = FUTURE;
+    // 200 rows a second apart; in every 7th, one failure (queue "late") arrived 45 s late.
+    for (let i = 0; i < 200; i++) {
+      await tuneLedger(stub, { now: t + i * 1000 });
+      await stub.record(
+        Array.from({ length: perRow }, (_, k) => {
+          const late = i % 7 === 3 && k === 0;
+          return failureInput({ jobId: `s${i}-${k}`, lastFailedAt: t + i * 1000 + k - (late ? 45_000 : 0), queue: late ? "late" : (i + k) % 5 === 0 ? "mail" : "jobs" });
+        }),
+      );
+    }
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      const all = scanned(sql);
+      expect(all).toHaveLength(200 * perRow);
+      for (const limit of [7, 50]) expect(walk(sql, tenant, {}, limit), `limit ${limit}`).toEqual(all);
+      for (const queue of ["mail", "late"]) {
+        for (const budget of [13, 90, 10_000]) expect(walk(sql, tenant, { queue }, 4, budget), `${queue}, budget ${budget}`).toEqual(scanned(sql, `queue = '${queue}'`));
+      }
     });
   });
 
