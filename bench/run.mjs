@@ -352,7 +352,7 @@ for (const [rate, sc] of Object.entries(scenarios)) {
 }
 if (read) {
   lines.push(`3. Read latency vs size, one ledger, ms p50 / p99 (× ping p50); the first ${fmt(read.realPathFailures)} failures through the consumer, the rest copied by SQL`);
-  lines.push("  filtered pages: class=SYSTEM_ERROR (about a third); one group, class (UNKNOWN) and status (abandoned) at about 0.1 % once filled by copies; no match");
+  lines.push("  filtered pages: class=SYSTEM_ERROR (about a third); one group, class (UNKNOWN) and status (abandoned) at about 0.1 % once filled by copies (class UNKNOWN also keeps the real path's UNKNOWN rows: about 0.2 % at 100,000); no match");
   const rows = [["failures", "ping (baseline)", "stats()", "page of 50", "class, common", "group, 0.1 %", "class, 0.1 %", "status, 0.1 %", "no match", "ledger bytes/failure"]];
   for (const p of read.points) {
     const l = p.latency;

@@ -2,7 +2,7 @@
 // deterministic for a seed. A job keeps its error kind, so a repeat lands in the same group.
 
 import type { FailureEnvelopeV1 as FailureEnvelope } from "@dlq-ledger/capture";
-import { seeded as prng } from "../test/support/prng";
+import { seeded as prng } from "../src/ledger/setup";
 
 export const BATCH_SIZE = 100;
 

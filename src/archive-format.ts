@@ -10,7 +10,7 @@ export function segmentKey(tenant: string, epoch: string, createdAt: number, fir
 }
 
 /** One line per occurrence; the body is inlined as JSON when it is JSON. Deterministic. */
-export function archiveLine(occurrence: ArchivedOccurrence): Uint8Array {
+function archiveLine(occurrence: ArchivedOccurrence): Uint8Array {
   const body = occurrence.bodyEncoding === "json" ? (JSON.parse(occurrence.body) as unknown) : occurrence.body;
   return new TextEncoder().encode(`${JSON.stringify({ ...occurrence, body })}\n`);
 }

@@ -1,5 +1,5 @@
 // 3. Read latency vs size, and 4. ledger bytes per failure at size: stats(), a failures page of
-// 50, filtered pages (common, rare: one group / class / status at about 0.1 %, none) and searches (each page bounded to 10,000 failures looked at), p50 and p99, with 1,000 / 100,000 / 1,000,000 failures in one ledger, each against a
+// 50, filtered pages (common, rare: one group / class / status at about 0.1 %, none) and searches (each page bounded to 2,000 failures looked at), p50 and p99, with 1,000 / 100,000 / 1,000,000 failures in one ledger, each against a
 // trivial RPC round trip (ping) to the same object measured in the same loop.
 //
 // The first 1,000 failures go through the real consumer and are flushed by the alarm; the ledger
@@ -46,6 +46,7 @@ it("read latency vs size", async ({ task }) => {
     searchField: () => stub.listFailures({ limit: 50, field: { path: "requestedBy", value: "user-42" } }),
   };
 
+  const RARE_OPS = new Set(["pageGroupRare", "pageClassRare", "pageStatusRare"]);
   const points = [];
   for (const size of sizes.read) {
     await phase(`read: ${size.toLocaleString("en-US")} failures`);
@@ -57,13 +58,15 @@ it("read latency vs size", async ({ task }) => {
     expect((await stub.listFailures({ limit: 50 })).items).toHaveLength(50);
     if (fill) expect((await stub.listFailures({ limit: 50, group: RARE.group })).items).toHaveLength(50);
 
-    const samples: Record<string, number[]> = Object.fromEntries(Object.keys(ops).map((k) => [k, []]));
-    const spent: Record<string, number> = Object.fromEntries(Object.keys(ops).map((k) => [k, 0]));
-    for (const op of Object.values(ops)) for (let i = 0; i < 3; i++) await op(); // warm-up
+    // Before any copies the rare group, class and status are not rare (or not there): not measured.
+    const measured = Object.entries(ops).filter(([name]) => fill || !RARE_OPS.has(name));
+    const samples: Record<string, number[]> = Object.fromEntries(measured.map(([k]) => [k, []]));
+    const spent: Record<string, number> = Object.fromEntries(measured.map(([k]) => [k, 0]));
+    for (const [, op] of measured) for (let i = 0; i < 3; i++) await op(); // warm-up
     for (let i = 0; i < sizes.readSamples; i++) {
       let ran = false;
       // round robin, so every operation sees the same conditions
-      for (const [name, op] of Object.entries(ops)) {
+      for (const [name, op] of measured) {
         if (samples[name]!.length >= MIN_SAMPLES && spent[name]! > BUDGET_MS) continue;
         const started = Date.now();
         await op();

@@ -43,7 +43,7 @@ export function useInterval(tick: () => void, ms: number, enabled = true): void 
 }
 
 /** j / k move through a list, Enter opens, `/` focuses the search field; never while typing. */
-export function useListKeys(count: number, open: (index: number) => void): [number, (i: number) => void] {
+export function useListKeys(count: number, open: (index: number) => void): number {
   const [active, setActive] = useState(-1);
   // The handler reads and moves the position through refs, so a key pressed before the next
   // render still sees where the previous one left it.
@@ -73,5 +73,5 @@ export function useListKeys(count: number, open: (index: number) => void): [numb
   useEffect(() => {
     if (active >= 0) document.querySelector(`[data-row="${active}"]`)?.scrollIntoView({ block: "nearest" });
   }, [active]);
-  return [active, move];
+  return active;
 }

@@ -53,7 +53,7 @@ const COMMANDS = {
     options: { ...FILTERS, q: { type: "string", short: "q" }, field: { type: "string" }, value: { type: "string" }, limit: { type: "string" }, cursor: { type: "string" } },
     usage: "dlq list [--class C] [--queue Q] [--status S] [--group G] [--filter key=value] [-q TEXT] [--field PATH --value V] [--limit N] [--cursor C]",
     about:
-      "Failures, newest first, one page at a time (--limit, default 20); the next page's command is printed on stderr. -q searches the job id, error message, reason and stored body (any case); --field PATH --value V matches one JSON body field exactly (e.g. --field userId --value u-42). A search looks at up to 5,000 failures per page, so a page may be short while more follow.",
+      "Failures, newest first, one page at a time (--limit, default 20); the next page's command is printed on stderr. -q searches the job id, error message, reason and stored body (any case); --field PATH --value V matches one JSON body field exactly (e.g. --field userId --value u-42). A search looks at up to 2,000 failures per page, so a page may be short while more follow.",
   },
   show: { summary: "One failure: error, body, archive and history", run: show, options: {}, usage: "dlq show <jobId>", about: "One failure: error, body, archive and who acted on it." },
   groups: {

@@ -31,12 +31,6 @@ export function filterClauses(filter: FailureFilter): Sql[] {
   return terms;
 }
 
-/** `filterClauses` as text and parameters, for callers that still build their SQL by hand. */
-export function filterTerms(filter: FailureFilter): { where: string[]; params: (string | number)[] } {
-  const terms = filterClauses(filter);
-  return { where: terms.map((t) => t.text), params: terms.flatMap((t) => t.params as (string | number)[]) };
-}
-
 export interface PageCursor {
   lastFailedAt: number;
   jobId: string;
@@ -66,7 +60,7 @@ export function jsonPath(path: string): string {
 const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** The terms of a search, checked against each row of the bounded window. */
-export function searchClauses(search: FailureSearch): Sql[] {
+function searchClauses(search: FailureSearch): Sql[] {
   const terms: Sql[] = [];
   if (search.q !== undefined) {
     const like = sql`LIKE ${`%${likeEscape(search.q)}%`} ESCAPE '\\'`;
@@ -120,7 +114,7 @@ export const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, a
  */
 export const SCAN_BUDGET = 10_000;
 /** A search matches each body by LIKE, so its page looks at fewer: the same bound in time. */
-export const SEARCH_SCAN_BUDGET = 2_000;
+const SEARCH_SCAN_BUDGET = 2_000;
 
 const summaryColumns = sql.raw(SUMMARY_COLUMNS);
 
@@ -134,7 +128,7 @@ export function listFailures(
   const filters = [...filterClauses(query), ...searchClauses(query)];
   const list = shortList(storage, query, scanBudget);
   if (list) return listedPage(storage, tenantId, list, query, filters);
-  // The newest failures after the cursor in time order; a filtered page looks at about scanBudget of them.
+  // The newest failures after the cursor in time order; a filtered page looks at scanBudget of them at most.
   const filter = filters.length > 0 ? sql.join(filters, " AND ") : undefined;
   const walk = newestMatching(storage, query.limit + 1, query.after, filter, scanBudget);
   const page = walk.found.slice(0, query.limit);

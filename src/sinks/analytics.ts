@@ -12,7 +12,7 @@ import { faultPoint } from "../faults";
 import type { ArchivedOccurrence } from "../model";
 import { inSink } from "../sink-error";
 
-export interface FailurePoint {
+interface FailurePoint {
   class: string;
   queue: string;
   fingerprint: string;

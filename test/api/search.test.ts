@@ -4,10 +4,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { FailureLedger } from "../../src/failure-ledger";
-import { listFailures } from "../../src/ledger/queries";
 import { apiFetch } from "../support/api";
 import { deliver, envelope, message } from "../support/dlq";
 import { failureInput, ledger, uniqueTenant } from "../support/failures";
+import { pagesOf } from "../support/pages";
 
 const tenant = uniqueTenant("search");
 const base = Date.now() - 3600_000;
@@ -99,16 +99,8 @@ describe("a search of a large ledger", () => {
     await ledger(big).record(
       Array.from({ length: 25 }, (_, i) => failureInput({ jobId: i === 0 ? "needle-0" : `hay-${i}`, lastFailedAt: base + i * 1000 })),
     );
-    await runInDurableObject(ledger(big), (_instance: FailureLedger, state) => {
-      const pages: string[][] = [];
-      let after: { lastFailedAt: number; jobId: string } | undefined;
-      do {
-        const page = listFailures(state.storage.sql, big, { q: "NEEDLE", limit: 5, after }, 10);
-        pages.push(page.items.map((i) => i.jobId));
-        after = page.next ?? undefined;
-      } while (after);
-      // 10 rows looked at per page: two empty pages with a cursor, then the match.
-      expect(pages).toEqual([[], [], ["needle-0"]]);
-    });
+    const pages = await runInDurableObject(ledger(big), (_instance: FailureLedger, state) => pagesOf(state.storage.sql, big, { q: "NEEDLE" }, 5, 10));
+    // 10 rows looked at per page: two empty pages with a cursor, then the match.
+    expect(pages).toEqual([[], [], ["needle-0"]]);
   });
 });

@@ -14,7 +14,8 @@ import { armFault, disarmFaults, faultsFired, type FaultPoint } from "../../src/
 import type { FailureLedger } from "../../src/failure-ledger";
 import { shardIfAssigned } from "../../src/sinks/shards";
 import { alarmTime } from "../support/failures";
-import { ORIGIN, seeded } from "../support/recovery";
+import { seeded } from "../../src/ledger/setup";
+import { ORIGIN } from "../support/recovery";
 
 export interface ChaosOptions {
   seed: number;

@@ -10,6 +10,7 @@ import { FailureLedger } from "../../src/failure-ledger";
 import { listFailures, type FailureFilter } from "../../src/ledger/queries";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
+import { scanned } from "../support/pages";
 import { counterRowsAsBeforeV10, timeOrderAsBeforeV11 } from "../support/schema";
 
 describe("ledger schema v8", () => {
@@ -74,15 +75,6 @@ describe("ledger schema v9 and v10", () => {
     });
     expect(await stub.stats()).toEqual(before);
 
-    // A change writes the counters in one row, however many it moves.
-    const written = await runInDurableObject(stub, (_instance: FailureLedger, state) => {
-      const cursor = state.storage.sql.exec(
-        `INSERT INTO counter_totals (id, totals) VALUES (1, '{}') ON CONFLICT (id) DO UPDATE SET totals = totals`,
-      );
-      cursor.toArray();
-      return cursor.rowsWritten;
-    });
-    expect(written).toBe(1);
     await stub.record([failureInput({ jobId: "c", queue: "third", class: "RECOVERABLE" })]);
     expect(await stub.stats()).toMatchObject({ total: 3, occurrences: 4, byQueue: { other: 1, third: 1 } });
   });
@@ -112,18 +104,15 @@ describe("ledger schema v9 and v10", () => {
     const filters: FailureFilter[] = [{}, { class: "SYSTEM_ERROR" }, { group: "aaaaaaaaaaaaaaaa" }, { status: "abandoned" }, { class: "SYSTEM_ERROR", status: "open" }];
     const expectListed = (sql: SqlStorage, held: number) => {
       for (const filter of filters) {
-        const scanned = sql
-          .exec<{ job_id: string }>(
-            `SELECT job_id FROM failures WHERE (?1 IS NULL OR class = ?1) AND (?2 IS NULL OR group_fp = ?2) AND (?3 IS NULL OR status = ?3)
-             ORDER BY last_failed_at DESC, job_id DESC LIMIT 50`,
-            filter.class ?? null,
-            filter.group ?? null,
-            filter.status ?? null,
-          )
-          .toArray()
-          .map((r) => r.job_id);
-        expect(listFailures(sql, tenant, { ...filter, limit: 50 }).items.map((i) => i.jobId), JSON.stringify(filter)).toEqual(scanned);
-        expect(scanned.length).toBeGreaterThan(0);
+        const newest = scanned(
+          sql,
+          `(?1 IS NULL OR class = ?1) AND (?2 IS NULL OR group_fp = ?2) AND (?3 IS NULL OR status = ?3)`,
+          filter.class ?? null,
+          filter.group ?? null,
+          filter.status ?? null,
+        ).slice(0, 50);
+        expect(listFailures(sql, tenant, { ...filter, limit: 50 }).items.map((i) => i.jobId), JSON.stringify(filter)).toEqual(newest);
+        expect(newest.length).toBeGreaterThan(0);
       }
       expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM failures`).one().n).toBe(held);
     };

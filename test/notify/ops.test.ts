@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { armFault, disarmFaults } from "../../src/faults";
-import { FUTURE, failureInput, ledger, runFlush, uniqueTenant } from "../support/failures";
-import { ORIGIN, alarmAt, configure, dueRetries, recoverable } from "../support/recovery";
-import { configureNotify, endpoints, requestsTo, script } from "../support/notify";
+import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
+import { ORIGIN, alarmAt, dueRetries, recoverable } from "../support/recovery";
+import { endpoints, requestsTo, script } from "../support/notify";
 
 afterEach(() => disarmFaults());
 
@@ -10,15 +10,15 @@ async function setup(notify = {}) {
   const tenant = uniqueTenant("ops");
   const stub = ledger(tenant);
   const hosts = endpoints(tenant);
-  await configure(stub, { now: FUTURE });
-  await configureNotify(stub, {
+  await tuneLedger(stub, { now: FUTURE });
+  await tuneLedger(stub, { notify: {
     slackWebhookUrl: `https://${hosts.slack}/services/T0/B0/x`,
     pagerDutyRoutingKey: "routing-key-1",
     pagerDutyUrl: `https://${hosts.pagerduty}/v2/enqueue`,
     resolveAfterMs: 600_000,
     thresholds: [],
     ...notify,
-  });
+  } });
   return { tenant, stub, hosts };
 }
 
@@ -80,7 +80,7 @@ describe("ops alerts", () => {
     await stub.record([systemError("j1", "aaaaaaaaaaaaaaaa")]);
     await alarmAt(stub, FUTURE);
     // A repeat five minutes later pushes the resolution back.
-    await configure(stub, { now: FUTURE + 300_000 });
+    await tuneLedger(stub, { now: FUTURE + 300_000 });
     await stub.record([systemError("j2", "aaaaaaaaaaaaaaaa", { lastFailedAt: FUTURE + 300_000 })]);
 
     await alarmAt(stub, FUTURE + 600_000);
@@ -92,7 +92,7 @@ describe("ops alerts", () => {
       { routing_key: "routing-key-1", event_action: "resolve", dedup_key: `${tenant}:group:aaaaaaaaaaaaaaaa` },
     ]);
 
-    await configure(stub, { now: FUTURE + 1_000_000 });
+    await tuneLedger(stub, { now: FUTURE + 1_000_000 });
     await stub.record([systemError("j3", "aaaaaaaaaaaaaaaa", { lastFailedAt: FUTURE + 1_000_000 })]);
     await alarmAt(stub, FUTURE + 1_000_000);
     expect((await bodies(hosts.pagerduty)).map((p) => p.event_action)).toEqual(["trigger", "resolve", "trigger"]);
@@ -117,7 +117,7 @@ describe("ops alerts", () => {
 
   it("alerts when recovery gives up on a job", async () => {
     const { tenant, stub, hosts } = await setup();
-    await configure(stub, { recovery: { perQueue: { [ORIGIN]: { baseSeconds: 1, capSeconds: 1, maxAttempts: 1 } } } });
+    await tuneLedger(stub, { recovery: { perQueue: { [ORIGIN]: { baseSeconds: 1, capSeconds: 1, maxAttempts: 1 } } } });
     await stub.record([recoverable(tenant, "r1", { fingerprint: "eeeeeeeeeeeeeeee" })]);
     await alarmAt(stub, (await dueRetries(stub)).r1!);
     await stub.record([recoverable(tenant, "r1", { occurrenceKey: "again", fingerprint: "eeeeeeeeeeeeeeee", lastFailedAt: FUTURE + 5000 })]);

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signUserWebhook } from "../../src/sinks/webhooks";
-import { FUTURE, d1Of, failureInput, ledger, runFlush, uniqueTenant } from "../support/failures";
-import { alarmAt, configure } from "../support/recovery";
+import { FUTURE, d1Of, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
+import { alarmAt } from "../support/recovery";
 import { apiFetch } from "../support/api";
-import { configureNotify, endpoints, requestsTo, script } from "../support/notify";
+import { endpoints, requestsTo, script } from "../support/notify";
 
 const SECRET = "webhook-signing-secret";
 
@@ -12,8 +12,8 @@ async function setup(limit = 5, windowMs = 3600_000) {
   const tenant = uniqueTenant("usr");
   const stub = ledger(tenant);
   const hosts = endpoints(tenant);
-  await configure(stub, { now: FUTURE });
-  await configureNotify(stub, { userWebhookUrl: `https://${hosts.users}/hooks/failures`, userWebhookSecret: SECRET, userLimit: limit, userWindowMs: windowMs });
+  await tuneLedger(stub, { now: FUTURE });
+  await tuneLedger(stub, { notify: { userWebhookUrl: `https://${hosts.users}/hooks/failures`, userWebhookSecret: SECRET, userLimit: limit, userWindowMs: windowMs } });
   return { tenant, stub, host: hosts.users };
 }
 
@@ -99,7 +99,7 @@ describe("user notices", () => {
 
   it("keeps the inbox without a webhook, and skips failures with no user", async () => {
     const { tenant, stub, host } = await setup();
-    await configureNotify(stub, { userWebhookUrl: null });
+    await tuneLedger(stub, { notify: { userWebhookUrl: null } });
     await stub.record([userError("j1"), userError("anon", { userId: undefined })]);
     await runFlush(stub);
     expect((await inbox(tenant)).map((n) => n.id)).toEqual(["n:j1"]);
@@ -110,9 +110,9 @@ describe("user notices", () => {
 describe("the inbox API", () => {
   it("lists a user's notices newest first, pages them, and marks them read", async () => {
     const { tenant, stub } = await setup(10);
-    await configureNotify(stub, { userWebhookUrl: null });
+    await tuneLedger(stub, { notify: { userWebhookUrl: null } });
     for (const j of ["a", "b", "c"]) {
-      await configure(stub, { now: FUTURE + j.charCodeAt(0) });
+      await tuneLedger(stub, { now: FUTURE + j.charCodeAt(0) });
       await stub.record([userError(j)]);
     }
     await runFlush(stub);

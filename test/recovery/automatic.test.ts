@@ -2,18 +2,19 @@ import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { armFault, disarmFaults } from "../../src/faults";
 import type { FailureLedger } from "../../src/failure-ledger";
+import { seeded, type Tuning } from "../../src/ledger/setup";
 import { env } from "cloudflare:workers";
-import { FUTURE, d1Of, ledger, runFlush, uniqueTenant } from "../support/failures";
-import { ORIGIN, alarmAt, configure, dueRetries, received, recoverable, seeded } from "../support/recovery";
+import { FUTURE, d1Of, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
+import { ORIGIN, alarmAt, dueRetries, received, recoverable } from "../support/recovery";
 
 afterEach(() => disarmFaults());
 
 const policy = { baseSeconds: 10, capSeconds: 25, maxAttempts: 3 };
 
-async function setup(extra: Parameters<typeof configure>[1]["recovery"] = {}) {
+async function setup(extra: Tuning["recovery"] = {}) {
   const tenant = uniqueTenant("rec");
   const stub = ledger(tenant);
-  await configure(stub, { now: FUTURE, seed: 7, recovery: { perQueue: { [ORIGIN]: policy }, ...extra } });
+  await tuneLedger(stub, { now: FUTURE, seed: 7, recovery: { perQueue: { [ORIGIN]: policy }, ...extra } });
   return { tenant, stub };
 }
 
@@ -42,7 +43,7 @@ describe("automatic recovery", () => {
 
       // The retried job dead-letters again.
       now = due + 5000;
-      await configure(stub, { now });
+      await tuneLedger(stub, { now });
       await stub.record([recoverable(tenant, "j1", { occurrenceKey: `again-${attempt}`, lastFailedAt: now })]);
     }
 
@@ -144,7 +145,7 @@ describe("circuit breaker per origin queue", () => {
 
     // a and b fail again right after their retries: the circuit opens.
     now += 100;
-    await configure(stub, { now });
+    await tuneLedger(stub, { now });
     await stub.record(["a", "b"].map((j) => recoverable(tenant, j, { occurrenceKey: `${j}-2`, lastFailedAt: now })));
     const circuit = async () => (await stub.stats()).circuits[ORIGIN];
     expect(await circuit()).toMatchObject({ state: "open" });
@@ -192,13 +193,13 @@ describe("circuit breaker per origin queue", () => {
     await stub.record([recoverable(tenant, "p")]);
     let now = FUTURE + 1000;
     await alarmAt(stub, now);
-    await configure(stub, { now: (now += 10) });
+    await tuneLedger(stub, { now: (now += 10) });
     await stub.record([recoverable(tenant, "p", { occurrenceKey: "p-2", lastFailedAt: now })]);
     await alarmAt(stub, now + 30_000);
     await waitReceived(tenant, 2);
     expect((await stub.stats()).circuits[ORIGIN]?.state).toBe("half_open");
 
-    await configure(stub, { now: now + 30_100 });
+    await tuneLedger(stub, { now: now + 30_100 });
     await stub.record([recoverable(tenant, "p", { occurrenceKey: "p-3", lastFailedAt: now + 30_100 })]);
     expect((await stub.stats()).circuits[ORIGIN]).toMatchObject({ state: "open", openedAt: new Date(now + 30_100).toISOString() });
   });

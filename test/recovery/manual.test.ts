@@ -1,8 +1,8 @@
 import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { apiFetch, createToken } from "../support/api";
-import { FUTURE, alarmTime, ledger, runFlush, uniqueTenant } from "../support/failures";
-import { alarmAt, configure, dueRetries, received, recoverable } from "../support/recovery";
+import { FUTURE, alarmTime, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
+import { alarmAt, dueRetries, received, recoverable } from "../support/recovery";
 
 /** The audit trail names the token's label: each tenant gets a token labelled "ana". */
 const anasTokens = new Map<string, Promise<string>>();
@@ -59,7 +59,7 @@ describe("manual recovery", () => {
   it("stops automatic retries of an abandoned job", async () => {
     const tenant = uniqueTenant("ab");
     const stub = ledger(tenant);
-    await configure(stub, { now: FUTURE });
+    await tuneLedger(stub, { now: FUTURE });
     await stub.record([recoverable(tenant, "r1")]);
     const due = (await dueRetries(stub)).r1!;
     expect((await call("POST", `/api/queue/dlq/failures/r1/abandon?tenant=${tenant}`, { reason: "duplicate" })).status).toBe(200);
@@ -76,7 +76,7 @@ describe("bulk operations", () => {
     const stub = ledger(tenant);
     const total = 10_000;
     // The ledger's alarms are set from its clock: far ahead, they only run when driven here.
-    await configure(stub, { now: FUTURE });
+    await tuneLedger(stub, { now: FUTURE });
     for (let i = 0; i < total; i += 500) {
       await stub.record(Array.from({ length: 500 }, (_, k) => recoverable(tenant, `b${i + k}`, { class: "USER_ERROR" })));
     }
@@ -129,7 +129,7 @@ describe("bulk operations", () => {
   it("abandons by filter and reports per-item errors", async () => {
     const tenant = uniqueTenant("bulkab");
     const stub = ledger(tenant);
-    await configure(stub, { now: FUTURE });
+    await tuneLedger(stub, { now: FUTURE });
     await stub.record(["x1", "x2", "x3"].map((j) => recoverable(tenant, j, { class: "SYSTEM_ERROR", queue: "emails" })));
     const started = await call("POST", `/api/queue/dlq/operations?tenant=${tenant}`, {
       action: "abandon",
@@ -151,7 +151,7 @@ describe("bulk operations", () => {
     const stub = ledger(tenant);
     await stub.record(["o1", "o2"].map((j, i) => recoverable(tenant, j, { class: "SYSTEM_ERROR", queue: `q${i}` })));
     const first = await call("POST", `/api/queue/dlq/operations?tenant=${tenant}`, { action: "abandon", filter: { queue: "q0" }, reason: "one" });
-    await configure(stub, { now: FUTURE });
+    await tuneLedger(stub, { now: FUTURE });
     const second = await call("POST", `/api/queue/dlq/operations?tenant=${tenant}`, { action: "abandon", filter: { queue: "q1" }, reason: "two" });
     const all = await call("GET", `/api/queue/dlq/operations?tenant=${tenant}`);
     expect(all.status).toBe(200);

@@ -54,11 +54,8 @@ export async function servedFailure(tenant: string, jobId: string): Promise<Reco
  */
 export const FUTURE = Date.now() + 365 * 24 * 3600_000;
 
-/** Sets the ledger's clock (and, optionally, its flush delay and retention) through its dev-only `tune` RPC. */
-export async function tuneLedger(
-  stub: DurableObjectStub<import("../../src/failure-ledger").FailureLedger>,
-  tune: { now?: number; flushDelayMs?: number; retention?: { maxRows?: number; maxAgeMs?: number } },
-) {
+/** Sets the ledger's clock, jitter seed or settings through its dev-only `tune` RPC. */
+export async function tuneLedger(stub: DurableObjectStub<import("../../src/failure-ledger").FailureLedger>, tune: import("../../src/ledger/setup").Tuning) {
   await stub.tune(tune);
 }
 

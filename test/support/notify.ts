@@ -22,10 +22,6 @@ export function endpoints(tag: string) {
   };
 }
 
-export async function configureNotify(stub: Stub, notify: Partial<NotifyConfig>): Promise<void> {
-  await stub.tune({ notify });
-}
-
 /** Everything the outside world received at `host` (webhooks reach the receiver worker). */
 export async function requestsTo(host: string): Promise<ReceivedRequest[]> {
   return (await env.RECEIVER.fetch(`http://receiver/requests?host=${encodeURIComponent(host)}`)).json();

@@ -1,11 +1,9 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { FailureLedger } from "../../src/failure-ledger";
-import type { Tuning } from "../../src/ledger/setup";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, failureInput } from "./failures";
 
-export { seeded } from "./prng";
 
 /** The origin queue tests retry into; ORIGIN_QUEUES in vitest.config.ts maps it to the receiver. */
 export const ORIGIN = "recovery-test";
@@ -27,10 +25,6 @@ export function recoverable(tenant: string, jobId: string, overrides: Partial<Fa
 
 type Stub = DurableObjectStub<FailureLedger>;
 
-export async function configure(stub: Stub, tune: Pick<Tuning, "now" | "seed" | "recovery">) {
-  await stub.tune(tune);
-}
-
 /** When each job's next retry is due (ms), from the due-work table. */
 export async function dueRetries(stub: Stub): Promise<Record<string, number>> {
   return runInDurableObject(stub, (_i: FailureLedger, state) =>
@@ -45,7 +39,7 @@ export async function dueRetries(stub: Stub): Promise<Record<string, number>> {
 
 /** Runs the alarm with the ledger's clock at `at` (the platform would run it at its due time). */
 export async function alarmAt(stub: Stub, at: number): Promise<boolean> {
-  await configure(stub, { now: at });
+  await stub.tune({ now: at });
   await runInDurableObject(stub, (_i: FailureLedger, state) => state.storage.setAlarm(at));
   return runDurableObjectAlarm(stub);
 }

@@ -70,7 +70,7 @@ export function FailuresPage({ tenant, filters: params, canOperate }: { tenant: 
     }
   }
 
-  const [active] = useListKeys(items.length, (i) => navigate(links.failure(tenant, items[i]!.jobId)));
+  const active = useListKeys(items.length, (i) => navigate(links.failure(tenant, items[i]!.jobId)));
   const toggle = (jobId: string) =>
     setSelected((s) => {
       const next = new Set(s);

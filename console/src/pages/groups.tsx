@@ -11,7 +11,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
   useLiveChange(live, (c) => c.groups.length > 0 || c.truncated, groups.reload);
   useInterval(groups.reload, 10_000, live.status !== "live");
   const items = groups.data?.items ?? [];
-  const [active] = useListKeys(items.length, (i) => navigate(links.failures(tenant, { group: items[i]!.fingerprint })));
+  const active = useListKeys(items.length, (i) => navigate(links.failures(tenant, { group: items[i]!.fingerprint })));
 
   return (
     <>

@@ -9,7 +9,7 @@ export function TenantsPage() {
   const stats = useLoad("tenants", () => api<CrossTenant>("/api/queue/dlq/stats", { query: { limit: 1000 } }));
   useInterval(stats.reload, 10_000);
   const tenants = stats.data?.tenants ?? [];
-  const [active] = useListKeys(tenants.length, (i) => navigate(links.tenant(tenants[i]!.tenant)));
+  const active = useListKeys(tenants.length, (i) => navigate(links.tenant(tenants[i]!.tenant)));
 
   return (
     <>

@@ -5,13 +5,13 @@
 import type { Change } from "../change";
 import type { LedgerCore } from "../core";
 import { counterKey } from "../counters";
-import { filterTerms, type FailureFilter } from "../queries";
+import { filterClauses, type FailureFilter } from "../queries";
 import { refuse, type Refusable } from "../refusal";
 import { scheduleAt, unschedule } from "../scheduler";
 import { readRecoveryRows } from "./context";
 import { markAbandoned, markRequeued, requeueBlocker, type Actor } from "./manual";
 import { sendToOrigins } from "./send";
-import { run, sql as q } from "../../sql";
+import { run, sql as q, type Sql } from "../../sql";
 
 export type OperationAction = "requeue" | "abandon";
 
@@ -63,20 +63,18 @@ type OperationRow = {
   finished_at: number | null;
 };
 
-function eligible(action: OperationAction): string {
-  return action === "abandon" ? `status != 'abandoned'` : `status NOT IN ('abandoned', 'recovered')`;
+function eligible(action: OperationAction): Sql {
+  return q.raw(action === "abandon" ? `status != 'abandoned'` : `status NOT IN ('abandoned', 'recovered')`);
 }
 
-function matching(filter: FailureFilter, action: OperationAction): { sql: string; params: (string | number)[] } {
-  const { where, params } = filterTerms(filter);
-  return { sql: `FROM failures WHERE ${[...where, eligible(action)].join(" AND ")}`, params };
+function matching(filter: FailureFilter, action: OperationAction): Sql {
+  return q`FROM failures WHERE ${q.join([...filterClauses(filter), eligible(action)], " AND ")}`;
 }
 
 export function preview(sql: SqlStorage, request: Pick<OperationRequest, "action" | "filter">): { matched: number; sample: string[] } {
   const m = matching(request.filter, request.action);
-  const matched = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n ${m.sql}`, ...m.params).one().n;
-  const sample = sql
-    .exec<{ job_id: string }>(`SELECT job_id ${m.sql} ORDER BY last_failed_at DESC, job_id LIMIT 10`, ...m.params)
+  const matched = run<{ n: number }>(sql, q`SELECT COUNT(*) AS n ${m}`).one().n;
+  const sample = run<{ job_id: string }>(sql, q`SELECT job_id ${m} ORDER BY last_failed_at DESC, job_id LIMIT 10`)
     .toArray()
     .map((r) => r.job_id);
   return { matched, sample };
@@ -89,11 +87,10 @@ export function startOperation(c: Change, request: OperationRequest, by: string)
   if (matched > MAX_SNAPSHOT) return refuse("too_many", `the filter matches ${matched} failures; narrow it to at most ${MAX_SNAPSHOT} per operation`);
   const m = matching(request.filter, request.action);
   // The snapshot: exactly these jobs, whatever arrives later.
-  sql.exec(
-    `INSERT INTO operation_items (operation_id, seq, job_id, state)
-     SELECT ?, ROW_NUMBER() OVER (ORDER BY last_failed_at, job_id) - 1, job_id, 'pending' ${m.sql}`,
-    id,
-    ...m.params,
+  run(
+    sql,
+    q`INSERT INTO operation_items (operation_id, seq, job_id, state)
+      SELECT ${id}, ROW_NUMBER() OVER (ORDER BY last_failed_at, job_id) - 1, job_id, 'pending' ${m}`,
   );
   const options = JSON.stringify({ reason: request.reason ?? null, delaySeconds: request.delaySeconds ?? 0 });
   run(
