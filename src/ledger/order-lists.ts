@@ -9,6 +9,10 @@
 // least the last_failed_at of every entry in it; the entry that put a failure where it is now
 // carries its current last_failed_at, so pruning rows older than the oldest failure held never
 // drops an entry that still matters.
+//
+// A group's newest entries ride in its `groups` row, which every batch touching the group writes
+// anyway, until GROUP_TAIL_ENTRIES of them spill into one list row: a batch pays no list row per
+// group it touches.
 
 import type { FailureClass, FailureStatus } from "../model";
 import { fitting, run, sql } from "../sql";
@@ -25,6 +29,8 @@ export const orderList = {
 
 /** Entries per list row: far below the 2 MB row limit. */
 const ENTRIES_PER_ROW = 1_000;
+/** A group's tail spills into a list row once it holds this many entries. */
+export const GROUP_TAIL_ENTRIES = 100;
 /** Pruning scans the lists: do it once per this much failure time evicted, not per pass. */
 export const PRUNE_STEP_MS = 3600_000;
 
@@ -57,6 +63,13 @@ export class ListAppends {
     }
   }
 
+  /** The entries gathered for `list`, which this change will no longer write itself. */
+  take(list: string): Entry[] {
+    const entries = this.lists.get(list);
+    this.lists.delete(list);
+    return entries ? [...entries] : [];
+  }
+
   add(list: string, jobId: string, lastFailedAt: number): void {
     const entries = this.lists.get(list) ?? new Map<string, number>();
     entries.set(jobId, lastFailedAt);
@@ -82,13 +95,29 @@ function append(storage: SqlStorage, list: string, entries: readonly Entry[], no
   }
 }
 
+/**
+ * A group's tail after this change: the tail it had and the change's new entries for its list,
+ * or none once they are enough to spill into a list row (the change writes it at commit).
+ */
+export function nextGroupTail(lists: ListAppends, fingerprint: string, stored: readonly Entry[]): string {
+  const list = orderList.group(fingerprint);
+  const tail = new Map([...stored, ...lists.take(list)]);
+  if (tail.size < GROUP_TAIL_ENTRIES) return JSON.stringify([...tail]);
+  for (const [jobId, at] of tail) lists.add(list, jobId, at);
+  return "[]";
+}
+
+const groupOf = (list: string) => (list.startsWith("g:") ? list.slice(2) : null);
+
 /** A list's entries after `before` (if given), newest first: stale ones included, duplicates not. */
 export function listEntries(storage: SqlStorage, list: string, before?: PageCursor): Entry[] {
   const position = before ? sql`WHERE (at, job_id) < (${before.lastFailedAt}, ${before.jobId})` : sql``;
   return run<{ job_id: string; at: number }>(
     storage,
     sql`SELECT job_id, at FROM (
-          SELECT DISTINCT j.value ->> 0 AS job_id, j.value ->> 1 AS at FROM order_lists o, json_each(o.entries) j WHERE o.list = ${list})
+          SELECT DISTINCT j.value ->> 0 AS job_id, j.value ->> 1 AS at
+          FROM (SELECT entries FROM order_lists WHERE list = ${list} UNION ALL SELECT list_tail FROM groups WHERE fingerprint = ${groupOf(list)}) o,
+            json_each(o.entries) j)
         ${position} ORDER BY at DESC, job_id DESC`,
   )
     .toArray()

@@ -241,14 +241,16 @@ function groupFields(g: GroupRow) {
   };
 }
 
+const groupColumns = sql.raw(`fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen`);
+
 export function readGroups(storage: SqlStorage, fingerprints: readonly string[]) {
   return fitting(fingerprints, 1)
-    .flatMap((chunk) => run<GroupRow>(storage, sql`SELECT * FROM groups WHERE fingerprint IN ${sql.list(chunk)}`).toArray())
+    .flatMap((chunk) => run<GroupRow>(storage, sql`SELECT ${groupColumns} FROM groups WHERE fingerprint IN ${sql.list(chunk)}`).toArray())
     .map(groupFields);
 }
 
 export function listGroups(storage: SqlStorage, limit: number): GroupSummary[] {
-  return run<GroupRow>(storage, sql`SELECT * FROM groups ORDER BY last_seen DESC, fingerprint LIMIT ${limit}`)
+  return run<GroupRow>(storage, sql`SELECT ${groupColumns} FROM groups ORDER BY last_seen DESC, fingerprint LIMIT ${limit}`)
     .toArray()
     .map((g) => toGroupSummary(groupFields(g)));
 }

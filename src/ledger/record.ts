@@ -9,7 +9,7 @@ import type { Change } from "./change";
 import { counterKey } from "./counters";
 import { alertsForBatch } from "./notify/ops";
 import { noticeForFailure } from "./notify/users";
-import { orderList, type ListAppends } from "./order-lists";
+import { nextGroupTail, orderList, type Entry, type ListAppends } from "./order-lists";
 import { reserveOutboxIds } from "./outbox";
 import { POISON_STREAK, planOccurrence, type Plan, type Prior } from "./recovery/planner";
 import { afterRecord } from "./retention";
@@ -129,10 +129,11 @@ export function recordFailures(
     }
   }
 
-  const knownGroups = storedGroups(storage, [...groups.keys()]);
+  const knownGroups = storedGroupTails(storage, [...groups.keys()]);
   for (const [fingerprint, g] of groups) {
-    upsertGroup(storage, fingerprint, g);
-    if (!knownGroups.has(fingerprint)) deltas.add(counterKey.groups, 1);
+    const tail = knownGroups.get(fingerprint);
+    upsertGroup(storage, fingerprint, g, nextGroupTail(lists, fingerprint, tail ?? []));
+    if (!tail) deltas.add(counterKey.groups, 1);
   }
   return { result, accepted, occurrences };
 }
@@ -254,18 +255,18 @@ function updateFailure(
   run(storage, sql`UPDATE failures SET ${sql.join(set)} WHERE job_id = ${f.jobId}`);
 }
 
-/** The groups among `fingerprints` the ledger already holds. */
-function storedGroups(storage: SqlStorage, fingerprints: readonly string[]): Set<string> {
-  return new Set(
+/** The groups among `fingerprints` the ledger already holds, with the tail of each one's order list. */
+function storedGroupTails(storage: SqlStorage, fingerprints: readonly string[]): Map<string, Entry[]> {
+  return new Map(
     fitting(fingerprints, 1).flatMap((chunk) =>
-      run<{ fingerprint: string }>(storage, sql`SELECT fingerprint FROM groups WHERE fingerprint IN ${sql.list(chunk)}`)
+      run<{ fingerprint: string; list_tail: string }>(storage, sql`SELECT fingerprint, list_tail FROM groups WHERE fingerprint IN ${sql.list(chunk)}`)
         .toArray()
-        .map((r) => r.fingerprint),
+        .map((r): [string, Entry[]] => [r.fingerprint, JSON.parse(r.list_tail) as Entry[]]),
     ),
   );
 }
 
-function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta): void {
+function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta, listTail: string): void {
   const error = g.input.error;
   const row = sql.list([
     fingerprint,
@@ -277,13 +278,15 @@ function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta): v
     g.count,
     g.firstSeen,
     g.lastSeen,
+    listTail,
   ]);
   run(
     storage,
-    sql`INSERT INTO groups (fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen)
+    sql`INSERT INTO groups (fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen, list_tail)
         VALUES ${row}
         ON CONFLICT (fingerprint) DO UPDATE SET
           count = count + excluded.count,
+          list_tail = excluded.list_tail,
           first_seen = MIN(first_seen, excluded.first_seen),
           class = CASE WHEN excluded.last_seen >= last_seen THEN excluded.class ELSE class END,
           message_sample = CASE WHEN excluded.last_seen >= last_seen THEN excluded.message_sample ELSE message_sample END,

@@ -193,6 +193,8 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
   ],
   // v11: the time order as an append-only list (see recent.ts) instead of an index entry per failure
   [RECENT_TABLE, ...recentFromFailures(), `DROP INDEX failures_recent`],
+  // v12: a group's newest order-list entries in its groups row (see order-lists.ts)
+  [`ALTER TABLE groups ADD COLUMN list_tail TEXT NOT NULL DEFAULT '[]'`],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

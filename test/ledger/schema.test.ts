@@ -11,7 +11,7 @@ import { listFailures, type FailureFilter } from "../../src/ledger/queries";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { scanned } from "../support/pages";
-import { counterRowsAsBeforeV10, timeOrderAsBeforeV11 } from "../support/schema";
+import { counterRowsAsBeforeV10, groupTailsAsBeforeV12, timeOrderAsBeforeV11 } from "../support/schema";
 
 describe("ledger schema v8", () => {
   it("upgrades a v7 ledger, whose outbox sequence is a counter, without reusing an outbox id", async () => {
@@ -24,6 +24,7 @@ describe("ledger schema v8", () => {
       // What v7 code left: the sequence among the counters, at version 7, the outbox not yet flushed.
       const next = sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = 'outbox_next'`).one().value;
       sql.exec(`DELETE FROM ledger_state WHERE key = 'outbox_next'`);
+      groupTailsAsBeforeV12(sql);
       timeOrderAsBeforeV11(sql);
       counterRowsAsBeforeV10(sql);
       sql.exec(`INSERT INTO counters (key, value) VALUES ('outbox_next', ?)`, Number(next));
@@ -64,6 +65,7 @@ describe("ledger schema v9 and v10", () => {
 
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
+      groupTailsAsBeforeV12(sql);
       timeOrderAsBeforeV11(sql);
       counterRowsAsBeforeV10(sql);
       sql.exec(`UPDATE ledger_meta SET value = 9 WHERE key = 'schema_version'`);
@@ -120,6 +122,7 @@ describe("ledger schema v9 and v10", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       // What v8 code left: the same tables without the order lists, at version 8.
+      groupTailsAsBeforeV12(sql);
       timeOrderAsBeforeV11(sql);
       sql.exec(`DROP TABLE order_lists`);
       counterRowsAsBeforeV10(sql);

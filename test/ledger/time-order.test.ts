@@ -13,7 +13,7 @@ import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { scanned, walk } from "../support/pages";
-import { timeOrderAsBeforeV11 } from "../support/schema";
+import { groupTailsAsBeforeV12, timeOrderAsBeforeV11 } from "../support/schema";
 
 const MINUTE = 60_000;
 
@@ -133,6 +133,7 @@ describe("the time order", () => {
       const sql = state.storage.sql;
       const before = walk(sql, tenant, {}, 7);
       // What v10 code left: the index, no list, at version 10.
+      groupTailsAsBeforeV12(sql);
       timeOrderAsBeforeV11(sql);
       sql.exec(`UPDATE ledger_meta SET value = 10 WHERE key = 'schema_version'`);
 

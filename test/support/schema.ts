@@ -11,3 +11,12 @@ export function timeOrderAsBeforeV11(sql: SqlStorage): void {
   sql.exec(`DELETE FROM order_lists WHERE list = 'a:ahead'`);
   sql.exec(`CREATE INDEX failures_recent ON failures (last_failed_at, job_id)`);
 }
+
+/** Puts the groups' list tails back as ledgers before schema v12 kept them: in order_lists rows. */
+export function groupTailsAsBeforeV12(sql: SqlStorage): void {
+  sql.exec(`INSERT INTO order_lists (list, seq, at, entries)
+    SELECT 'g:' || fingerprint, COALESCE((SELECT MAX(seq) FROM order_lists WHERE list = 'g:' || fingerprint), 0) + 1,
+      (SELECT MAX(j.value ->> 1) FROM json_each(list_tail) j), list_tail
+    FROM groups WHERE list_tail <> '[]'`);
+  sql.exec(`ALTER TABLE groups DROP COLUMN list_tail`);
+}
