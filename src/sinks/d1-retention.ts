@@ -48,8 +48,8 @@ export async function pruneTenant(db: D1Database, tenant: string, policy: D1Rete
       ),
       prepare(
         db,
-        sql`DELETE FROM user_notifications WHERE tenant_id = ${tenant} AND id IN (
-          SELECT id FROM user_notifications WHERE tenant_id = ${tenant} AND created_at < ${cutoff} LIMIT ${D1_PRUNE_CHUNK})`,
+        sql`DELETE FROM user_notifications WHERE tenant_id = ${tenant} AND (user_id, created_at, id) IN (
+          SELECT user_id, created_at, id FROM user_notifications WHERE tenant_id = ${tenant} AND created_at < ${cutoff} LIMIT ${D1_PRUNE_CHUNK})`,
       ),
     ]);
     const aged = byAge?.meta.changes ?? 0;

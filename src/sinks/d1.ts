@@ -129,7 +129,7 @@ export function groupStatements(db: D1Database, tenant: string, groups: readonly
   );
 }
 
-/** Into the users' inbox; a notice is written once whatever the retries (its id is its key). */
+/** Into the users' inbox; a notice is written once whatever the retries (its user, time and id are its key). */
 export function noticeStatements(db: D1Database, tenant: string, notices: readonly UserNotice[]): D1PreparedStatement[] {
   return insertRows(
     db,
@@ -137,7 +137,7 @@ export function noticeStatements(db: D1Database, tenant: string, notices: readon
     [tenant],
     notices,
     (n) => [n.id, n.userId, n.kind, n.jobId, n.title, n.body, n.createdAt],
-    sql`ON CONFLICT (tenant_id, id) DO NOTHING`,
+    sql`ON CONFLICT DO NOTHING`,
   );
 }
 

@@ -1,13 +1,15 @@
 // Migration 0011 on a database written by the previous schema: the indexes no query uses go, the
 // tenants' summaries are filled from the failures already there, and the cross-tenant answers are
-// the ones the previous code gave. Then the new writes land on the old rows.
+// the ones the previous code gave. Then the new writes land on the old rows. Migration 0013 keys
+// the inbox by user: the notices already there stay, and a notice is one row written.
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { crossTenantStats } from "../../src/api/endpoints/stats";
 import type { D1FailureState } from "../../src/model";
-import { failureStatements, summaryStatement } from "../../src/sinks/d1";
+import { failureStatements, noticeStatements, summaryStatement } from "../../src/sinks/d1";
 import { pruneTenant } from "../../src/sinks/d1-retention";
+import { listInbox, markInboxRead } from "../../src/sinks/inbox";
 
 const db = env.MIGRATION_DB;
 const DAY = 24 * 60 * 60 * 1000;
@@ -58,6 +60,11 @@ beforeAll(async () => {
     oldRow("alpha", "a2", "USER_ERROR", "exhausted", NOW - 200 * DAY),
     oldRow("alpha", "a3", "SYSTEM_ERROR", "recovered", NOW - DAY),
     oldRow("beta", "b1", "RECOVERABLE", "open", NOW - DAY),
+    ...[1, 2, 3].map((i) =>
+      db
+        .prepare(`INSERT INTO user_notifications (tenant_id, id, user_id, kind, job_id, title, body, created_at, read_at) VALUES ('alpha', ?, 'u1', 'failure', ?, 't', 'b', ?, ?)`)
+        .bind(`n:a${i}`, `a${i}`, NOW - 200 * DAY + i, i === 1 ? NOW : null),
+    ),
   ]);
   before = await previousAnswer();
   await applyD1Migrations(db, env.TEST_MIGRATIONS);
@@ -68,7 +75,34 @@ describe("migration 0011 on data the previous schema wrote", () => {
     expect(await indexesOn("failures")).toEqual([]);
     expect(await indexesOn("failure_groups")).toEqual([]);
     expect(await indexesOn("dlq_recovery_queue")).toEqual([]);
-    expect(await indexesOn("user_notifications")).toEqual(["user_notifications_by_user"]);
+    expect(await indexesOn("user_notifications")).toEqual([]);
+  });
+
+  it("keeps the inbox's notices, writes a new one as one row and once, and pages the inbox newest first", async () => {
+    const notice = (id: string, createdAt: number) => ({
+      id,
+      kind: "failure" as const,
+      tenantId: "alpha",
+      userId: "u1",
+      jobId: id.slice(2),
+      title: "t",
+      body: "b",
+      createdAt,
+    });
+    const written = async (n: ReturnType<typeof notice>) =>
+      (await db.batch(noticeStatements(db, "alpha", [n]))).reduce((sum, r) => sum + (r.meta.rows_written ?? 0), 0);
+    expect(await written(notice("n:a4", NOW))).toBe(1);
+    expect(await written(notice("n:a4", NOW))).toBe(0);
+    const inbox = await listInbox(db, "alpha", { userId: "u1", unread: false, limit: 3 });
+    expect(inbox.items.map((i) => [i.id, i.readAt !== null])).toEqual([
+      ["n:a4", false],
+      ["n:a3", false],
+      ["n:a2", false],
+    ]);
+    expect(inbox.unread).toBe(3);
+    const rest = await listInbox(db, "alpha", { userId: "u1", unread: false, limit: 3, after: inbox.next! });
+    expect(rest.items.map((i) => i.id)).toEqual(["n:a1"]);
+    expect(await markInboxRead(db, "alpha", "u1", ["n:a3", "n:a1"], NOW)).toBe(1);
   });
 
   it("answers the cross-tenant stats as the previous code did", async () => {
@@ -130,6 +164,8 @@ describe("migration 0011 on data the previous schema wrote", () => {
   it("prunes by age and by rows without an index", async () => {
     const policy = { maxRowsPerTenant: 1_000, maxAgeMs: 90 * DAY };
     expect(await pruneTenant(db, "alpha", policy, NOW)).toEqual({ deleted: 1, more: false });
+    // The notices past the same age went with it; the one of today stays.
+    expect((await listInbox(db, "alpha", { userId: "u1", unread: false, limit: 10 })).items.map((i) => i.id)).toEqual(["n:a4"]);
     const jobs = async () => (await db.prepare(`SELECT job_id FROM failures WHERE tenant_id = 'alpha' ORDER BY job_id`).all<{ job_id: string }>()).results.map((r) => r.job_id);
     expect(await jobs()).toEqual(["a1", "a3", "a4"]);
     // Held to one row: the newest stays.
