@@ -5,7 +5,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { FailureLedger } from "../src/failure-ledger";
-import { addToCounters } from "../src/ledger/counters";
+import { Head } from "../src/ledger/head";
 import { LISTS_FROM_FAILURES } from "../src/ledger/order-lists";
 import { recentFromFailures } from "../src/ledger/recent";
 import type { FailureInput } from "../src/model";
@@ -151,7 +151,11 @@ export class MeteredLedger extends FailureLedger {
       sql.exec(LISTS_FROM_FAILURES);
       sql.exec(`DELETE FROM recent`);
       for (const statement of recentFromFailures(String(sim.now))) sql.exec(statement);
-      addToCounters(sql, counters);
+      sql.exec(`UPDATE groups SET list_tail = '[]'`);
+      const head = Head.read(sql);
+      head.listTails.clear();
+      for (const [key, delta] of counters) head.addToCounter(key, delta);
+      head.touch().save();
     });
     this.meter.settle("fill");
     return { inserted, total: have + inserted };

@@ -27,7 +27,7 @@ const isDestination = (key: string): key is Destination => (DESTINATIONS as read
 
 const handlers: Record<DueKind, Handler> = {
   flush: async (core, _keys, now) => void (await flush(core, now)),
-  retention: (core, _keys, now) => void core.transact((c) => applyRetention(c.sql, c.settings.retention, now), now),
+  retention: (core, _keys, now) => void core.transact((c) => applyRetention(c, c.settings.retention, now), now),
   "d1-retention": (core, _keys, now) => pruneD1(core, now),
   operation: async (core, ids, now) => {
     for (const id of ids) await stepOperation(core, id, now);

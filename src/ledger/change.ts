@@ -1,10 +1,12 @@
 // One change to a ledger: everything a write path (record, a status report, requeue, abandon,
 // an operation step, alarm work) needs inside its transaction, and what it owes on commit. The
 // change collects counter deltas, the jobs whose new state D1 must learn, the user notices for
-// the inbox and the notice buckets it touched; commit() writes each of them once.
+// the inbox and the notice buckets it touched; commit() writes each of them once, the head row
+// (head.ts) last.
 
 import type { ArchivedOccurrence, FailureStatus, UserNotice } from "../model";
 import { CounterDeltas } from "./counters";
+import { Head } from "./head";
 import type { LiveChange } from "./live/feed";
 import { saveBuckets, type Bucket } from "./notify/users";
 import { ListAppends, orderList } from "./order-lists";
@@ -30,6 +32,7 @@ export class Change {
   private archived: { firstId: number; occurrences: ArchivedOccurrence[] } | null = null;
   private readonly afterCommit: (() => void)[] = [];
   private circuitsOfChange: Circuits | null = null;
+  private headOfChange: Head | null = null;
 
   constructor(
     readonly sql: SqlStorage,
@@ -39,6 +42,11 @@ export class Change {
     readonly now: number,
     readonly random: () => number,
   ) {}
+
+  /** The head row, read on first use and written once at commit. */
+  get head(): Head {
+    return (this.headOfChange ??= Head.read(this.sql));
+  }
 
   get circuits(): Circuits {
     return (this.circuitsOfChange ??= new Circuits(this.sql, this.settings.recovery.circuit));
@@ -75,24 +83,25 @@ export class Change {
     this.archived = { firstId, occurrences };
   }
 
-  /** Runs once everything above is written (retention must see the new outbox rows). */
+  /** Runs once everything but the lists and the head row is written (retention must see the new outbox rows and counts). */
   then(step: () => void): void {
     this.afterCommit.push(step);
   }
 
   commit(): void {
     saveBuckets(this);
-    this.deltas.apply(this.sql, this.now);
     for (const [status, jobs] of this.statuses) this.lists.addHeld(this.sql, orderList.status(status), [...jobs]);
     this.recent.write(this.sql, this.lists, this.now);
-    this.lists.write(this.sql, this.now);
     if (this.archived && this.archived.occurrences.length > 0) {
       writeOutbox(this.sql, this.archived.firstId, this.now, this.archived.occurrences, this.notices);
       scheduleIfAbsent(this.sql, "flush", "outbox", this.flushAt);
-      touchOutbox(this.sql, [...this.owed], this.now, this.flushAt);
+      touchOutbox(this.sql, this.head, [...this.owed], this.now, this.flushAt);
     } else {
-      touchOutbox(this.sql, [...this.owed], this.now, this.flushAt, this.notices);
+      touchOutbox(this.sql, this.head, [...this.owed], this.now, this.flushAt, this.notices);
     }
+    if (!this.deltas.empty) this.deltas.applyTo(this.head, this.now);
     for (const step of this.afterCommit) step();
+    if (!this.lists.empty) this.lists.write(this.sql, this.head, this.now);
+    this.headOfChange?.save();
   }
 }

@@ -1,8 +1,9 @@
-// Live counters kept incrementally: a change accumulates deltas in memory and writes them at
-// commit, so a read never scans the failures table. All counters are one row (counter_totals): a
-// change writes one row however many counters it moves (a batch moves some fifteen).
+// Live counters kept incrementally: a change accumulates deltas in memory and adds them to the
+// head row at commit, so a read never scans the failures table and a change writes one row
+// however many counters it moves (a batch moves some fifteen).
 
 import type { FailureClass, FailureStatus } from "../model";
+import type { Head } from "./head";
 
 export const WINDOW_MS = 24 * 60 * 60 * 1000;
 /** The rolling 24 h window is kept in 5-minute buckets. */
@@ -49,6 +50,10 @@ export class CounterDeltas {
   private readonly counters = new Map<string, number>();
   private readonly buckets = new Map<number, number>();
 
+  get empty(): boolean {
+    return this.counters.size === 0 && this.buckets.size === 0;
+  }
+
   add(key: string, delta: number): void {
     if (delta !== 0) this.counters.set(key, (this.counters.get(key) ?? 0) + delta);
   }
@@ -64,42 +69,30 @@ export class CounterDeltas {
     this.buckets.set(bucket, (this.buckets.get(bucket) ?? 0) + 1);
   }
 
-  /** Writes every touched counter once and expires buckets that left the window. */
-  apply(sql: SqlStorage, now: number): void {
-    addToCounters(sql, this.counters);
+  /** Adds every delta to the head row's counters and window buckets, expiring the buckets that left the window. */
+  applyTo(head: Head, now: number): void {
+    for (const [key, delta] of this.counters) head.addToCounter(key, delta);
     if (this.buckets.size === 0) return;
     const oldest = oldestLiveBucket(now);
     for (const [bucket, count] of this.buckets) {
-      if (bucket < oldest) continue;
-      sql.exec(
-        `INSERT INTO window_buckets (bucket, count) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE SET count = count + excluded.count`,
-        bucket,
-        count,
-      );
+      if (bucket >= oldest) head.dayBuckets.set(bucket, (head.dayBuckets.get(bucket) ?? 0) + count);
     }
-    sql.exec(`DELETE FROM window_buckets WHERE bucket < ?`, oldest);
+    for (const bucket of head.dayBuckets.keys()) if (bucket < oldest) head.dayBuckets.delete(bucket);
+    head.touch();
   }
 }
 
 /** Every counter by key. */
 export function readCounters(sql: SqlStorage): Map<string, number> {
-  const row = sql.exec<{ totals: string }>(`SELECT totals FROM counter_totals WHERE id = 1`).toArray()[0];
-  return new Map(Object.entries(row ? (JSON.parse(row.totals) as Record<string, number>) : {}));
+  const row = sql.exec<{ totals: string }>(`SELECT totals FROM ledger_head WHERE id = 1`).one();
+  return new Map(Object.entries(JSON.parse(row.totals) as Record<string, number>));
 }
 
-/** The one write of the counters: adds each delta to its counter, in one row write. */
-export function addToCounters(sql: SqlStorage, deltas: Iterable<readonly [key: string, delta: number]>): void {
-  let totals: Map<string, number> | null = null;
-  for (const [key, delta] of deltas) {
-    if (delta === 0) continue;
-    totals ??= readCounters(sql);
-    totals.set(key, (totals.get(key) ?? 0) + delta);
-  }
-  if (!totals) return;
-  sql.exec(
-    `INSERT INTO counter_totals (id, totals) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET totals = excluded.totals`,
-    JSON.stringify(Object.fromEntries(totals)),
-  );
+/** Occurrences in the 24 h window ending `now`. */
+export function occurrencesInWindow(sql: SqlStorage, now: number): number {
+  const row = sql.exec<{ day_buckets: string }>(`SELECT day_buckets FROM ledger_head WHERE id = 1`).one();
+  const oldest = oldestLiveBucket(now);
+  return Object.entries(JSON.parse(row.day_buckets) as Record<string, number>).reduce((n, [bucket, count]) => (Number(bucket) >= oldest ? n + count : n), 0);
 }
 
 export function readCounter(sql: SqlStorage, key: string): number {

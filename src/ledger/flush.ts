@@ -72,7 +72,7 @@ export async function flush(core: LedgerCore, now: number): Promise<FlushReport 
     if (outboxDepth(c.sql).pendingRows > 0) scheduleAt(c.sql, "flush", "outbox", now);
     else unschedule(c.sql, "flush", "outbox");
     // rows that were waiting for this flush may leave now
-    applyRetention(c.sql, c.settings.retention, now);
+    applyRetention(c, c.settings.retention, now);
     if (report.d1RowsWritten > 0) scheduleIfAbsent(c.sql, "d1-retention", "d1", now + D1_RETENTION_EVERY_MS);
   }, now);
   return report;

@@ -10,12 +10,14 @@
 // carries its current last_failed_at, so pruning rows older than the oldest failure held never
 // drops an entry that still matters.
 //
-// A group's newest entries ride in its `groups` row, which every batch touching the group writes
-// anyway, until GROUP_TAIL_ENTRIES of them spill into one list row: a batch pays no list row per
-// group it touches.
+// A list's newest entries ride in a row the change writes anyway, until TAIL_ENTRIES of them
+// spill into one list row: a group's in its `groups` row (every batch touching the group writes
+// it), the class, status and ahead lists' in the head row (head.ts). So a change pays no list row
+// for the lists it appends to, only one per TAIL_ENTRIES entries.
 
 import type { FailureClass, FailureStatus } from "../model";
 import { fitting, run, sql } from "../sql";
+import type { Head } from "./head";
 import type { PageCursor } from "./queries";
 import { readState, writeState } from "./state";
 
@@ -29,8 +31,8 @@ export const orderList = {
 
 /** Entries per list row: far below the 2 MB row limit. */
 const ENTRIES_PER_ROW = 1_000;
-/** A group's tail spills into a list row once it holds this many entries. */
-export const GROUP_TAIL_ENTRIES = 100;
+/** A list's tail spills into a list row once it holds this many entries. */
+export const TAIL_ENTRIES = 100;
 /** Pruning scans the lists: do it once per this much failure time evicted, not per pass. */
 export const PRUNE_STEP_MS = 3600_000;
 
@@ -63,6 +65,10 @@ export class ListAppends {
     }
   }
 
+  get empty(): boolean {
+    return this.lists.size === 0;
+  }
+
   /** The entries gathered for `list`, which this change will no longer write itself. */
   take(list: string): Entry[] {
     const entries = this.lists.get(list);
@@ -76,11 +82,26 @@ export class ListAppends {
     this.lists.set(list, entries);
   }
 
-  /** One row per list (or per ENTRIES_PER_ROW entries of it). */
-  write(storage: SqlStorage, now: number): void {
-    for (const [list, entries] of this.lists) append(storage, list, [...entries], now);
+  /** Into the lists' tails in the head row; a tail that is full spills into a list row. */
+  write(storage: SqlStorage, head: Head, now: number): void {
+    for (const [list, entries] of this.lists) {
+      if (groupOf(list) !== null) {
+        append(storage, list, [...entries], now);
+        continue;
+      }
+      const tail = withTail(head.listTails.get(list) ?? [], entries);
+      if (tail.size >= TAIL_ENTRIES) {
+        append(storage, list, [...tail], now);
+        head.listTails.delete(list);
+      } else head.listTails.set(list, [...tail]);
+      head.touch();
+    }
+    this.lists.clear();
   }
 }
+
+/** A tail and new entries, once per job (the new entry wins: it is never older). */
+const withTail = (tail: readonly Entry[], entries: Iterable<Entry>) => new Map([...tail, ...entries]);
 
 function append(storage: SqlStorage, list: string, entries: readonly Entry[], now: number): void {
   for (let i = 0; i < entries.length; i += ENTRIES_PER_ROW) {
@@ -101,8 +122,8 @@ function append(storage: SqlStorage, list: string, entries: readonly Entry[], no
  */
 export function nextGroupTail(lists: ListAppends, fingerprint: string, stored: readonly Entry[]): string {
   const list = orderList.group(fingerprint);
-  const tail = new Map([...stored, ...lists.take(list)]);
-  if (tail.size < GROUP_TAIL_ENTRIES) return JSON.stringify([...tail]);
+  const tail = withTail(stored, lists.take(list));
+  if (tail.size < TAIL_ENTRIES) return JSON.stringify([...tail]);
   for (const [jobId, at] of tail) lists.add(list, jobId, at);
   return "[]";
 }
@@ -116,7 +137,10 @@ export function listEntries(storage: SqlStorage, list: string, before?: PageCurs
     storage,
     sql`SELECT job_id, at FROM (
           SELECT DISTINCT j.value ->> 0 AS job_id, j.value ->> 1 AS at
-          FROM (SELECT entries FROM order_lists WHERE list = ${list} UNION ALL SELECT list_tail FROM groups WHERE fingerprint = ${groupOf(list)}) o,
+          FROM (
+            SELECT entries FROM order_lists WHERE list = ${list}
+            UNION ALL SELECT list_tail FROM groups WHERE fingerprint = ${groupOf(list)}
+            UNION ALL SELECT list_tails -> ${`$."${list}"`} FROM ledger_head WHERE ${groupOf(list) === null}) o,
             json_each(o.entries) j)
         ${position} ORDER BY at DESC, job_id DESC`,
   )

@@ -4,7 +4,7 @@
 import type { ArchivedOccurrence, UserNotice } from "../model";
 import { inChunks } from "./chunks";
 import { scheduleIfAbsent } from "./scheduler";
-import { readState, writeState } from "./state";
+import type { Head } from "./head";
 import { run, sql as q } from "../sql";
 
 export type OutboxRow = {
@@ -24,9 +24,8 @@ const CHUNK_BYTES = 512 * 1024;
  * Reserves `count` outbox ids. Every failure written by this record carries the last one, so it
  * counts as flushed only when no outbox row at or below it is pending.
  */
-export function reserveOutboxIds(sql: SqlStorage, count: number): { firstId: number; lastId: number } {
-  const next = Number(readState(sql, "outbox_next") ?? 1);
-  writeState(sql, "outbox_next", next + count);
+export function reserveOutboxIds(head: Head, count: number): { firstId: number; lastId: number } {
+  const next = head.reserveOutboxIds(count);
   return { firstId: next, lastId: next + Math.max(count, 1) - 1 };
 }
 
@@ -72,9 +71,16 @@ export function writeOutbox(
  * Owes D1 the current state of `jobIds` (a status change without a new occurrence): one outbox
  * row, and the failures are stamped so retention keeps them until it is flushed.
  */
-export function touchOutbox(sql: SqlStorage, jobIds: readonly string[], now: number, flushAt: number, notices: readonly UserNotice[] = []): void {
+export function touchOutbox(
+  sql: SqlStorage,
+  head: Head,
+  jobIds: readonly string[],
+  now: number,
+  flushAt: number,
+  notices: readonly UserNotice[] = [],
+): void {
   if (jobIds.length === 0 && notices.length === 0) return;
-  const { firstId } = reserveOutboxIds(sql, 1);
+  const { firstId } = reserveOutboxIds(head, 1);
   run(
     sql,
     q`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices)

@@ -303,7 +303,7 @@ export function recordBatch(core: LedgerCore, failures: readonly FailureInput[])
   const result = core.transact((c) => {
     faultPoint("ledger.record.before-commit", c.tenant);
     core.rememberTenant();
-    const { firstId, lastId } = reserveOutboxIds(c.sql, failures.length);
+    const { firstId, lastId } = reserveOutboxIds(c.head, failures.length);
     const { result, accepted, occurrences } = recordFailures(c, failures, lastId);
     for (const o of occurrences) {
       if (o.notifyUser && o.failure.userId) noticeForFailure(c, { ...o.failure, userId: o.failure.userId });
@@ -313,7 +313,7 @@ export function recordBatch(core: LedgerCore, failures: readonly FailureInput[])
       firstId,
       accepted.map(({ sealedBody: _, ...f }) => ({ ...f, tenantId: c.tenant, recordedAt: c.now })),
     );
-    c.then(() => afterRecord(c.sql, c.settings.retention, c.now));
+    c.then(() => afterRecord(c, c.settings.retention, c.now));
     for (const f of failures) {
       c.live.jobs.push(f.jobId);
       c.live.groups.push(f.fingerprint);

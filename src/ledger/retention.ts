@@ -3,11 +3,19 @@
 // the outbox has flushed to D1 and R2 may leave.
 
 import { fitting, run, sql } from "../sql";
-import { addToCounters, counterKey, readCounter } from "./counters";
+import { counterKey } from "./counters";
+import type { Head } from "./head";
 import { PRUNE_STEP_MS, listsPrunedBelow, pruneLists, type Entry } from "./order-lists";
 import { currentEntries, firstRowOldest, heldSince, newestFirstOrder, oldestRows, rewriteRow } from "./recent";
 import { lowestPendingId } from "./outbox";
 import { isScheduled, scheduleAt, unschedule } from "./scheduler";
+import { readState, writeState } from "./state";
+
+/** What retention works on: the storage, and the head row whose counters it moves (written by the caller). */
+export interface Holding {
+  sql: SqlStorage;
+  head: Head;
+}
 
 export interface RetentionPolicy {
   maxRows: number;
@@ -25,7 +33,7 @@ const BLOCKED_RETRY_MS = 60_000;
  * than the cutoff once the row bound holds: a failure that arrived late (dated before failures
  * recorded ahead of it) leaves with the rows before it, not before them.
  */
-function evictOldest(storage: SqlStorage, flushedBelow: number, cutoff: number, over: number): number {
+function evictOldest({ sql: storage, head }: Holding, flushedBelow: number, cutoff: number, over: number): number {
   let evicted = 0;
   let looked = 0;
   for (const row of oldestRows(storage)) {
@@ -46,23 +54,23 @@ function evictOldest(storage: SqlStorage, flushedBelow: number, cutoff: number, 
     evicted += leave.length;
     if (stay.length < row.entries.length) rewriteRow(storage, row.seq, stay);
   }
-  addToCounters(storage, [
-    [counterKey.evicted, evicted],
-    [counterKey.rows, -evicted],
-  ]);
+  head.addToCounter(counterKey.evicted, evicted);
+  head.addToCounter(counterKey.rows, -evicted);
   return evicted;
 }
 
-const liveRows = (storage: SqlStorage) => readCounter(storage, counterKey.rows);
+const liveRows = (head: Head) => head.counter(counterKey.rows);
 
 /**
  * Applies the policy once (bounded work) and keeps the `retention` due-work row pointing at the
  * next moment something will need evicting. Returns how many rows left the ledger.
  */
-export function applyRetention(storage: SqlStorage, policy: RetentionPolicy, now: number): number {
-  const flushedBelow = lowestPendingId(storage) ?? Number.MAX_SAFE_INTEGER;
+export function applyRetention(held: Holding, policy: RetentionPolicy, now: number): number {
+  const storage = held.sql;
+  const pending = lowestPendingId(storage);
+  const flushedBelow = pending ?? Number.MAX_SAFE_INTEGER;
   const cutoff = now - policy.maxAgeMs;
-  const evicted = evictOldest(storage, flushedBelow, cutoff, liveRows(storage) - policy.maxRows);
+  const evicted = evictOldest(held, flushedBelow, cutoff, liveRows(held.head) - policy.maxRows);
 
   const oldest = firstRowOldest(storage);
   // heldSince scans the list's rows; the first row's `oldest` is an upper bound of it, so a
@@ -72,13 +80,21 @@ export function applyRetention(storage: SqlStorage, policy: RetentionPolicy, now
     unschedule(storage, "retention", "ledger");
     return evicted;
   }
-  const owed = liveRows(storage) > policy.maxRows || oldest < cutoff;
-  const next = !owed ? oldest + policy.maxAgeMs : evicted > 0 ? now : now + BLOCKED_RETRY_MS;
+  const owed = liveRows(held.head) > policy.maxRows || oldest < cutoff;
+  const blocked = owed && evicted === 0;
+  const next = !owed ? oldest + policy.maxAgeMs : blocked ? now + BLOCKED_RETRY_MS : now;
   scheduleAt(storage, "retention", "ledger", next);
+  // Until the outbox's oldest row is flushed, a record over the row bound leaves eviction to the retry.
+  const blockedOn = blocked ? String(pending ?? 0) : null;
+  if (readState(storage, "retention_blocked_on") !== blockedOn) writeState(storage, "retention_blocked_on", blockedOn);
   return evicted;
 }
 
-/** After a record: trims inline when over the row bound, otherwise only makes sure a pass is scheduled. */
-export function afterRecord(storage: SqlStorage, policy: RetentionPolicy, now: number): void {
-  if (liveRows(storage) > policy.maxRows || !isScheduled(storage, "retention", "ledger")) applyRetention(storage, policy, now);
+/** After a record: trims inline when over the row bound (unless a pass found it blocked on the same unflushed outbox row), else only makes sure a pass is scheduled. */
+export function afterRecord(held: Holding, policy: RetentionPolicy, now: number): void {
+  const storage = held.sql;
+  if (liveRows(held.head) > policy.maxRows) {
+    const blockedOn = readState(storage, "retention_blocked_on");
+    if (blockedOn === null || Number(blockedOn) !== lowestPendingId(storage)) applyRetention(held, policy, now);
+  } else if (!isScheduled(storage, "retention", "ledger")) applyRetention(held, policy, now);
 }

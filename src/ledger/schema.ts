@@ -1,6 +1,7 @@
 // The ledger's SQLite schema, versioned in code. Each entry is one forward-only step; the
 // applied version lives in ledger_meta (PRAGMA user_version is not available in DO SQLite).
 
+import { HEAD_FROM_TABLES } from "./head";
 import { LISTS_FROM_FAILURES } from "./order-lists";
 import { RECENT_TABLE, recentFromFailures } from "./recent";
 
@@ -195,6 +196,9 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
   [RECENT_TABLE, ...recentFromFailures(), `DROP INDEX failures_recent`],
   // v12: a group's newest order-list entries in its groups row (see order-lists.ts)
   [`ALTER TABLE groups ADD COLUMN list_tail TEXT NOT NULL DEFAULT '[]'`],
+  // v13: the head row (see head.ts): counters, window buckets, minute counts, list tails and the
+  // outbox sequence in one row instead of four
+  HEAD_FROM_TABLES,
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

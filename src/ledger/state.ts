@@ -1,4 +1,4 @@
-// Small named values the ledger keeps about itself (its tenant, archive epoch, flush health, outbox sequence).
+// Small named values the ledger keeps about itself (its tenant, archive epoch, flush health).
 
 export type StateKey =
   | "tenant"
@@ -7,10 +7,10 @@ export type StateKey =
   | "last_flush_error"
   | "last_flush_error_at"
   | "flush_failures"
-  /** the next outbox id */
-  | "outbox_next"
   /** order_lists rows older than this were pruned (order-lists.ts) */
-  | "order_lists_pruned_below";
+  | "order_lists_pruned_below"
+  /** the outbox row a retention pass found eviction waiting for (retention.ts) */
+  | "retention_blocked_on";
 
 export function readState(sql: SqlStorage, key: StateKey): string | null {
   return sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = ?`, key).toArray()[0]?.value ?? null;

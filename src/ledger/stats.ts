@@ -5,7 +5,7 @@
 import type { LedgerStats } from "../api/schemas";
 import { FAILURE_CLASSES, FAILURE_STATUSES, TERMINAL_STATUSES, type FailureClass, type FailureStatus } from "../model";
 import type { Same } from "../same";
-import { counterKey, oldestLiveBucket, readCounters } from "./counters";
+import { counterKey, occurrencesInWindow, readCounters } from "./counters";
 import type { LedgerCore } from "./core";
 import { deliveryHealth, type DeliveryHealth } from "./notify/deliveries";
 import { outboxDepth } from "./outbox";
@@ -68,8 +68,7 @@ function fromCounters(sql: SqlStorage, values: Map<string, number>, now: number)
   const byClass = Object.fromEntries(FAILURE_CLASSES.map((c) => [c, get(counterKey.byClass(c))])) as Record<FailureClass, number>;
   const byStatus = Object.fromEntries(FAILURE_STATUSES.map((s) => [s, get(counterKey.byStatus(s))])) as Record<FailureStatus, number>;
   const total = get(counterKey.total);
-  const last24h =
-    sql.exec<{ n: number | null }>(`SELECT SUM(count) AS n FROM window_buckets WHERE bucket >= ?`, oldestLiveBucket(now)).one().n ?? 0;
+  const last24h = occurrencesInWindow(sql, now);
   return {
     total,
     occurrences: get(counterKey.occurrences),

@@ -6,13 +6,13 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
-import { GROUP_TAIL_ENTRIES } from "../../src/ledger/order-lists";
+import { TAIL_ENTRIES } from "../../src/ledger/order-lists";
 import { listFailures } from "../../src/ledger/queries";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { seeded } from "../../src/ledger/setup";
 import { failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { scanned, walk } from "../support/pages";
-import { groupTailsAsBeforeV12 } from "../support/schema";
+import { groupTailsAsBeforeV12, headAsBeforeV13 } from "../support/schema";
 
 const HOUR = 3600_000;
 const T = Date.now() - 24 * HOUR;
@@ -44,15 +44,16 @@ describe("order lists", () => {
   });
 });
 
-describe("a group's list tail", () => {
+describe("list tails", () => {
   const A = "aaaaaaaaaaaaaaaa";
   const B = "bbbbbbbbbbbbbbbb";
-  const listRows = (sql: SqlStorage, fingerprint: string) =>
-    sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM order_lists WHERE list = ?`, `g:${fingerprint}`).one().n;
-  const tailLength = (sql: SqlStorage, fingerprint: string) =>
+  const listRows = (sql: SqlStorage, list: string) => sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM order_lists WHERE list = ?`, list).one().n;
+  const groupTail = (sql: SqlStorage, fingerprint: string) =>
     sql.exec<{ n: number }>(`SELECT json_array_length(list_tail) AS n FROM groups WHERE fingerprint = ?`, fingerprint).one().n;
+  const headTail = (sql: SqlStorage, list: string) =>
+    sql.exec<{ n: number | null }>(`SELECT json_array_length(list_tails, ?) AS n FROM ledger_head`, `$."${list}"`).one().n ?? 0;
 
-  /** Batches of new failures and of repeats that move jobs between the groups, some dated late. */
+  /** Batches of new failures and of repeats that move jobs between groups and classes, some dated late, and a few abandoned. */
   async function recordMixed(stub: ReturnType<typeof ledger>, t: number, batches: number, seed: number) {
     const random = seeded(seed);
     let jobs = 0;
@@ -65,41 +66,59 @@ describe("a group's list tail", () => {
           return failureInput({
             jobId: `j${job}`,
             fingerprint: random() < 0.7 ? A : B,
+            class: random() < 0.6 ? "SYSTEM_ERROR" : "USER_ERROR",
             lastFailedAt: t + (late ? b * 100 - 1000 : b * 100 + i),
           });
         }),
       );
+      await stub.abandon(`j${Math.floor(random() * jobs)}`, "test", "not needed");
     }
   }
 
-  it("keeps a batch's entries in the group's row until they spill, and pages by group read both", async () => {
+  /** Every list-served filter answered as a scan would answer it. */
+  function expectPagesAsScanned(sql: SqlStorage, tenant: string) {
+    for (const [filter, where, value] of [
+      [{ group: A }, "group_fp = ?", A],
+      [{ group: B }, "group_fp = ?", B],
+      [{ class: "USER_ERROR" }, "class = ?", "USER_ERROR"],
+      [{ status: "abandoned" }, "status = ?", "abandoned"],
+      [{ status: "open", group: A }, "status = 'open' AND group_fp = ?", A],
+    ] as const) {
+      const held = scanned(sql, where, value);
+      expect(held.length, JSON.stringify(filter)).toBeGreaterThan(0);
+      expect(walk(sql, tenant, filter, 7), JSON.stringify(filter)).toEqual(held);
+    }
+  }
+
+  it("keep a change's entries in rows it writes anyway until they spill, and pages read both", async () => {
     const tenant = uniqueTenant("tail");
     const stub = ledger(tenant);
     const t = Date.now() - 3600_000;
     await recordMixed(stub, t, 2, 1);
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
-      // Two batches of some 20 entries each: no list row yet, every entry in the tail.
-      expect(listRows(sql, A)).toBe(0);
-      expect(tailLength(sql, A)).toBeGreaterThan(20);
-      expect(walk(sql, tenant, { group: A }, 7)).toEqual(scanned(sql, `group_fp = ?`, A));
+      // Two batches of 30 and two status changes: no list row yet, every entry in a tail.
+      expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM order_lists`).one().n).toBe(0);
+      expect(groupTail(sql, A)).toBeGreaterThan(20);
+      expect(headTail(sql, "c:USER_ERROR")).toBeGreaterThan(10);
+      expect(headTail(sql, "s:abandoned")).toBe(2);
+      expectPagesAsScanned(sql, tenant);
     });
 
     await recordMixed(stub, t + 10_000, 20, 2);
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
-      expect(listRows(sql, A)).toBeGreaterThan(2);
-      expect(tailLength(sql, A)).toBeLessThan(GROUP_TAIL_ENTRIES);
-      for (const group of [A, B]) {
-        const held = scanned(sql, `group_fp = ?`, group);
-        expect(held.length).toBeGreaterThan(50);
-        expect(walk(sql, tenant, { group }, 7)).toEqual(held);
-        expect(walk(sql, tenant, { group, status: "open" }, 11)).toEqual(held);
-      }
+      expect(listRows(sql, `g:${A}`)).toBeGreaterThan(1);
+      expect(listRows(sql, "c:SYSTEM_ERROR")).toBeGreaterThan(1);
+      expect(listRows(sql, "s:open")).toBeGreaterThan(1);
+      expect(groupTail(sql, A)).toBeLessThan(TAIL_ENTRIES);
+      expect(headTail(sql, "c:SYSTEM_ERROR")).toBeLessThan(TAIL_ENTRIES);
+      expect(headTail(sql, "s:abandoned")).toBeGreaterThan(10);
+      expectPagesAsScanned(sql, tenant);
     });
   });
 
-  it("upgrades a v11 ledger, whose group entries are all list rows: pages unchanged, recording goes on", async () => {
+  it("upgrade v11 and v12 ledgers, whose entries are all list rows: pages unchanged, recording goes on", async () => {
     const tenant = uniqueTenant("v11");
     const stub = ledger(tenant);
     const t = Date.now() - 3600_000;
@@ -107,19 +126,23 @@ describe("a group's list tail", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       const before = walk(sql, tenant, { group: A }, 7);
+      headAsBeforeV13(sql);
       groupTailsAsBeforeV12(sql);
       sql.exec(`UPDATE ledger_meta SET value = 11 WHERE key = 'schema_version'`);
 
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
-      expect(tailLength(sql, A)).toBe(0);
+      expect(groupTail(sql, A)).toBe(0);
+      expect(headTail(sql, "c:USER_ERROR")).toBe(0);
       expect(walk(sql, tenant, { group: A }, 7)).toEqual(before);
+      expectPagesAsScanned(sql, tenant);
     });
     await recordMixed(stub, t + 10_000, 5, 4);
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
-      expect(tailLength(sql, A)).toBeGreaterThan(0);
-      for (const group of [A, B]) expect(walk(sql, tenant, { group }, 7)).toEqual(scanned(sql, `group_fp = ?`, group));
+      expect(groupTail(sql, A)).toBeGreaterThan(0);
+      expect(headTail(sql, "c:USER_ERROR")).toBeGreaterThan(0);
+      expectPagesAsScanned(sql, tenant);
     });
   });
 });

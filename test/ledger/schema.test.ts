@@ -1,7 +1,8 @@
 // Ledger schema v8: the outbox id sequence moved from the counters to the ledger's state. A ledger
 // written by v7 code keeps its sequence: no outbox id is handed out twice. v9: order lists per
 // group, class and status, filled from the failures held. v10: the counters moved into one row;
-// a ledger written by v9 code keeps every count.
+// a ledger written by v9 code keeps every count. v13: the counters, the 24 h window, the minute
+// counts and the outbox sequence moved into the head row; a ledger written by v12 code keeps them.
 
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -11,7 +12,7 @@ import { listFailures, type FailureFilter } from "../../src/ledger/queries";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { scanned } from "../support/pages";
-import { counterRowsAsBeforeV10, groupTailsAsBeforeV12, timeOrderAsBeforeV11 } from "../support/schema";
+import { counterRowsAsBeforeV10, groupTailsAsBeforeV12, timeOrderAsBeforeV11, headAsBeforeV13 } from "../support/schema";
 
 describe("ledger schema v8", () => {
   it("upgrades a v7 ledger, whose outbox sequence is a counter, without reusing an outbox id", async () => {
@@ -22,6 +23,7 @@ describe("ledger schema v8", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       // What v7 code left: the sequence among the counters, at version 7, the outbox not yet flushed.
+      headAsBeforeV13(sql);
       const next = sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = 'outbox_next'`).one().value;
       sql.exec(`DELETE FROM ledger_state WHERE key = 'outbox_next'`);
       groupTailsAsBeforeV12(sql);
@@ -33,8 +35,8 @@ describe("ledger schema v8", () => {
 
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
-      expect(sql.exec(`SELECT value FROM ledger_state WHERE key = 'outbox_next'`).toArray()).toEqual([{ value: next }]);
-      expect(sql.exec<{ totals: string }>(`SELECT totals FROM counter_totals`).one().totals).not.toContain("outbox_next");
+      expect(sql.exec(`SELECT outbox_next FROM ledger_head`).toArray()).toEqual([{ outbox_next: Number(next) }]);
+      expect(sql.exec<{ totals: string }>(`SELECT totals FROM ledger_head`).one().totals).not.toContain("outbox_next");
     });
 
     await stub.record([failureInput({ jobId: "after" })]);
@@ -65,6 +67,7 @@ describe("ledger schema v9 and v10", () => {
 
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
+      headAsBeforeV13(sql);
       groupTailsAsBeforeV12(sql);
       timeOrderAsBeforeV11(sql);
       counterRowsAsBeforeV10(sql);
@@ -73,7 +76,7 @@ describe("ledger schema v9 and v10", () => {
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
       expect(() => sql.exec(`SELECT * FROM counters`)).toThrow();
-      expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM counter_totals`).one().n).toBe(1);
+      expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ledger_head`).one().n).toBe(1);
     });
     expect(await stub.stats()).toEqual(before);
 
@@ -122,6 +125,7 @@ describe("ledger schema v9 and v10", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       // What v8 code left: the same tables without the order lists, at version 8.
+      headAsBeforeV13(sql);
       groupTailsAsBeforeV12(sql);
       timeOrderAsBeforeV11(sql);
       sql.exec(`DROP TABLE order_lists`);
@@ -147,6 +151,47 @@ describe("ledger schema v9 and v10", () => {
       expect(oldest).toBe("j0201");
       expectListed(sql, 1000);
       expect(listFailures(sql, tenant, { class: "SYSTEM_ERROR", limit: 50 }).items.map((i) => i.jobId)).toEqual(["j0807", "j0407"]);
+    });
+  });
+});
+
+describe("ledger schema v13", () => {
+  it("upgrades a v12 ledger: counters, the 24 h window, this minute's count and the outbox sequence move into the head row", async () => {
+    const stub = ledger(uniqueTenant("v12"));
+    const now = Date.now();
+    const minute = Math.floor(now / 60_000);
+    await tuneLedger(stub, { now, notify: { thresholds: [{ perMinute: 1000 }] } });
+    await stub.record([
+      failureInput({ jobId: "a", lastFailedAt: now - 60_000 }),
+      failureInput({ jobId: "b", class: "USER_ERROR", lastFailedAt: now - 30_000 }),
+      failureInput({ jobId: "c", lastFailedAt: now - 2 * 86_400_000 }),
+    ]);
+    const before = await stub.stats();
+    expect(before).toMatchObject({ total: 3, last24h: 2 });
+
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      headAsBeforeV13(sql);
+      sql.exec(`UPDATE ledger_meta SET value = 12 WHERE key = 'schema_version'`);
+      expect(sql.exec(`SELECT minute, count FROM minute_counts`).toArray()).toEqual([{ minute, count: 3 }]);
+      const next = Number(sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = 'outbox_next'`).one().value);
+
+      new FailureLedger(state, env);
+      expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
+      for (const table of ["counter_totals", "window_buckets", "minute_counts"]) expect(() => sql.exec(`SELECT 1 FROM ${table}`)).toThrow();
+      expect(sql.exec(`SELECT value FROM ledger_state WHERE key = 'outbox_next'`).toArray()).toEqual([]);
+      expect(sql.exec(`SELECT outbox_next, minute_counts FROM ledger_head`).one()).toEqual({ outbox_next: next, minute_counts: JSON.stringify({ [minute]: 3 }) });
+    });
+    expect(await stub.stats()).toEqual(before);
+
+    await stub.record([failureInput({ jobId: "d", lastFailedAt: now - 1000 })]);
+    expect(await stub.stats()).toMatchObject({ total: 4, last24h: 3 });
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      const ids = sql.exec<{ id: number }>(`SELECT id FROM outbox ORDER BY id`).toArray().map((r) => r.id);
+      expect(ids).toHaveLength(2);
+      expect(ids[1]).toBeGreaterThan(ids[0]!);
+      expect(sql.exec<{ minute_counts: string }>(`SELECT minute_counts FROM ledger_head`).one().minute_counts).toBe(JSON.stringify({ [minute]: 4 }));
     });
   });
 });

@@ -8,12 +8,13 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
 import { listFailures } from "../../src/ledger/queries";
+import { Head } from "../../src/ledger/head";
 import { applyRetention } from "../../src/ledger/retention";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { scanned, walk } from "../support/pages";
-import { groupTailsAsBeforeV12, timeOrderAsBeforeV11 } from "../support/schema";
+import { groupTailsAsBeforeV12, timeOrderAsBeforeV11, headAsBeforeV13 } from "../support/schema";
 
 const MINUTE = 60_000;
 
@@ -111,9 +112,12 @@ describe("the time order", () => {
 
     // A day and ten minutes later, by age: everything but the failure dated a day ahead leaves.
     const day = 24 * 60 * MINUTE;
-    const evicted = await runInDurableObject(stub, (_instance: FailureLedger, state) =>
-      applyRetention(state.storage.sql, { maxRows: 1000, maxAgeMs: day }, t + day + 10 * MINUTE),
-    );
+    const evicted = await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const held = { sql: state.storage.sql, head: Head.read(state.storage.sql) };
+      const n = applyRetention(held, { maxRows: 1000, maxAgeMs: day }, t + day + 10 * MINUTE);
+      held.head.save();
+      return n;
+    });
     expect(evicted).toBe(59);
     expect(await expectHeld(1)).toEqual(["ahead"]);
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
@@ -133,6 +137,7 @@ describe("the time order", () => {
       const sql = state.storage.sql;
       const before = walk(sql, tenant, {}, 7);
       // What v10 code left: the index, no list, at version 10.
+      headAsBeforeV13(sql);
       groupTailsAsBeforeV12(sql);
       timeOrderAsBeforeV11(sql);
       sql.exec(`UPDATE ledger_meta SET value = 10 WHERE key = 'schema_version'`);

@@ -20,3 +20,19 @@ export function groupTailsAsBeforeV12(sql: SqlStorage): void {
     FROM groups WHERE list_tail <> '[]'`);
   sql.exec(`ALTER TABLE groups DROP COLUMN list_tail`);
 }
+
+/** Puts the head row back as ledgers before schema v13 kept it: four tables and a state key. */
+export function headAsBeforeV13(sql: SqlStorage): void {
+  sql.exec(`CREATE TABLE counter_totals (id INTEGER PRIMARY KEY CHECK (id = 1), totals TEXT NOT NULL)`);
+  sql.exec(`INSERT INTO counter_totals (id, totals) SELECT 1, totals FROM ledger_head`);
+  sql.exec(`CREATE TABLE window_buckets (bucket INTEGER PRIMARY KEY, count INTEGER NOT NULL)`);
+  sql.exec(`INSERT INTO window_buckets (bucket, count) SELECT CAST(key AS INTEGER), value FROM json_each((SELECT day_buckets FROM ledger_head))`);
+  sql.exec(`CREATE TABLE minute_counts (minute INTEGER PRIMARY KEY, count INTEGER NOT NULL)`);
+  sql.exec(`INSERT INTO minute_counts (minute, count) SELECT CAST(key AS INTEGER), value FROM json_each((SELECT minute_counts FROM ledger_head))`);
+  sql.exec(`INSERT INTO ledger_state (key, value) SELECT 'outbox_next', outbox_next FROM ledger_head`);
+  sql.exec(`INSERT INTO order_lists (list, seq, at, entries)
+    SELECT t.key, COALESCE((SELECT MAX(seq) FROM order_lists WHERE list = t.key), 0) + 1,
+      (SELECT MAX(j.value ->> 1) FROM json_each(t.value) j), t.value
+    FROM json_each((SELECT list_tails FROM ledger_head)) t`);
+  sql.exec(`DROP TABLE ledger_head`);
+}

@@ -108,14 +108,11 @@ export function alertsForBatch(c: Change, occurrences: readonly Occurrence[]): v
 
   if (occurrences.length > 0 && c.settings.notify.thresholds.length > 0) {
     const minute = Math.floor(c.now / 60_000);
-    const before = c.sql.exec<{ count: number }>(`SELECT count FROM minute_counts WHERE minute = ?`, minute).toArray()[0]?.count ?? 0;
+    const counts = c.head.touch().minuteCounts;
+    const before = counts.get(minute) ?? 0;
     const after = before + occurrences.length;
-    c.sql.exec(
-      `INSERT INTO minute_counts (minute, count) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET count = excluded.count`,
-      minute,
-      after,
-    );
-    c.sql.exec(`DELETE FROM minute_counts WHERE minute < ?`, minute - 60);
+    counts.set(minute, after);
+    for (const m of counts.keys()) if (m < minute - 60) counts.delete(m);
     c.settings.notify.thresholds.forEach((tier, i) => {
       if (before < tier.perMinute && after >= tier.perMinute) {
         raise(c, {
