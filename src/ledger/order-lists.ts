@@ -130,22 +130,43 @@ export function nextGroupTail(lists: ListAppends, fingerprint: string, stored: r
 
 const groupOf = (list: string) => (list.startsWith("g:") ? list.slice(2) : null);
 
-/** A list's entries after `before` (if given), newest first: stale ones included, duplicates not. */
-export function listEntries(storage: SqlStorage, list: string, before?: PageCursor): Entry[] {
-  const position = before ? sql`WHERE (at, job_id) < (${before.lastFailedAt}, ${before.jobId})` : sql``;
-  return run<{ job_id: string; at: number }>(
+/**
+ * The entries one page reads from a list at most. A longer list is mostly stale (a status jobs
+ * pass through gets an entry on every occurrence while few hold it at once): the page walks the
+ * time order instead, within its scan budget.
+ */
+export const MAX_LIST_ENTRIES = 20_000;
+
+export const newestFirstOrder = (a: Entry, b: Entry) => b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
+export const isAfter = (e: Entry, before?: PageCursor) =>
+  !before || e[1] < before.lastFailedAt || (e[1] === before.lastFailedAt && e[0] < before.jobId);
+
+/**
+ * A list's entries after `before` (if given), newest first: stale ones included, duplicates not.
+ * Null when the list holds more than `max` entries: its rows are read newest first, so finding
+ * that out costs no more than `max` entries read.
+ */
+export function listEntries(storage: SqlStorage, list: string, before?: PageCursor, max = Number.POSITIVE_INFINITY): Entry[] | null {
+  const group = groupOf(list);
+  const tail = run<{ entries: string | null }>(
     storage,
-    sql`SELECT job_id, at FROM (
-          SELECT DISTINCT j.value ->> 0 AS job_id, j.value ->> 1 AS at
-          FROM (
-            SELECT entries FROM order_lists WHERE list = ${list}
-            UNION ALL SELECT list_tail FROM groups WHERE fingerprint = ${groupOf(list)}
-            UNION ALL SELECT list_tails -> ${`$."${list}"`} FROM ledger_head WHERE ${groupOf(list) === null}) o,
-            json_each(o.entries) j)
-        ${position} ORDER BY at DESC, job_id DESC`,
-  )
-    .toArray()
-    .map((r) => [r.job_id, r.at]);
+    group === null
+      ? sql`SELECT list_tails -> ${`$."${list}"`} AS entries FROM ledger_head WHERE id = 1`
+      : sql`SELECT list_tail AS entries FROM groups WHERE fingerprint = ${group}`,
+  ).toArray()[0]?.entries;
+  const all = new Map<string, Entry>();
+  let read = 0;
+  const take = (json: string | null | undefined) => {
+    const entries = json ? (JSON.parse(json) as Entry[]) : [];
+    read += entries.length;
+    for (const e of entries) if (isAfter(e, before)) all.set(`${e[1]} ${e[0]}`, e);
+  };
+  take(tail);
+  for (const row of run<{ entries: string }>(storage, sql`SELECT entries FROM order_lists WHERE list = ${list} ORDER BY seq DESC`)) {
+    if (read > max) break;
+    take(row.entries);
+  }
+  return read > max ? null : [...all.values()].sort(newestFirstOrder);
 }
 
 export const listsPrunedBelow = (storage: SqlStorage) => Number(readState(storage, "order_lists_pruned_below") ?? 0);

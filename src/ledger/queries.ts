@@ -4,8 +4,8 @@
 import type * as Api from "../api/schemas";
 import { fieldsOf, type ErrorInfo, type FailureClass, type FailureColumns, type FailureFields, type FailureStatus } from "../model";
 import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../sql";
-import { counterKey, readCounter } from "./counters";
-import { listEntries, orderList } from "./order-lists";
+import { counterKey, readCounters } from "./counters";
+import { MAX_LIST_ENTRIES, listEntries, orderList, type Entry } from "./order-lists";
 import { newestMatching } from "./recent";
 import { POISON_STREAK } from "./recovery/planner";
 
@@ -124,10 +124,14 @@ export function listFailures(
   query: FailureQuery,
   scanBudget = query.q !== undefined || query.field !== undefined ? SEARCH_SCAN_BUDGET : SCAN_BUDGET,
 ): FailurePage {
-  if (matchesNothing(storage, query)) return { items: [], next: null };
+  const counters = readCounters(storage);
+  const groupCount = query.group === undefined ? undefined : storedGroupCount(storage, query.group);
+  if (matchesNothing(counters, query, groupCount)) return { items: [], next: null };
   const filters = [...filterClauses(query), ...searchClauses(query)];
-  const list = shortList(storage, query, scanBudget);
-  if (list) return listedPage(storage, tenantId, list, query, filters);
+  for (const list of shortLists(counters, query, groupCount, scanBudget)) {
+    const candidates = listEntries(storage, list, query.after, MAX_LIST_ENTRIES);
+    if (candidates) return listedPage(storage, tenantId, candidates, query, filters);
+  }
   // The newest failures after the cursor in time order; a filtered page looks at scanBudget of them at most.
   const filter = filters.length > 0 ? sql.join(filters, " AND ") : undefined;
   const walk = newestMatching(storage, query.limit + 1, query.after, filter, scanBudget);
@@ -138,30 +142,34 @@ export function listFailures(
   return { items, next: walk.resume };
 }
 
-/**
- * The order list to read a filtered page from: the one of the filter's group, class or status
- * with the fewest failures, if the counters say it has at most `budget` of them (a filter that
- * matches many finds its page near the top of the window instead).
- */
-function shortList(storage: SqlStorage, filter: FailureFilter, budget: number): string | null {
-  const sizes: [string, number][] = [];
-  if (filter.class !== undefined) sizes.push([orderList.class(filter.class), readCounter(storage, counterKey.byClass(filter.class))]);
-  if (filter.status !== undefined) sizes.push([orderList.status(filter.status), readCounter(storage, counterKey.byStatus(filter.status))]);
-  if (filter.group !== undefined) {
-    const count = run<{ count: number }>(storage, sql`SELECT count FROM groups WHERE fingerprint = ${filter.group}`).toArray()[0]?.count ?? 0;
-    sizes.push([orderList.group(filter.group), count]);
-  }
-  const smallest = sizes.sort((a, b) => a[1] - b[1])[0];
-  return smallest && smallest[1] <= budget ? smallest[0] : null;
+/** How many occurrences a group has had, or null when the ledger holds no such group. */
+function storedGroupCount(storage: SqlStorage, fingerprint: string): number | null {
+  return run<{ count: number }>(storage, sql`SELECT count FROM groups WHERE fingerprint = ${fingerprint}`).toArray()[0]?.count ?? null;
 }
 
 /**
- * A page of the failures one order list names that match every term: complete, no budget. The
- * list gives the candidates newest first; a candidate counts only if its failure still has the
- * entry's last_failed_at (else a newer entry names it) and matches the filters.
+ * The order lists a filtered page may read, fewest failures first: those of the filter's group,
+ * class and status that the counters say hold at most `budget` failures (a filter that matches
+ * many finds its page near the top of the window instead). A list longer than MAX_LIST_ENTRIES
+ * is passed over when read.
  */
-function listedPage(storage: SqlStorage, tenantId: string, list: string, query: FailureQuery, filters: Sql[]): FailurePage {
-  const candidates = listEntries(storage, list, query.after);
+function shortLists(counters: Map<string, number>, filter: FailureFilter, groupCount: number | null | undefined, budget: number): string[] {
+  const sizes: [string, number][] = [];
+  if (filter.class !== undefined) sizes.push([orderList.class(filter.class), counters.get(counterKey.byClass(filter.class)) ?? 0]);
+  if (filter.status !== undefined) sizes.push([orderList.status(filter.status), counters.get(counterKey.byStatus(filter.status)) ?? 0]);
+  if (filter.group !== undefined) sizes.push([orderList.group(filter.group), groupCount ?? 0]);
+  return sizes
+    .filter(([, n]) => n <= budget)
+    .sort((a, b) => a[1] - b[1])
+    .map(([list]) => list);
+}
+
+/**
+ * A page of the failures from one order list's entries that match every term: complete, no
+ * budget. The entries are the candidates newest first; a candidate counts only if its failure
+ * still has the entry's last_failed_at (else a newer entry names it) and matches the filters.
+ */
+function listedPage(storage: SqlStorage, tenantId: string, candidates: readonly Entry[], query: FailureQuery, filters: Sql[]): FailurePage {
   const rows: FailureRow[] = [];
   const step = Math.min(MAX_BOUND_PARAMETERS - filters.reduce((n, f) => n + f.params.length, 0), query.limit + 1);
   for (let i = 0; i < candidates.length && rows.length <= query.limit; i += step) {
@@ -191,14 +199,13 @@ function listedPage(storage: SqlStorage, tenantId: string, list: string, query: 
  * A filter the counters already answer: no failure was ever counted with this class, status or
  * queue (the counters keep evicted failures too, so zero means none is held), or no such group.
  */
-function matchesNothing(storage: SqlStorage, filter: FailureFilter): boolean {
+function matchesNothing(counters: Map<string, number>, filter: FailureFilter, groupCount: number | null | undefined): boolean {
   const keys = [
     filter.class !== undefined && counterKey.byClass(filter.class),
     filter.status !== undefined && counterKey.byStatus(filter.status),
     filter.queue !== undefined && counterKey.byQueue(filter.queue),
   ].filter((k): k is string => k !== false);
-  if (keys.some((key) => readCounter(storage, key) <= 0)) return true;
-  return filter.group !== undefined && run(storage, sql`SELECT 1 FROM groups WHERE fingerprint = ${filter.group}`).toArray().length === 0;
+  return keys.some((key) => (counters.get(key) ?? 0) <= 0) || groupCount === null;
 }
 
 export function getFailure(storage: SqlStorage, tenantId: string, jobId: string): FailureDetail | null {

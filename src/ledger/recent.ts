@@ -14,7 +14,7 @@
 // rows whose entries are all gone and rewrites the rest without their stale entries.
 
 import { fitting, run, sql, type Sql } from "../sql";
-import { listEntries, orderList, type Entry, type ListAppends } from "./order-lists";
+import { isAfter, listEntries, newestFirstOrder, orderList, type Entry, type ListAppends } from "./order-lists";
 import type { PageCursor } from "./queries";
 
 
@@ -107,9 +107,6 @@ const STEP_ENTRIES = 100;
 /** Rows named in one step's statement; beyond it the step reads a range of rows instead. */
 const STEP_ROWS = 80;
 
-export const newestFirstOrder = (a: Entry, b: Entry) => b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
-const isAfter = (e: Entry, before?: PageCursor) =>
-  !before || e[1] < before.lastFailedAt || (e[1] === before.lastFailedAt && e[0] < before.jobId);
 
 /**
  * Up to `want` failures held that match `filter`, newest first, after `before`. With a filter, it
@@ -236,7 +233,7 @@ function stepRowAt(storage: SqlStorage, at: number): number | null {
 
 /** The ahead list's entries still held, each with whether it matches `filter`. */
 function aheadEntries(storage: SqlStorage, filter?: Sql): { entry: Entry; matches: boolean }[] {
-  return currentEntries<{ m: number }>(storage, listEntries(storage, orderList.ahead), filter ? sql`(${filter}) AS m` : sql.raw("1 AS m"), filter?.params.length ?? 0).map(
+  return currentEntries<{ m: number }>(storage, listEntries(storage, orderList.ahead) ?? [], filter ? sql`(${filter}) AS m` : sql.raw("1 AS m"), filter?.params.length ?? 0).map(
     ({ entry, row }) => ({ entry, matches: row.m === 1 }),
   );
 }

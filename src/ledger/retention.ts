@@ -5,8 +5,8 @@
 import { fitting, run, sql } from "../sql";
 import { counterKey } from "./counters";
 import type { Head } from "./head";
-import { PRUNE_STEP_MS, listsPrunedBelow, pruneLists, type Entry } from "./order-lists";
-import { currentEntries, firstRowOldest, heldSince, newestFirstOrder, oldestRows, rewriteRow } from "./recent";
+import { PRUNE_STEP_MS, listsPrunedBelow, newestFirstOrder, pruneLists, type Entry } from "./order-lists";
+import { currentEntries, firstRowOldest, heldSince, oldestRows, rewriteRow } from "./recent";
 import { lowestPendingId } from "./outbox";
 import { isScheduled, scheduleAt, unschedule } from "./scheduler";
 import { readState, writeState } from "./state";

@@ -6,11 +6,12 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
-import { TAIL_ENTRIES } from "../../src/ledger/order-lists";
+import { MAX_LIST_ENTRIES, TAIL_ENTRIES, listEntries } from "../../src/ledger/order-lists";
 import { listFailures } from "../../src/ledger/queries";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { seeded } from "../../src/ledger/setup";
 import { failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
+import { ORIGIN, recoverable } from "../support/recovery";
 import { scanned, walk } from "../support/pages";
 import { groupTailsAsBeforeV12, headAsBeforeV13 } from "../support/schema";
 
@@ -40,6 +41,30 @@ describe("order lists", () => {
       const page = listFailures(sql, tenant, { group: "2222222222222222", limit: 50 });
       expect(page.items.map((i) => i.jobId)).toEqual(Array.from({ length: 50 }, (_, i) => `new-${99 - i}`));
       expect(page.next).not.toBeNull();
+    });
+  });
+});
+
+describe("a long list", () => {
+  it("is passed over for the time order when mostly stale, as a status jobs pass through", async () => {
+    const tenant = uniqueTenant("long");
+    const stub = ledger(tenant);
+    const t = Date.now() - 3600_000;
+    await stub.record(Array.from({ length: 90 }, (_, i) => recoverable(tenant, `r${i}`, { lastFailedAt: t + i * 1000 })));
+    await stub.record(Array.from({ length: 90 }, (_, i) => failureInput({ jobId: `s${i}`, lastFailedAt: t + i * 1000 + 500 })));
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      const retrying = scanned(sql, `status = 'retrying'`);
+      expect(retrying).toHaveLength(90);
+      expect(listEntries(sql, "s:retrying", undefined, MAX_LIST_ENTRIES)).toHaveLength(90);
+      // What a year of retries leaves behind: entries of jobs that were retrying once, long gone.
+      const stale = JSON.stringify(Array.from({ length: 1000 }, (_, i) => [`gone-${i}`, t - 1000 + i]));
+      for (let seq = 1; seq <= Math.ceil(MAX_LIST_ENTRIES / 1000) + 1; seq++) {
+        sql.exec(`INSERT INTO order_lists (list, seq, at, entries) VALUES ('s:retrying', ?, ?, ?)`, -seq, t, stale);
+      }
+      expect(listEntries(sql, "s:retrying", undefined, MAX_LIST_ENTRIES)).toBeNull();
+      expect(walk(sql, tenant, { status: "retrying" }, 7)).toEqual(retrying);
+      expect(walk(sql, tenant, { status: "retrying", queue: ORIGIN }, 11, 40)).toEqual(retrying);
     });
   });
 });
