@@ -17,8 +17,17 @@ export function normaliseMessage(message: string): string {
     .trim();
 }
 
+/** Fingerprints of texts seen lately: a dead-letter batch is mostly a few kinds of error. */
+const seen = new Map<string, string>();
+const SEEN_MAX = 10_000;
+
 export async function fingerprint(errorName: string, message: string, queue: string): Promise<string> {
   const text = `${errorName}\n${normaliseMessage(message)}\n${queue}`;
+  const known = seen.get(text);
+  if (known) return known;
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const fp = [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  if (seen.size >= SEEN_MAX) seen.clear();
+  seen.set(text, fp);
+  return fp;
 }

@@ -57,29 +57,54 @@ function redactText(text: string): string {
 /** Walks at most this deep; anything deeper is replaced whole rather than stored unread. */
 const MAX_DEPTH = 64;
 
+/** Per-redactor memory of which keys are sensitive, cleared when it holds this many. */
+const KEY_MEMO = 10_000;
+
+/** Sets `key` on `out` as data, a literal "__proto__" key included (it would change the prototype). */
+function put(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
 export function createRedactor(extraKeys: readonly string[] = []): Redactor {
   const keys = [...DEFAULT_SENSITIVE_KEYS, ...extraKeys].map(normaliseKey).filter(Boolean);
+  const known = new Map<string, boolean>();
   const sensitive = (key: string) => {
-    const k = normaliseKey(key);
-    return keys.some((s) => k.includes(s));
+    let yes = known.get(key);
+    if (yes === undefined) {
+      const k = normaliseKey(key);
+      yes = keys.some((s) => k.includes(s));
+      if (known.size >= KEY_MEMO) known.clear();
+      known.set(key, yes);
+    }
+    return yes;
   };
 
+  // A value that needs no redaction comes back as itself (not a copy), so the caller can tell.
   const walk = (value: unknown, depth: number): unknown => {
     if (typeof value === "string") return redactText(value);
     if (typeof value !== "object" || value === null) return value;
     if (depth >= MAX_DEPTH) return `${REDACTED} (nested deeper than ${MAX_DEPTH})`;
-    if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1));
-    const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value)) {
-      // defineProperty keeps a literal "__proto__" key as data instead of changing the prototype
-      Object.defineProperty(out, key, {
-        value: sensitive(key) && v !== null && v !== "" ? REDACTED : walk(v, depth + 1),
-        enumerable: true,
-        writable: true,
-        configurable: true,
+    if (Array.isArray(value)) {
+      let out: unknown[] | null = null;
+      value.forEach((v: unknown, i) => {
+        const w = walk(v, depth + 1);
+        if (w !== v && !out) out = value.slice(0, i);
+        if (out) out.push(w);
       });
+      return out ?? value;
     }
-    return out;
+    const entries = Object.entries(value);
+    let out: Record<string, unknown> | null = null;
+    entries.forEach(([key, v], i) => {
+      const w = sensitive(key) && v !== null && v !== "" ? REDACTED : walk(v, depth + 1);
+      if (w !== v && !out) {
+        out = {};
+        for (const [k, kept] of entries.slice(0, i)) put(out, k, kept);
+      }
+      if (out) put(out, key, w);
+    });
+    return out ?? value;
   };
 
   return {

@@ -164,8 +164,10 @@ export function encodeBody(decoded: Decoded, redact: Redactor): EncodedBody {
     body === original ? { body, bodyEncoding } : { body, bodyEncoding, bodyRedacted: true, unredactedBody: original };
   if (decoded.kind === "bytes") return stored(toBase64(redact.bytes(decoded.bytes)), toBase64(decoded.bytes), "base64");
   try {
-    const json = JSON.stringify(redact.value(decoded.value));
-    if (json !== undefined) return stored(json, JSON.stringify(decoded.value), "json");
+    const redacted = redact.value(decoded.value);
+    const original = JSON.stringify(decoded.value);
+    const json = redacted === decoded.value ? original : JSON.stringify(redacted);
+    if (json !== undefined && original !== undefined) return stored(json, original, "json");
   } catch {
     // cycles, BigInt or nesting too deep to serialise: keep a readable form instead of nothing
   }

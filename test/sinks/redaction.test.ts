@@ -29,6 +29,14 @@ describe("redaction", () => {
       ["__proto__"]: { polluted: true },
     });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // Nothing to redact: the value itself comes back; something to redact: a copy, the original untouched.
+    const clean = { user: "ana", tags: ["a", { n: 1 }], nested: { ok: true } };
+    expect(redact.value(clean)).toBe(clean);
+    const dirty = { user: "ana", deep: [{ keep: 1 }, { token: "t" }], other: { ok: true } };
+    const copy = redact.value(dirty) as typeof dirty;
+    expect(copy).toEqual({ user: "ana", deep: [{ keep: 1 }, { token: REDACTED }], other: { ok: true } });
+    expect(dirty.deep[1]).toEqual({ token: "t" });
+    expect(copy.other).toBe(dirty.other);
     expect(redact.text("401 for Bearer abc.def-ghi_jkl")).toBe(`401 for Bearer ${REDACTED}`);
   });
 
