@@ -91,7 +91,7 @@ export class Change {
   commit(): void {
     saveBuckets(this);
     for (const [status, jobs] of this.statuses) this.lists.addHeld(this.sql, orderList.status(status), [...jobs]);
-    this.recent.write(this.sql, this.lists, this.now);
+    if (!this.recent.empty) this.recent.write(this.sql, this.head, this.lists, this.now);
     if (this.archived && this.archived.occurrences.length > 0) {
       writeOutbox(this.sql, this.archived.firstId, this.now, this.archived.occurrences, this.notices);
       scheduleIfAbsent(this.sql, "flush", "outbox", this.flushAt);

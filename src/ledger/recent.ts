@@ -7,7 +7,8 @@
 // per row, newest first (see newestMatching). Failures arriving late (dated before failures
 // already recorded) cost only a few more rows read. An entry dated more than
 // AHEAD_MS past the ledger's clock does not raise `at` (one bad clock would otherwise date every
-// later row in the future); it also goes to the `ahead` order list, which every read merges whole.
+// later row in the future); it also goes to the `ahead` order list, which every read merges whole,
+// until the clock catches up with it and a record puts it back into the order.
 //
 // Entries go stale as in order-lists.ts: an entry counts only while its failure still has that
 // last_failed_at. `oldest` is at most the earliest entry still held in the row; retention drops
@@ -15,6 +16,7 @@
 
 import { fitting, run, sql, type Sql } from "../sql";
 import { isAfter, listEntries, newestFirstOrder, orderList, type Entry, type ListAppends } from "./order-lists";
+import type { Head } from "./head";
 import type { PageCursor } from "./queries";
 
 
@@ -59,10 +61,40 @@ export class RecentAppends {
     this.entries.set(jobId, lastFailedAt);
   }
 
-  /** One row; the entries dated ahead of `now` also go to the ahead list. */
-  write(storage: SqlStorage, lists: ListAppends, now: number): void {
+  get empty(): boolean {
+    return this.entries.size === 0;
+  }
+
+  /**
+   * One row. The entries dated ahead of `now` also go to the ahead list; the ahead list's entries
+   * the clock has caught up with come back into the order in this row (so the ahead list, which
+   * every page reads whole, holds only what is still ahead).
+   */
+  write(storage: SqlStorage, head: Head, lists: ListAppends, now: number): void {
+    for (const [jobId, at] of caughtUpAhead(storage, head, now)) if (!((this.entries.get(jobId) ?? Number.NEGATIVE_INFINITY) >= at)) this.entries.set(jobId, at);
     for (const [jobId, at] of appendRecent(storage, [...this.entries], now)) lists.add(orderList.ahead, jobId, at);
   }
+}
+
+/** The ahead list's entries no longer ahead of `now`, taken off the list. */
+function caughtUpAhead(storage: SqlStorage, head: Head, now: number): Entry[] {
+  const trusted = now + AHEAD_MS;
+  const due: Entry[] = [];
+  const tail = head.listTails.get(orderList.ahead);
+  if (tail?.some((e) => e[1] <= trusted)) {
+    const still = tail.filter((e) => e[1] > trusted);
+    due.push(...tail.filter((e) => e[1] <= trusted));
+    if (still.length > 0) head.listTails.set(orderList.ahead, still);
+    else head.listTails.delete(orderList.ahead);
+    head.touch();
+  }
+  // A list row's `at` is at least each of its entries: a row dated by now holds only entries due.
+  const rows = run<{ seq: number; entries: string }>(storage, sql`SELECT seq, entries FROM order_lists WHERE list = ${orderList.ahead} AND at <= ${trusted}`).toArray();
+  for (const row of rows) {
+    due.push(...(JSON.parse(row.entries) as Entry[]));
+    run(storage, sql`DELETE FROM order_lists WHERE list = ${orderList.ahead} AND seq = ${row.seq}`);
+  }
+  return due;
 }
 
 /** Appends one row of entries; returns those dated too far ahead of `now` to date it. */

@@ -58,6 +58,47 @@ describe("the time order", () => {
     });
   });
 
+  it("puts failures dated ahead back into the order once the clock catches up with them, off the ahead list", async () => {
+    const tenant = uniqueTenant("order-ahead");
+    const stub = ledger(tenant);
+    const t = FUTURE;
+    const HOUR = 60 * MINUTE;
+    await tuneLedger(stub, { now: t });
+    await stub.record([
+      ...Array.from({ length: 130 }, (_, i) => failureInput({ jobId: `h${i}`, lastFailedAt: t + HOUR + i })),
+      ...Array.from({ length: 10 }, (_, i) => failureInput({ jobId: `n${i}`, lastFailedAt: t - i * 1000 })),
+    ]);
+    await stub.record(Array.from({ length: 20 }, (_, i) => failureInput({ jobId: `hh${i}`, lastFailedAt: t + 2 * HOUR + i })));
+    const ahead = (sql: SqlStorage) => ({
+      rows: sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM order_lists WHERE list = 'a:ahead'`).one().n,
+      tail: sql.exec<{ n: number | null }>(`SELECT json_array_length(list_tails, '$."a:ahead"') AS n FROM ledger_head`).one().n ?? 0,
+    });
+    const expectServed = (sql: SqlStorage) => {
+      const all = scanned(sql);
+      for (const limit of [7, 50]) expect(walk(sql, tenant, {}, limit)).toEqual(all);
+      expect(walk(sql, tenant, { queue: "jobs" }, 9, 40)).toEqual(all);
+    };
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      expect(ahead(state.storage.sql)).toEqual({ rows: 1, tail: 20 });
+      expectServed(state.storage.sql);
+    });
+
+    // 90 minutes on, the first 130 are no longer ahead: the next record puts them back into the order.
+    await tuneLedger(stub, { now: t + 90 * MINUTE });
+    await stub.record([failureInput({ jobId: "later", lastFailedAt: t + 90 * MINUTE })]);
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      expect(ahead(state.storage.sql)).toEqual({ rows: 0, tail: 20 });
+      expectServed(state.storage.sql);
+    });
+    await tuneLedger(stub, { now: t + 3 * HOUR });
+    await stub.record([failureInput({ jobId: "latest", lastFailedAt: t + 3 * HOUR })]);
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+      expect(ahead(state.storage.sql)).toEqual({ rows: 0, tail: 0 });
+      expectServed(state.storage.sql);
+      expect(scanned(state.storage.sql).slice(0, 3)).toEqual(["latest", "hh19", "hh18"]);
+    });
+  });
+
   // Rows of one failure make steps of 100 rows (read as a range), rows of two steps of 50 (named).
   it.each([1, 2])("pages many small rows of %i, some holding failures that arrived late, as a scan would", async (perRow) => {
     const tenant = uniqueTenant("order-small");
