@@ -19,7 +19,7 @@ export function normaliseMessage(message: string): string {
 
 /** Fingerprints of texts seen lately: a dead-letter batch is mostly a few kinds of error. */
 const seen = new Map<string, string>();
-const SEEN_MAX = 10_000;
+const SEEN_MAX = 1_000;
 
 export async function fingerprint(errorName: string, message: string, queue: string): Promise<string> {
   const text = `${errorName}\n${normaliseMessage(message)}\n${queue}`;

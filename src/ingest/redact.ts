@@ -90,7 +90,7 @@ export function createRedactor(extraKeys: readonly string[] = []): Redactor {
       value.forEach((v: unknown, i) => {
         const w = walk(v, depth + 1);
         if (w !== v && !out) out = value.slice(0, i);
-        if (out) out.push(w);
+        if (out) out[i] = w;
       });
       return out ?? value;
     }

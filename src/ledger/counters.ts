@@ -74,7 +74,10 @@ export class CounterDeltas {
     for (const [key, delta] of this.counters) head.addToCounter(key, delta);
     if (this.buckets.size === 0) return;
     const oldest = oldestLiveBucket(now);
-    for (const [bucket, count] of this.buckets) {
+    // A failure dated ahead of the clock counts in the bucket of now: the row keeps at most a day of buckets.
+    const current = Math.floor(now / BUCKET_MS);
+    for (const [dated, count] of this.buckets) {
+      const bucket = Math.min(dated, current);
       if (bucket >= oldest) head.dayBuckets.set(bucket, (head.dayBuckets.get(bucket) ?? 0) + count);
     }
     for (const bucket of head.dayBuckets.keys()) if (bucket < oldest) head.dayBuckets.delete(bucket);

@@ -24,6 +24,8 @@ import type { PageCursor } from "./queries";
 const AHEAD_MS = 5 * 60_000;
 /** Entries per row when the list is filled from the failures held: as many as a batch of record() writes. */
 const ENTRIES_PER_ROW = 100;
+/** Ahead-list rows one change puts back into the order. */
+const CAUGHT_UP_ROWS = 4;
 /** Rows retention reads per statement, entries and all. */
 const ROWS_PER_READ = 8;
 
@@ -71,7 +73,8 @@ export class RecentAppends {
    * every page reads whole, holds only what is still ahead).
    */
   write(storage: SqlStorage, head: Head, lists: ListAppends, now: number): void {
-    for (const [jobId, at] of caughtUpAhead(storage, head, now)) if (!((this.entries.get(jobId) ?? Number.NEGATIVE_INFINITY) >= at)) this.entries.set(jobId, at);
+    // An entry this change wrote is the job's current one; a caught-up entry for the same job is older or stale.
+    for (const [jobId, at] of caughtUpAhead(storage, head, now)) if (!this.entries.has(jobId)) this.entries.set(jobId, at);
     for (const [jobId, at] of appendRecent(storage, [...this.entries], now)) lists.add(orderList.ahead, jobId, at);
   }
 }
@@ -89,7 +92,12 @@ function caughtUpAhead(storage: SqlStorage, head: Head, now: number): Entry[] {
     head.touch();
   }
   // A list row's `at` is at least each of its entries: a row dated by now holds only entries due.
-  const rows = run<{ seq: number; entries: string }>(storage, sql`SELECT seq, entries FROM order_lists WHERE list = ${orderList.ahead} AND at <= ${trusted}`).toArray();
+  // A few rows a change (up to 1,000 entries each): a long quiet spell's backlog comes back over
+  // the next records, never as one row past the row size limit.
+  const rows = run<{ seq: number; entries: string }>(
+    storage,
+    sql`SELECT seq, entries FROM order_lists WHERE list = ${orderList.ahead} AND at <= ${trusted} ORDER BY seq LIMIT ${CAUGHT_UP_ROWS}`,
+  ).toArray();
   for (const row of rows) {
     due.push(...(JSON.parse(row.entries) as Entry[]));
     run(storage, sql`DELETE FROM order_lists WHERE list = ${orderList.ahead} AND seq = ${row.seq}`);

@@ -70,7 +70,8 @@ export function applyRetention(held: Holding, policy: RetentionPolicy, now: numb
   const pending = lowestPendingId(storage);
   const flushedBelow = pending ?? Number.MAX_SAFE_INTEGER;
   const cutoff = now - policy.maxAgeMs;
-  const evicted = evictOldest(held, flushedBelow, cutoff, liveRows(held.head) - policy.maxRows);
+  const over = liveRows(held.head) - policy.maxRows;
+  const evicted = evictOldest(held, flushedBelow, cutoff, over);
 
   const oldest = firstRowOldest(storage);
   // heldSince scans the list's rows; the first row's `oldest` is an upper bound of it, so a
@@ -78,14 +79,16 @@ export function applyRetention(held: Holding, policy: RetentionPolicy, now: numb
   if (evicted > 0 && (oldest === null || oldest - listsPrunedBelow(storage) >= PRUNE_STEP_MS)) pruneLists(storage, heldSince(storage));
   if (oldest === null) {
     unschedule(storage, "retention", "ledger");
+    if (readState(storage, "retention_blocked_on") !== null) writeState(storage, "retention_blocked_on", null);
     return evicted;
   }
   const owed = liveRows(held.head) > policy.maxRows || oldest < cutoff;
   const blocked = owed && evicted === 0;
   const next = !owed ? oldest + policy.maxAgeMs : blocked ? now + BLOCKED_RETRY_MS : now;
   scheduleAt(storage, "retention", "ledger", next);
-  // Until the outbox's oldest row is flushed, a record over the row bound leaves eviction to the retry.
-  const blockedOn = blocked ? String(pending ?? 0) : null;
+  // Over the row bound and nothing could leave: until the outbox's oldest row is flushed, a
+  // record over the bound leaves eviction to the retry.
+  const blockedOn = over > 0 && evicted === 0 ? String(pending ?? 0) : null;
   if (readState(storage, "retention_blocked_on") !== blockedOn) writeState(storage, "retention_blocked_on", blockedOn);
   return evicted;
 }

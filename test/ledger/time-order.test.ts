@@ -99,6 +99,25 @@ describe("the time order", () => {
     });
   });
 
+  it("puts a backlog of failures dated ahead back a few list rows per record", async () => {
+    const tenant = uniqueTenant("order-backlog");
+    const stub = ledger(tenant);
+    const t = FUTURE;
+    await tuneLedger(stub, { now: t });
+    for (let b = 0; b < 6; b++) await stub.record(Array.from({ length: 100 }, (_, i) => failureInput({ jobId: `h${b}-${i}`, lastFailedAt: t + 3600_000 + b * 100 + i })));
+    const aheadRows = (sql: SqlStorage) => sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM order_lists WHERE list = 'a:ahead'`).one().n;
+    await runInDurableObject(stub, (_instance: FailureLedger, state) => expect(aheadRows(state.storage.sql)).toBe(6));
+    await tuneLedger(stub, { now: t + 2 * 3600_000 });
+    for (const [i, left] of [[0, 2], [1, 0]] as const) {
+      await stub.record([failureInput({ jobId: `now${i}`, lastFailedAt: t + 2 * 3600_000 + i })]);
+      await runInDurableObject(stub, (_instance: FailureLedger, state) => {
+        const sql = state.storage.sql;
+        expect(aheadRows(sql)).toBe(left);
+        expect(walk(sql, tenant, {}, 50)).toEqual(scanned(sql));
+      });
+    }
+  });
+
   // Rows of one failure make steps of 100 rows (read as a range), rows of two steps of 50 (named).
   it.each([1, 2])("pages many small rows of %i, some holding failures that arrived late, as a scan would", async (perRow) => {
     const tenant = uniqueTenant("order-small");
