@@ -56,6 +56,26 @@ export interface ArchivedOccurrence extends FailureInput {
   recordedAt: number;
 }
 
+/**
+ * An occurrence whose failure row holds its fields (it is the row's latest): the outbox keeps
+ * only what the row does not, and the flush archives it from the row (src/ledger/archive-refs.ts).
+ */
+export interface OccurrenceRef {
+  ref: true;
+  jobId: string;
+  occurrenceKey: string;
+  userId?: string;
+  queue: string;
+  attempts: number;
+  firstFailedAt: number;
+  lastFailedAt: number;
+  tenantId: string;
+  recordedAt: number;
+}
+
+/** What an outbox row lists: whole occurrences, or refs to the failure rows that hold them. */
+export type OutboxOccurrence = ArchivedOccurrence | OccurrenceRef;
+
 /** Where an archived occurrence's line lies in its R2 segment. */
 export interface ArchivedLine {
   jobId: string;

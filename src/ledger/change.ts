@@ -4,7 +4,7 @@
 // the inbox and the notice buckets it touched; commit() writes each of them once, the head row
 // (head.ts) last.
 
-import type { ArchivedOccurrence, FailureStatus, UserNotice } from "../model";
+import type { FailureStatus, OutboxOccurrence, UserNotice } from "../model";
 import { CounterDeltas } from "./counters";
 import { Head } from "./head";
 import type { LiveChange } from "./live/feed";
@@ -14,6 +14,7 @@ import { touchOutbox, writeOutbox } from "./outbox";
 import { RecentAppends } from "./recent";
 import { Circuits } from "./recovery/circuit";
 import { scheduleIfAbsent } from "./scheduler";
+import { run, sql as q } from "../sql";
 import type { LedgerSettings } from "./setup";
 
 export class Change {
@@ -29,7 +30,7 @@ export class Change {
   private readonly owed = new Set<string>();
   private readonly statuses = new Map<FailureStatus, Set<string>>();
   private readonly notices: UserNotice[] = [];
-  private archived: { firstId: number; occurrences: ArchivedOccurrence[] } | null = null;
+  private archived: { firstId: number; occurrences: OutboxOccurrence[] } | null = null;
   private readonly afterCommit: (() => void)[] = [];
   private circuitsOfChange: Circuits | null = null;
   private headOfChange: Head | null = null;
@@ -78,8 +79,11 @@ export class Change {
     this.notices.push(notice);
   }
 
-  /** New occurrences for R2, D1 and Analytics Engine, in outbox rows from `firstId` on. */
-  archive(firstId: number, occurrences: ArchivedOccurrence[]): void {
+  /**
+   * New occurrences for R2, D1 and Analytics Engine, in outbox rows from `firstId` on (the
+   * failures written with a ref name `firstId` as its row; see archive-refs.ts).
+   */
+  archive(firstId: number, occurrences: OutboxOccurrence[]): void {
     this.archived = { firstId, occurrences };
   }
 
@@ -93,7 +97,9 @@ export class Change {
     for (const [status, jobs] of this.statuses) this.lists.addHeld(this.sql, orderList.status(status), [...jobs]);
     if (!this.recent.empty) this.recent.write(this.sql, this.head, this.lists, this.now);
     if (this.archived && this.archived.occurrences.length > 0) {
-      writeOutbox(this.sql, this.archived.firstId, this.now, this.archived.occurrences, this.notices);
+      const refRows = writeOutbox(this.sql, this.archived.firstId, this.now, this.archived.occurrences, this.notices);
+      // A batch too big for one outbox row: its refs beyond the first row say so.
+      for (const [jobId, id] of refRows) if (id !== this.archived.firstId) run(this.sql, q`UPDATE failures SET archive_ref = ${id} WHERE job_id = ${jobId}`);
       scheduleIfAbsent(this.sql, "flush", "outbox", this.flushAt);
       touchOutbox(this.sql, this.head, [...this.owed], this.now, this.flushAt);
     } else {

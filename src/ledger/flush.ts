@@ -2,7 +2,8 @@
 // current state of every job and group they touched and the tenant's counters, one data point per
 // group, and only then the rows leave the outbox. Each step is safe to repeat if a later one fails.
 
-import type { ArchivedLine, ArchivedOccurrence, D1FailureState, UserNotice } from "../model";
+import type { ArchivedLine, ArchivedOccurrence, D1FailureState, OutboxOccurrence, UserNotice } from "../model";
+import { resolveOccurrences } from "./archive-refs";
 import { concat, layOut, segmentKey } from "../archive-format";
 import { SinkError } from "../sink-error";
 import { inChunks } from "./chunks";
@@ -81,7 +82,7 @@ export async function flush(core: LedgerCore, now: number): Promise<FlushReport 
 async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> {
   const sql = core.sql;
   const t = { tenant: core.tenant, epoch: core.epoch(), now };
-  const rows = pendingOutbox(sql).map((row) => ({ row, occurrences: JSON.parse(row.occurrences) as ArchivedOccurrence[] }));
+  const rows = pendingOutbox(sql).map((row) => ({ row, occurrences: resolveOccurrences(sql, JSON.parse(row.occurrences) as OutboxOccurrence[]) }));
   const report: FlushReport = { rows: rows.length, occurrences: 0, segmentKey: null, d1RowsWritten: 0 };
   if (rows.length === 0) return report;
 

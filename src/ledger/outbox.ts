@@ -1,7 +1,7 @@
 // The outbox: every record writes the side effects it owes D1, R2 and Analytics Engine as rows
 // here, in the same transaction. The alarm flushes them in batches (see flush.ts).
 
-import type { ArchivedOccurrence, UserNotice } from "../model";
+import type { OutboxOccurrence, UserNotice } from "../model";
 import { inChunks } from "./chunks";
 import { scheduleIfAbsent } from "./scheduler";
 import type { Head } from "./head";
@@ -31,20 +31,22 @@ export function reserveOutboxIds(head: Head, count: number): { firstId: number; 
 
 /**
  * Writes the occurrences in chunks, each listing the jobs whose state it must carry to D1; the
- * first row also carries the user notices for the D1 inbox.
+ * first row also carries the user notices for the D1 inbox. Returns, for each ref, the row it
+ * went to.
  */
 export function writeOutbox(
   sql: SqlStorage,
   firstId: number,
   now: number,
-  occurrences: readonly ArchivedOccurrence[],
+  occurrences: readonly OutboxOccurrence[],
   notices: readonly UserNotice[] = [],
-): number {
+): Map<string, number> {
   let id = firstId;
   let chunk: string[] = [];
   let jobs = new Set<string>();
   let size = 0;
   let pendingNotices = notices;
+  const refs = new Map<string, number>();
   const emit = () => {
     run(
       sql,
@@ -61,10 +63,11 @@ export function writeOutbox(
     if (chunk.length > 0 && size + json.length > CHUNK_BYTES) emit();
     chunk.push(json);
     jobs.add(occurrence.jobId);
+    if ("ref" in occurrence) refs.set(occurrence.jobId, id);
     size += json.length;
   }
   if (chunk.length > 0 || pendingNotices.length > 0) emit();
-  return id - firstId;
+  return refs;
 }
 
 /**

@@ -2,7 +2,8 @@
 // whole batch (failures, groups, counters, recovery schedule) is durable or none of it is.
 
 import { faultPoint } from "../faults";
-import type { FailureClass, FailureInput, FailureStatus } from "../model";
+import type { FailureClass, FailureInput, FailureStatus, OutboxOccurrence } from "../model";
+import { materializeRefs, refTo } from "./archive-refs";
 import { fitting, run, sql } from "../sql";
 import type { LedgerCore } from "./core";
 import type { Change } from "./change";
@@ -32,6 +33,8 @@ type StoredFailure = Prior & {
   last_failed_at: number;
   recent_keys: string;
   user_notified: number;
+  /** the outbox row holding a ref to this row's latest occurrence (archive-refs.ts) */
+  archive_ref: number | null;
 };
 
 /** What one accepted occurrence did, for notifications and alerts. */
@@ -59,13 +62,16 @@ interface GroupDelta {
 export function recordFailures(
   c: Change,
   failures: readonly FailureInput[],
-  outboxSeq: number,
-): { result: RecordResult; accepted: FailureInput[]; occurrences: RecordedOccurrence[] } {
+  outbox: { firstId: number; lastId: number },
+): { result: RecordResult; accepted: FailureInput[]; occurrences: RecordedOccurrence[]; archived: OutboxOccurrence[] } {
+  const outboxSeq = outbox.lastId;
   const { sql: storage, deltas, lists } = c;
   const result: RecordResult = { created: 0, repeated: 0, duplicates: 0 };
   const accepted: FailureInput[] = [];
   const occurrences: RecordedOccurrence[] = [];
   const groups = new Map<string, GroupDelta>();
+  // per job, the index in `accepted` of the occurrence its row holds at the end of the batch
+  const heldBy = new Map<string, number>();
   deltas.add(counterKey.batches, 1);
 
   const known = storedFailures(storage, failures.map((f) => f.jobId));
@@ -82,8 +88,13 @@ export function recordFailures(
       const p = planOccurrence(c, f, existing);
       const notifyUser = owesNotice(f, existing.user_notified === 1);
       const recentKeys = [...keys, f.occurrenceKey].slice(-RECENT_KEYS);
-      updateFailure(storage, f, existing, p, recentKeys, outboxSeq, notifyUser);
-      const after = afterUpdate(existing, f, p, recentKeys, notifyUser);
+      if (f.lastFailedAt >= existing.last_failed_at) {
+        // The row is to hold this occurrence's fields: the one it held is archived whole.
+        if (!heldBy.has(f.jobId) && existing.archive_ref !== null) materializeRefs(storage, [{ jobId: f.jobId, outboxId: existing.archive_ref }]);
+        heldBy.set(f.jobId, accepted.length);
+      }
+      updateFailure(storage, f, existing, p, recentKeys, outbox, notifyUser);
+      const after = afterUpdate(existing, f, p, recentKeys, notifyUser, outbox.firstId);
       known.set(f.jobId, after);
       listed(lists, f.jobId, after, f.lastFailedAt >= existing.last_failed_at);
       if (f.lastFailedAt > existing.last_failed_at) c.recent.moved(f.jobId, f.lastFailedAt);
@@ -98,8 +109,9 @@ export function recordFailures(
     } else {
       const p = planOccurrence(c, f, null);
       const notifyUser = owesNotice(f, false);
-      insertFailure(storage, f, p, outboxSeq, notifyUser);
-      const after = afterInsert(f, p, notifyUser);
+      heldBy.set(f.jobId, accepted.length);
+      insertFailure(storage, f, p, outbox, notifyUser);
+      const after = afterInsert(f, p, notifyUser, outbox.firstId);
       known.set(f.jobId, after);
       listed(lists, f.jobId, after, true);
       c.recent.moved(f.jobId, f.lastFailedAt);
@@ -129,13 +141,18 @@ export function recordFailures(
     }
   }
 
+  const refs = new Set(heldBy.values());
+  const archived = accepted.map(({ sealedBody: _, ...f }, i): OutboxOccurrence =>
+    refs.has(i) ? refTo(f, c.tenant, c.now) : { ...f, tenantId: c.tenant, recordedAt: c.now },
+  );
+
   const knownGroups = storedGroupTails(storage, [...groups.keys()]);
   for (const [fingerprint, g] of groups) {
     const tail = knownGroups.get(fingerprint);
     upsertGroup(storage, fingerprint, g, nextGroupTail(lists, fingerprint, tail ?? []));
     if (!tail) deltas.add(counterKey.groups, 1);
   }
-  return { result, accepted, occurrences };
+  return { result, accepted, occurrences, archived };
 }
 
 /** A user is told once per job, the first time it fails as USER_ERROR. */
@@ -149,7 +166,7 @@ function storedFailures(storage: SqlStorage, jobIds: readonly string[]): Map<str
   for (const chunk of fitting([...new Set(jobIds)], 1)) {
     const rows = run<StoredFailure & { job_id: string }>(
       storage,
-      sql`SELECT job_id, status, class, queue, last_failed_at, recent_keys, recovery_attempts, group_fp, poison_streak, user_notified
+      sql`SELECT job_id, status, class, queue, last_failed_at, recent_keys, recovery_attempts, group_fp, poison_streak, user_notified, archive_ref
           FROM failures WHERE job_id IN ${sql.list(chunk)}`,
     );
     for (const { job_id, ...row } of rows) known.set(job_id, row);
@@ -166,8 +183,9 @@ function listed(lists: ListAppends, jobId: string, stored: StoredFailure, setsGr
 }
 
 /** What a later occurrence of the same job in this batch finds stored. */
-function afterInsert(f: FailureInput, p: Plan, notifyUser: boolean): StoredFailure {
+function afterInsert(f: FailureInput, p: Plan, notifyUser: boolean, archiveRef: number): StoredFailure {
   return {
+    archive_ref: archiveRef,
     status: p.status,
     class: f.class,
     queue: f.queue,
@@ -180,7 +198,7 @@ function afterInsert(f: FailureInput, p: Plan, notifyUser: boolean): StoredFailu
   };
 }
 
-function afterUpdate(existing: StoredFailure, f: FailureInput, p: Plan, recentKeys: string[], notifyUser: boolean): StoredFailure {
+function afterUpdate(existing: StoredFailure, f: FailureInput, p: Plan, recentKeys: string[], notifyUser: boolean, archiveRef: number): StoredFailure {
   const isLatest = f.lastFailedAt >= existing.last_failed_at;
   return {
     ...existing,
@@ -190,21 +208,21 @@ function afterUpdate(existing: StoredFailure, f: FailureInput, p: Plan, recentKe
     recent_keys: JSON.stringify(recentKeys),
     user_notified: notifyUser ? 1 : existing.user_notified,
     last_failed_at: Math.max(existing.last_failed_at, f.lastFailedAt),
-    ...(isLatest ? { class: f.class, group_fp: f.fingerprint } : {}),
+    ...(isLatest ? { class: f.class, group_fp: f.fingerprint, archive_ref: archiveRef } : {}),
   };
 }
 
-function insertFailure(storage: SqlStorage, f: FailureInput, p: Plan, outboxSeq: number, notifyUser: boolean): void {
+function insertFailure(storage: SqlStorage, f: FailureInput, p: Plan, outbox: { firstId: number; lastId: number }, notifyUser: boolean): void {
   const row = sql.join([
     sql`${f.jobId}, ${f.userId ?? null}, ${f.queue}, ${f.class}, ${f.reason}, ${p.status}, ${f.attempts}, 1, ${f.fingerprint}`,
     sql`${errorJson(f)}, ${f.body}, ${f.bodyEncoding}, ${f.bodyRedacted === true}, ${f.sealedBody ?? null}`,
-    sql`${f.firstFailedAt}, ${f.lastFailedAt}, ${JSON.stringify([f.occurrenceKey])}, ${outboxSeq}`,
+    sql`${f.firstFailedAt}, ${f.lastFailedAt}, ${JSON.stringify([f.occurrenceKey])}, ${outbox.lastId}, ${outbox.firstId}`,
     sql`${p.recoveryAttempts}, ${p.poisonStreak}, ${p.note ?? null}, ${notifyUser}`,
   ]);
   run(
     storage,
     sql`INSERT INTO failures (job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
-          error, body, body_encoding, body_redacted, sealed_body, first_failed_at, last_failed_at, recent_keys, outbox_seq,
+          error, body, body_encoding, body_redacted, sealed_body, first_failed_at, last_failed_at, recent_keys, outbox_seq, archive_ref,
           recovery_attempts, poison_streak, recovery_note, user_notified)
         VALUES (${row})`,
   );
@@ -223,7 +241,7 @@ function updateFailure(
   existing: StoredFailure,
   p: Plan,
   recentKeys: string[],
-  outboxSeq: number,
+  outbox: { firstId: number; lastId: number },
   notifyUser: boolean,
 ): void {
   const always = [
@@ -234,7 +252,7 @@ function updateFailure(
     sql`poison_streak = ${p.poisonStreak}`,
     ...(p.note === undefined ? [] : [sql`recovery_note = ${p.note}`]),
     sql`recent_keys = ${JSON.stringify(recentKeys)}`,
-    sql`outbox_seq = ${outboxSeq}`,
+    sql`outbox_seq = ${outbox.lastId}`,
     sql`user_notified = MAX(user_notified, ${notifyUser})`,
     sql`first_failed_at = MIN(first_failed_at, ${f.firstFailedAt})`,
     sql`last_failed_at = MAX(last_failed_at, ${f.lastFailedAt})`,
@@ -249,6 +267,7 @@ function updateFailure(
     sql`body_encoding = ${f.bodyEncoding}`,
     sql`body_redacted = ${f.bodyRedacted === true}`,
     sql`sealed_body = ${f.sealedBody ?? null}`,
+    sql`archive_ref = ${outbox.firstId}`,
   ];
   const isLatest = f.lastFailedAt >= existing.last_failed_at;
   const set = isLatest ? [...always, ...onlyIfLatest] : always;
@@ -303,16 +322,13 @@ export function recordBatch(core: LedgerCore, failures: readonly FailureInput[])
   const result = core.transact((c) => {
     faultPoint("ledger.record.before-commit", c.tenant);
     core.rememberTenant();
-    const { firstId, lastId } = reserveOutboxIds(c.head, failures.length);
-    const { result, accepted, occurrences } = recordFailures(c, failures, lastId);
+    const ids = reserveOutboxIds(c.head, failures.length);
+    const { result, occurrences, archived } = recordFailures(c, failures, ids);
     for (const o of occurrences) {
       if (o.notifyUser && o.failure.userId) noticeForFailure(c, { ...o.failure, userId: o.failure.userId });
     }
     alertsForBatch(c, occurrences);
-    c.archive(
-      firstId,
-      accepted.map(({ sealedBody: _, ...f }) => ({ ...f, tenantId: c.tenant, recordedAt: c.now })),
-    );
+    c.archive(ids.firstId, archived);
     c.then(() => afterRecord(c, c.settings.retention, c.now));
     for (const f of failures) {
       c.live.jobs.push(f.jobId);

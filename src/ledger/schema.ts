@@ -199,6 +199,9 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
   // v13: the head row (see head.ts): counters, window buckets, minute counts, list tails and the
   // outbox sequence in one row instead of four
   HEAD_FROM_TABLES,
+  // v14: a failure's latest occurrence is archived from its row; the outbox row that refers to
+  // it (see archive-refs.ts)
+  [`ALTER TABLE failures ADD COLUMN archive_ref INTEGER`],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

@@ -12,7 +12,7 @@ import { listFailures, type FailureFilter } from "../../src/ledger/queries";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { scanned } from "../support/pages";
-import { counterRowsAsBeforeV10, groupTailsAsBeforeV12, timeOrderAsBeforeV11, headAsBeforeV13 } from "../support/schema";
+import { counterRowsAsBeforeV10, groupTailsAsBeforeV12, timeOrderAsBeforeV11, headAsBeforeV13, archiveRefsAsBeforeV14 } from "../support/schema";
 
 describe("ledger schema v8", () => {
   it("upgrades a v7 ledger, whose outbox sequence is a counter, without reusing an outbox id", async () => {
@@ -23,6 +23,7 @@ describe("ledger schema v8", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       // What v7 code left: the sequence among the counters, at version 7, the outbox not yet flushed.
+      archiveRefsAsBeforeV14(sql);
       headAsBeforeV13(sql);
       const next = sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = 'outbox_next'`).one().value;
       sql.exec(`DELETE FROM ledger_state WHERE key = 'outbox_next'`);
@@ -67,6 +68,7 @@ describe("ledger schema v9 and v10", () => {
 
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
+      archiveRefsAsBeforeV14(sql);
       headAsBeforeV13(sql);
       groupTailsAsBeforeV12(sql);
       timeOrderAsBeforeV11(sql);
@@ -125,6 +127,7 @@ describe("ledger schema v9 and v10", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       // What v8 code left: the same tables without the order lists, at version 8.
+      archiveRefsAsBeforeV14(sql);
       headAsBeforeV13(sql);
       groupTailsAsBeforeV12(sql);
       timeOrderAsBeforeV11(sql);
@@ -171,6 +174,7 @@ describe("ledger schema v13", () => {
 
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
+      archiveRefsAsBeforeV14(sql);
       headAsBeforeV13(sql);
       sql.exec(`UPDATE ledger_meta SET value = 12 WHERE key = 'schema_version'`);
       expect(sql.exec(`SELECT minute, count FROM minute_counts`).toArray()).toEqual([{ minute, count: 3 }]);

@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from "vitest";
 import { unseal } from "../../src/ingest/seal";
 import type { FailureLedger } from "../../src/failure-ledger";
 import { apiFetch, createToken } from "../support/api";
-import { ledger, runFlush, servedFailure, uniqueTenant } from "../support/failures";
+import { flushAll, ledger, runFlush, servedFailure, uniqueTenant } from "../support/failures";
 import { received, recoverable } from "../support/recovery";
 
 async function sha256(text: string): Promise<string> {
@@ -73,6 +73,21 @@ describe("edit and requeue", () => {
     // The archive keeps the original occurrence.
     const served = await servedFailure(tenant, "fix-me");
     expect(served!.body).toMatchObject({ password: "[REDACTED]" });
+    expect(served!.archive.envelope.body).toEqual(JSON.parse(original.body));
+  });
+
+  it("archives the body that failed when the edit comes before the flush", async () => {
+    const tenant = uniqueTenant("edit-early");
+    const stub = ledger(tenant);
+    const original = recoverable(tenant, "early", { class: "USER_ERROR" });
+    await stub.record([original]);
+    const { token } = await createToken(tenant, "pat@example.com");
+    const replacement = { tenantId: tenant, jobId: "early", email: "fixed@example.com" };
+    expect((await requeue(tenant, "early", { body: replacement }, token)).status).toBe(200);
+
+    await flushAll(stub);
+    const served = await servedFailure(tenant, "early");
+    expect(served!.body).toEqual(replacement);
     expect(served!.archive.envelope.body).toEqual(JSON.parse(original.body));
   });
 

@@ -67,6 +67,12 @@ export async function runFlush(stub: DurableObjectStub<import("../../src/failure
   return runDurableObjectAlarm(stub);
 }
 
+/** Runs the alarm until the outbox is empty: due work comes in time order, and a flush may not be first. */
+export async function flushAll(stub: DurableObjectStub<import("../../src/failure-ledger").FailureLedger>): Promise<void> {
+  for (let run = 0; run < 10 && (await stub.stats()).outbox.pendingRows > 0; run++) await runFlush(stub);
+  if ((await stub.stats()).outbox.pendingRows > 0) throw new Error("the outbox did not empty in 10 alarm runs");
+}
+
 /** When the ledger's alarm is set to ring, or null. */
 export async function alarmTime(stub: DurableObjectStub<import("../../src/failure-ledger").FailureLedger>): Promise<number | null> {
   const { runInDurableObject } = await import("cloudflare:test");

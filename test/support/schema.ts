@@ -1,3 +1,5 @@
+import { materializeRefs } from "../../src/ledger/archive-refs";
+
 /** Puts the counters back as ledgers before schema v10 kept them: one row per counter. */
 export function counterRowsAsBeforeV10(sql: SqlStorage): void {
   sql.exec(`CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`);
@@ -35,4 +37,11 @@ export function headAsBeforeV13(sql: SqlStorage): void {
       (SELECT MAX(j.value ->> 1) FROM json_each(t.value) j), t.value
     FROM json_each((SELECT list_tails FROM ledger_head)) t`);
   sql.exec(`DROP TABLE ledger_head`);
+}
+
+/** Puts the outbox back as ledgers before schema v14 kept it: every occurrence a whole copy, no archive_ref. */
+export function archiveRefsAsBeforeV14(sql: SqlStorage): void {
+  const refs = sql.exec<{ job_id: string; archive_ref: number }>(`SELECT job_id, archive_ref FROM failures WHERE archive_ref IS NOT NULL`).toArray();
+  materializeRefs(sql, refs.map((r) => ({ jobId: r.job_id, outboxId: r.archive_ref })));
+  sql.exec(`ALTER TABLE failures DROP COLUMN archive_ref`);
 }

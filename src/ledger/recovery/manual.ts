@@ -2,6 +2,7 @@
 // Both are recorded with who and when; abandoned and recovered failures are never retried.
 
 import type { RecoveryConfig } from "../../config";
+import { materializeRefs } from "../archive-refs";
 import type { Change } from "../change";
 import type { LedgerCore } from "../core";
 import { counterKey } from "../counters";
@@ -87,8 +88,11 @@ export async function requeueOne(
     const current = readRecoveryRows(c.sql, [jobId]).get(jobId);
     if (current && replacement && previous) {
       const { body, bodyEncoding, bodyRedacted, sealedBody } = replacement.stored;
+      // The body that failed is archived as it came, whatever replaces it here.
+      const ref = c.sql.exec<{ archive_ref: number | null }>(`SELECT archive_ref FROM failures WHERE job_id = ?`, jobId).one().archive_ref;
+      if (ref !== null) materializeRefs(c.sql, [{ jobId, outboxId: ref }]);
       c.sql.exec(
-        `UPDATE failures SET body = ?, body_encoding = ?, body_redacted = ?, sealed_body = ? WHERE job_id = ?`,
+        `UPDATE failures SET body = ?, body_encoding = ?, body_redacted = ?, sealed_body = ?, archive_ref = NULL WHERE job_id = ?`,
         body,
         bodyEncoding,
         bodyRedacted ? 1 : 0,
