@@ -7,7 +7,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import type { FailureLedger } from "../../src/failure-ledger";
+import { FailureLedger } from "../../src/failure-ledger";
+import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
+import { archiveRefsAsBeforeV14 } from "../support/schema";
 import { armFault, disarmFaults } from "../../src/faults";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, d1Of, failureInput, flushAll, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
@@ -119,5 +121,28 @@ describe("occurrences archived from their failure rows", () => {
     expect(pointers.get("a")).toEqual(asArchived(first[0]!, tenant, T));
     expect(pointers.get("b")).toEqual(asArchived(later, tenant, T + 1000));
     expect(pointers.get("c")).toEqual(asArchived(first[2]!, tenant, T));
+  });
+
+  it("upgrades a v13 ledger whose outbox holds whole copies: both kinds flush as they came", async () => {
+    const tenant = uniqueTenant("refs-v13");
+    const stub = ledger(tenant);
+    await tuneLedger(stub, { now: T });
+    const first = [occurrence("a", 1, T - 50_000), occurrence("b", 1, T - 50_000)];
+    await stub.record(first);
+    await runInDurableObject(stub, (_i: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      archiveRefsAsBeforeV14(sql);
+      sql.exec(`UPDATE ledger_meta SET value = 13 WHERE key = 'schema_version'`);
+      new FailureLedger(state, env);
+      expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
+      expect(sql.exec(`SELECT archive_ref FROM failures ORDER BY job_id`).toArray()).toEqual([{ archive_ref: null }, { archive_ref: null }]);
+    });
+    expect(await outboxShape(stub)).toEqual([["a:1", "b:1"]]);
+    await tuneLedger(stub, { now: T + 1000 });
+    const later = occurrence("a", 2, T - 10_000);
+    await stub.record([later]);
+    expect(await outboxShape(stub)).toEqual([["a:1", "b:1"], ["a:2*"]]);
+    await flushAll(stub);
+    expect(await archived(tenant)).toEqual([...first.map((f) => asArchived(f, tenant, T)), asArchived(later, tenant, T + 1000)]);
   });
 });
