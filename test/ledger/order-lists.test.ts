@@ -13,7 +13,7 @@ import { seeded } from "../../src/ledger/setup";
 import { failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { ORIGIN, recoverable } from "../support/recovery";
 import { scanned, walk } from "../support/pages";
-import { groupTailsAsBeforeV12, headAsBeforeV13, archiveRefsAsBeforeV14 } from "../support/schema";
+import { asWrittenBy } from "../support/schema";
 
 const HOUR = 3600_000;
 const T = Date.now() - 24 * HOUR;
@@ -151,10 +151,7 @@ describe("list tails", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       const before = walk(sql, tenant, { group: A }, 7);
-      archiveRefsAsBeforeV14(sql);
-      headAsBeforeV13(sql);
-      groupTailsAsBeforeV12(sql);
-      sql.exec(`UPDATE ledger_meta SET value = 11 WHERE key = 'schema_version'`);
+      asWrittenBy(sql, 11);
 
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);

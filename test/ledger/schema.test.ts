@@ -12,7 +12,7 @@ import { listFailures, type FailureFilter } from "../../src/ledger/queries";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { scanned } from "../support/pages";
-import { counterRowsAsBeforeV10, groupTailsAsBeforeV12, timeOrderAsBeforeV11, headAsBeforeV13, archiveRefsAsBeforeV14 } from "../support/schema";
+import { asWrittenBy } from "../support/schema";
 
 describe("ledger schema v8", () => {
   it("upgrades a v7 ledger, whose outbox sequence is a counter, without reusing an outbox id", async () => {
@@ -23,13 +23,9 @@ describe("ledger schema v8", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       // What v7 code left: the sequence among the counters, at version 7, the outbox not yet flushed.
-      archiveRefsAsBeforeV14(sql);
-      headAsBeforeV13(sql);
+      asWrittenBy(sql, 9);
       const next = sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = 'outbox_next'`).one().value;
       sql.exec(`DELETE FROM ledger_state WHERE key = 'outbox_next'`);
-      groupTailsAsBeforeV12(sql);
-      timeOrderAsBeforeV11(sql);
-      counterRowsAsBeforeV10(sql);
       sql.exec(`INSERT INTO counters (key, value) VALUES ('outbox_next', ?)`, Number(next));
       sql.exec(`DROP TABLE order_lists`); // added by v9
       sql.exec(`UPDATE ledger_meta SET value = 7 WHERE key = 'schema_version'`);
@@ -68,12 +64,7 @@ describe("ledger schema v9 and v10", () => {
 
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
-      archiveRefsAsBeforeV14(sql);
-      headAsBeforeV13(sql);
-      groupTailsAsBeforeV12(sql);
-      timeOrderAsBeforeV11(sql);
-      counterRowsAsBeforeV10(sql);
-      sql.exec(`UPDATE ledger_meta SET value = 9 WHERE key = 'schema_version'`);
+      asWrittenBy(sql, 9);
       expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM counters`).one().n).toBeGreaterThan(5);
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
@@ -127,12 +118,8 @@ describe("ledger schema v9 and v10", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       // What v8 code left: the same tables without the order lists, at version 8.
-      archiveRefsAsBeforeV14(sql);
-      headAsBeforeV13(sql);
-      groupTailsAsBeforeV12(sql);
-      timeOrderAsBeforeV11(sql);
+      asWrittenBy(sql, 9);
       sql.exec(`DROP TABLE order_lists`);
-      counterRowsAsBeforeV10(sql);
       sql.exec(`UPDATE ledger_meta SET value = 8 WHERE key = 'schema_version'`);
 
       new FailureLedger(state, env);
@@ -174,9 +161,7 @@ describe("ledger schema v13", () => {
 
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
-      archiveRefsAsBeforeV14(sql);
-      headAsBeforeV13(sql);
-      sql.exec(`UPDATE ledger_meta SET value = 12 WHERE key = 'schema_version'`);
+      asWrittenBy(sql, 12);
       expect(sql.exec(`SELECT minute, count FROM minute_counts`).toArray()).toEqual([{ minute, count: 3 }]);
       const next = Number(sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = 'outbox_next'`).one().value);
 

@@ -10,7 +10,7 @@ import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/ledger/series";
 import { apiFetch } from "../support/api";
 import { FUTURE, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
 import { alarmAt } from "../support/recovery";
-import { counterRowsAsBeforeV10, groupTailsAsBeforeV12, timeOrderAsBeforeV11, headAsBeforeV13, archiveRefsAsBeforeV14 } from "../support/schema";
+import { asWrittenBy } from "../support/schema";
 
 /** 10:00 UTC on a day far ahead: alarms never fire on their own. */
 const T0 = Math.floor(FUTURE / DAY_MS) * DAY_MS + 10 * HOUR_MS;
@@ -156,12 +156,8 @@ describe("ledger schema v7", () => {
       // What v6 code left: the same tables without the series, at version 6, the outbox not yet flushed.
       sql.exec(`DROP TABLE series`);
       sql.exec(`DROP TABLE series_rollup`);
-      archiveRefsAsBeforeV14(sql);
-      headAsBeforeV13(sql);
-      groupTailsAsBeforeV12(sql);
-      timeOrderAsBeforeV11(sql);
+      asWrittenBy(sql, 9);
       sql.exec(`DROP TABLE order_lists`); // added by v9
-      counterRowsAsBeforeV10(sql);
       sql.exec(`UPDATE ledger_meta SET value = 6 WHERE key = 'schema_version'`);
       expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n).toBe(1);
 

@@ -14,7 +14,7 @@ import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { scanned, walk } from "../support/pages";
-import { groupTailsAsBeforeV12, timeOrderAsBeforeV11, headAsBeforeV13, archiveRefsAsBeforeV14 } from "../support/schema";
+import { asWrittenBy } from "../support/schema";
 
 const MINUTE = 60_000;
 
@@ -197,11 +197,7 @@ describe("the time order", () => {
       const sql = state.storage.sql;
       const before = walk(sql, tenant, {}, 7);
       // What v10 code left: the index, no list, at version 10.
-      archiveRefsAsBeforeV14(sql);
-      headAsBeforeV13(sql);
-      groupTailsAsBeforeV12(sql);
-      timeOrderAsBeforeV11(sql);
-      sql.exec(`UPDATE ledger_meta SET value = 10 WHERE key = 'schema_version'`);
+      asWrittenBy(sql, 10);
 
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);

@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
-import { archiveRefsAsBeforeV14 } from "../support/schema";
+import { asWrittenBy } from "../support/schema";
 import { armFault, disarmFaults } from "../../src/faults";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, d1Of, failureInput, flushAll, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
@@ -131,8 +131,7 @@ describe("occurrences archived from their failure rows", () => {
     await stub.record(first);
     await runInDurableObject(stub, (_i: FailureLedger, state) => {
       const sql = state.storage.sql;
-      archiveRefsAsBeforeV14(sql);
-      sql.exec(`UPDATE ledger_meta SET value = 13 WHERE key = 'schema_version'`);
+      asWrittenBy(sql, 13);
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
       expect(sql.exec(`SELECT archive_ref FROM failures ORDER BY job_id`).toArray()).toEqual([{ archive_ref: null }, { archive_ref: null }]);
