@@ -15,7 +15,12 @@ export const TenantId = z
   .string()
   .regex(TENANT_ID_PATTERN, "tenantId must be 1-64 letters, digits, '.', '_' or '-', not starting with '_' or a dot");
 
-export const JobId = z.string().min(1).max(L.jobId);
+// A lone surrogate has no UTF-8 form: SQLite would store another id than the one looked up.
+export const JobId = z
+  .string()
+  .min(1)
+  .max(L.jobId)
+  .refine((id) => !/\p{Cs}/u.test(id), "jobId must be well-formed text (it has a lone surrogate)");
 
 const errorFields = {
   name: z.string().max(L.errorName),

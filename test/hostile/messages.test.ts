@@ -71,7 +71,10 @@ const HOSTILE: [string, unknown, "quarantine" | { jobId: string }][] = [
   ["raw: a huge userId (dropped, kept in the body)", { tenantId: tenant, jobId: "user", userId: "u".repeat(5000) }, { jobId: "user" }],
   ["raw: object nested 1,000 deep", nested(1000), { jobId: "deep" }],
   ["envelope: an extra field", { ...envelope(tenant, "extra"), extra: "ignored" }, { jobId: "extra" }],
+  ["envelope: jobId with a lone surrogate", envelope(tenant, "lone-\ud800"), "quarantine"],
 ];
+// A raw body's jobId it cannot keep: the failure is named by its message instead.
+HOSTILE.push(["raw: jobId with a lone surrogate", { tenantId: tenant, jobId: "lone-\udc00" }, { jobId: `msg:hostile-${HOSTILE.length}` }]);
 
 describe("hostile queue messages", () => {
   it(`records each of ${HOSTILE.length} hostile messages once, under its tenant or in quarantine, and crashes on none`, async () => {
