@@ -62,6 +62,8 @@ export interface ArchivedOccurrence extends FailureInput {
  */
 export interface OccurrenceRef {
   ref: true;
+  /** About the size of its archived line: what the flush budgets by. */
+  lineBytes: number;
   jobId: string;
   occurrenceKey: string;
   userId?: string;

@@ -4,8 +4,9 @@
 // row. The row's archive_ref names the outbox row that holds the ref.
 //
 // Before the row takes another occurrence's fields (a later occurrence, a replaced body) while
-// that outbox row is still pending, the ref becomes a whole copy, built by the same function the
-// flush uses: a line already laid out in a segment keeps its length.
+// that outbox row is still pending, the fields the ref stands for are kept beside it
+// (archived_fields), and the flush builds the line from them by the same function: a line
+// already laid out in a segment keeps its length.
 
 import type { ArchivedOccurrence, ErrorInfo, FailureInput, OccurrenceRef, OutboxOccurrence } from "../model";
 import { fitting, run, sql } from "../sql";
@@ -27,6 +28,7 @@ const ROW_FIELDS = sql.raw(`job_id, class, reason, group_fp, error, body, body_e
 export function refTo(f: FailureInput, tenantId: string, recordedAt: number): OccurrenceRef {
   return {
     ref: true,
+    lineBytes: f.body.length + (f.error ? f.error.message.length + (f.error.stack?.length ?? 0) : 0) + f.reason.length + 400,
     jobId: f.jobId,
     occurrenceKey: f.occurrenceKey,
     ...(f.userId === undefined ? {} : { userId: f.userId }),
@@ -62,43 +64,56 @@ function archivedFrom(ref: OccurrenceRef, row: RowFields): ArchivedOccurrence {
 
 const isRef = (o: OutboxOccurrence): o is OccurrenceRef => "ref" in o;
 
-function rowFields(storage: SqlStorage, jobIds: readonly string[]): Map<string, RowFields> {
-  const rows = new Map<string, RowFields>();
-  for (const chunk of fitting([...new Set(jobIds)], 1)) {
-    for (const row of run<RowFields>(storage, sql`SELECT ${ROW_FIELDS} FROM failures WHERE job_id IN ${sql.list(chunk)}`)) rows.set(row.job_id, row);
-  }
-  return rows;
-}
+/** For a ref whose failure row is gone (it cannot be, by retention's rule): a line that says so, not a stuck flush. */
+const ROWLESS: RowFields = { job_id: "", class: "UNKNOWN", reason: "archived without its failure row", group_fp: "", error: null, body: "null", body_encoding: "json", body_redacted: 0 };
 
-/** An outbox row's occurrences as archived, each ref built from its failure row. */
-export function resolveOccurrences(storage: SqlStorage, occurrences: readonly OutboxOccurrence[]): ArchivedOccurrence[] {
-  const refs = occurrences.filter(isRef);
-  const rows = refs.length > 0 ? rowFields(storage, refs.map((r) => r.jobId)) : new Map<string, RowFields>();
+/**
+ * An outbox row's occurrences as archived: a ref from the fields kept for it when its failure row
+ * moved on, else from its failure row.
+ */
+export function resolveOccurrences(storage: SqlStorage, outboxId: number, occurrences: readonly OutboxOccurrence[]): ArchivedOccurrence[] {
+  const refs = occurrences.filter(isRef).map((r) => r.jobId);
+  const fields = new Map<string, RowFields>();
+  for (const chunk of fitting([...new Set(refs)], 1, 1)) {
+    for (const row of run<RowFields>(storage, sql`SELECT ${ROW_FIELDS} FROM failures WHERE job_id IN ${sql.list(chunk)}`)) fields.set(row.job_id, row);
+    for (const row of run<RowFields>(storage, sql`SELECT ${ROW_FIELDS} FROM archived_fields WHERE outbox_id = ${outboxId} AND job_id IN ${sql.list(chunk)}`)) {
+      fields.set(row.job_id, row);
+    }
+  }
   return occurrences.map((o) => {
     if (!isRef(o)) return o;
-    const row = rows.get(o.jobId);
-    // A pending ref's row cannot have left: retention keeps what the outbox has not flushed.
-    if (!row) throw new Error(`outbox refers to ${o.jobId}, which the ledger no longer holds`);
-    return archivedFrom(o, row);
+    const row = fields.get(o.jobId);
+    if (!row) console.error(`outbox row ${outboxId} refers to ${o.jobId}, which the ledger no longer holds: archived without its fields`);
+    return archivedFrom(o, row ?? ROWLESS);
   });
 }
 
 /**
- * Turns the pending refs of these jobs into whole copies, while their rows still hold the
- * fields the refs stand for. `outboxId` is each row's archive_ref; a ref already flushed needs
- * nothing.
+ * Keeps the fields these jobs' pending refs stand for, before their rows take another
+ * occurrence's. `outboxId` is each row's archive_ref; a ref already flushed needs nothing. One
+ * row each, beside the outbox row (which keeps its size: a batch of refs to large bodies would
+ * otherwise grow it past the row limit).
  */
-export function materializeRefs(storage: SqlStorage, jobs: readonly { jobId: string; outboxId: number }[]): void {
-  if (jobs.length === 0) return;
-  const rows = rowFields(storage, jobs.map((j) => j.jobId));
-  for (const outboxId of new Set(jobs.map((j) => j.outboxId))) {
-    const outbox = run<{ occurrences: string }>(storage, sql`SELECT occurrences FROM outbox WHERE id = ${outboxId}`).toArray()[0];
-    if (!outbox) continue;
-    const wanted = new Set(jobs.filter((j) => j.outboxId === outboxId).map((j) => j.jobId));
-    const occurrences = (JSON.parse(outbox.occurrences) as OutboxOccurrence[]).map((o) => {
-      const row = isRef(o) && wanted.has(o.jobId) ? rows.get(o.jobId) : undefined;
-      return row && isRef(o) ? archivedFrom(o, row) : o;
-    });
-    run(storage, sql`UPDATE outbox SET occurrences = ${JSON.stringify(occurrences)} WHERE id = ${outboxId}`);
+export function keepRefFields(storage: SqlStorage, jobs: readonly { jobId: string; outboxId: number }[]): void {
+  for (const { jobId, outboxId } of jobs) {
+    run(
+      storage,
+      sql`INSERT INTO archived_fields (outbox_id, ${ROW_FIELDS})
+          SELECT ${outboxId}, ${ROW_FIELDS} FROM failures WHERE job_id = ${jobId} AND EXISTS (SELECT 1 FROM outbox WHERE id = ${outboxId})
+          ON CONFLICT DO NOTHING`,
+    );
   }
 }
+
+export const ARCHIVED_FIELDS_TABLE = `CREATE TABLE archived_fields (
+  outbox_id     INTEGER NOT NULL,
+  job_id        TEXT NOT NULL,
+  class         TEXT NOT NULL,
+  reason        TEXT NOT NULL,
+  group_fp      TEXT NOT NULL,
+  error         TEXT,
+  body          TEXT NOT NULL,
+  body_encoding TEXT NOT NULL,
+  body_redacted INTEGER NOT NULL,
+  PRIMARY KEY (outbox_id, job_id)
+) WITHOUT ROWID`;

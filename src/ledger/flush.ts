@@ -82,7 +82,7 @@ export async function flush(core: LedgerCore, now: number): Promise<FlushReport 
 async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> {
   const sql = core.sql;
   const t = { tenant: core.tenant, epoch: core.epoch(), now };
-  const rows = pendingOutbox(sql).map((row) => ({ row, occurrences: resolveOccurrences(sql, JSON.parse(row.occurrences) as OutboxOccurrence[]) }));
+  const rows = pendingOutbox(sql).map((row) => ({ row, occurrences: resolveOccurrences(sql, row.id, JSON.parse(row.occurrences) as OutboxOccurrence[]) }));
   const report: FlushReport = { rows: rows.length, occurrences: 0, segmentKey: null, d1RowsWritten: 0 };
   if (rows.length === 0) return report;
 
@@ -122,7 +122,10 @@ async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> 
   core.transact(() => {
     // Counted as the rows leave the outbox, in one transaction: a retried flush counts nothing twice.
     countInSeries(sql, occurrences, t.now);
-    for (const r of rows) sql.exec(`DELETE FROM outbox WHERE id = ?`, r.row.id);
+    for (const r of rows) {
+      sql.exec(`DELETE FROM outbox WHERE id = ?`, r.row.id);
+      sql.exec(`DELETE FROM archived_fields WHERE outbox_id = ?`, r.row.id);
+    }
   }, now);
   return report;
 }

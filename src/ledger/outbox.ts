@@ -15,6 +15,8 @@ export type OutboxRow = {
   archive_key: string | null;
   archive_offset: number | null;
   notices: string;
+  /** about the bytes of its archived lines (0 in rows written before ledger v14) */
+  archive_bytes: number;
 };
 
 /** Rows stay well under the 2 MB row limit even with 128 KB bodies. */
@@ -45,17 +47,19 @@ export function writeOutbox(
   let chunk: string[] = [];
   let jobs = new Set<string>();
   let size = 0;
+  let lineBytes = 0;
   let pendingNotices = notices;
   const refs = new Map<string, number>();
   const emit = () => {
     run(
       sql,
-      q`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices)
-        VALUES (${id++}, ${now}, ${JSON.stringify([...jobs])}, ${`[${chunk.join(",")}]`}, ${JSON.stringify(pendingNotices)})`,
+      q`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices, archive_bytes)
+        VALUES (${id++}, ${now}, ${JSON.stringify([...jobs])}, ${`[${chunk.join(",")}]`}, ${JSON.stringify(pendingNotices)}, ${lineBytes})`,
     );
     chunk = [];
     jobs = new Set();
     size = 0;
+    lineBytes = 0;
     pendingNotices = [];
   };
   for (const occurrence of occurrences) {
@@ -65,6 +69,7 @@ export function writeOutbox(
     jobs.add(occurrence.jobId);
     if ("ref" in occurrence) refs.set(occurrence.jobId, id);
     size += json.length;
+    lineBytes += "ref" in occurrence ? occurrence.lineBytes : json.length;
   }
   if (chunk.length > 0 || pendingNotices.length > 0) emit();
   return refs;
@@ -93,14 +98,15 @@ export function touchOutbox(
   scheduleIfAbsent(sql, "flush", "outbox", flushAt);
 }
 
-/** The oldest pending rows, up to a size budget for one flush. */
+/** The oldest pending rows, up to a size budget (of the lines they archive) for one flush. */
 export function pendingOutbox(sql: SqlStorage, maxBytes = 8 * 1024 * 1024, maxRows = 200): OutboxRow[] {
   const rows: OutboxRow[] = [];
   let size = 0;
   for (const row of sql.exec<OutboxRow>(`SELECT * FROM outbox ORDER BY id LIMIT ?`, maxRows)) {
-    if (rows.length > 0 && size + row.occurrences.length > maxBytes) break;
+    const bytes = Math.max(row.archive_bytes, row.occurrences.length);
+    if (rows.length > 0 && size + bytes > maxBytes) break;
     rows.push(row);
-    size += row.occurrences.length;
+    size += bytes;
   }
   return rows;
 }

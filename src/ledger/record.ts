@@ -3,7 +3,7 @@
 
 import { faultPoint } from "../faults";
 import type { FailureClass, FailureInput, FailureStatus, OutboxOccurrence } from "../model";
-import { materializeRefs, refTo } from "./archive-refs";
+import { keepRefFields, refTo } from "./archive-refs";
 import { fitting, run, sql } from "../sql";
 import type { LedgerCore } from "./core";
 import type { Change } from "./change";
@@ -89,8 +89,8 @@ export function recordFailures(
       const notifyUser = owesNotice(f, existing.user_notified === 1);
       const recentKeys = [...keys, f.occurrenceKey].slice(-RECENT_KEYS);
       if (f.lastFailedAt >= existing.last_failed_at) {
-        // The row is to hold this occurrence's fields: the one it held is archived whole.
-        if (!heldBy.has(f.jobId) && existing.archive_ref !== null) materializeRefs(storage, [{ jobId: f.jobId, outboxId: existing.archive_ref }]);
+        // The row is to hold this occurrence's fields: the ones its pending ref stands for are kept.
+        if (!heldBy.has(f.jobId) && existing.archive_ref !== null) keepRefFields(storage, [{ jobId: f.jobId, outboxId: existing.archive_ref }]);
         heldBy.set(f.jobId, accepted.length);
       }
       updateFailure(storage, f, existing, p, recentKeys, outbox, notifyUser);

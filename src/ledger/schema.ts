@@ -1,6 +1,7 @@
 // The ledger's SQLite schema, versioned in code. Each entry is one forward-only step; the
 // applied version lives in ledger_meta (PRAGMA user_version is not available in DO SQLite).
 
+import { ARCHIVED_FIELDS_TABLE } from "./archive-refs";
 import { HEAD_FROM_TABLES } from "./head";
 import { LISTS_FROM_FAILURES } from "./order-lists";
 import { RECENT_TABLE, recentFromFailures } from "./recent";
@@ -201,7 +202,11 @@ export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
   HEAD_FROM_TABLES,
   // v14: a failure's latest occurrence is archived from its row; the outbox row that refers to
   // it (see archive-refs.ts)
-  [`ALTER TABLE failures ADD COLUMN archive_ref INTEGER`],
+  [
+    `ALTER TABLE failures ADD COLUMN archive_ref INTEGER`,
+    `ALTER TABLE outbox ADD COLUMN archive_bytes INTEGER NOT NULL DEFAULT 0`,
+    ARCHIVED_FIELDS_TABLE,
+  ],
 ];
 
 export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;

@@ -1,5 +1,6 @@
-// The outbox keeps a whole copy of an occurrence only when its failure row will not hold it at
-// the flush; the row's latest occurrence is archived from the row. Whatever happens between the
+// The outbox keeps a whole copy of an occurrence only when its failure row does not hold it at
+// the end of its batch; the row's latest occurrence is archived from the row, or from the fields
+// kept for it when the row moves on before the flush. Whatever happens between the
 // record and the flush (a later occurrence, one dated earlier, two in one batch, a flush cut
 // short after its segment), every occurrence is archived as it came, once, and D1 points at
 // the right line.
@@ -8,6 +9,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
+import { pendingOutbox } from "../../src/ledger/outbox";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { asWrittenBy } from "../support/schema";
 import { armFault, disarmFaults } from "../../src/faults";
@@ -31,14 +33,20 @@ const occurrence = (jobId: string, n: number, lastFailedAt: number, extra: Parti
     ...extra,
   });
 
-/** Each outbox row's occurrences: `job:n` for a whole copy, `job:n*` for a ref. */
+/** Each outbox row's occurrences: `job:n` for a whole copy, `job:n*` for a ref, `job:n+` for a ref whose fields were kept. */
 const outboxShape = (stub: DurableObjectStub<FailureLedger>) =>
-  runInDurableObject(stub, (_i: FailureLedger, state) =>
-    state.storage.sql
-      .exec<{ occurrences: string }>(`SELECT occurrences FROM outbox ORDER BY id`)
+  runInDurableObject(stub, (_i: FailureLedger, state) => {
+    const sql = state.storage.sql;
+    const kept = new Set(sql.exec<{ k: string }>(`SELECT outbox_id || ' ' || job_id AS k FROM archived_fields`).toArray().map((r) => r.k));
+    return sql
+      .exec<{ id: number; occurrences: string }>(`SELECT id, occurrences FROM outbox ORDER BY id`)
       .toArray()
-      .map((r) => (JSON.parse(r.occurrences) as { ref?: true; occurrenceKey: string }[]).map((o) => `${o.occurrenceKey}${o.ref ? "*" : ""}`)),
-  );
+      .map((r) =>
+        (JSON.parse(r.occurrences) as { ref?: true; jobId: string; occurrenceKey: string }[]).map(
+          (o) => `${o.occurrenceKey}${o.ref ? (kept.has(`${r.id} ${o.jobId}`) ? "+" : "*") : ""}`,
+        ),
+      );
+  });
 
 /** Every line of every segment of the tenant, parsed. */
 async function archived(tenant: string): Promise<Record<string, unknown>[]> {
@@ -81,9 +89,9 @@ describe("occurrences archived from their failure rows", () => {
       occurrence("b", 2, T - 60_000), // dated before b:1: the row keeps b:1
     ];
     await stub.record(second);
-    // a:1 became a whole copy when a:2 took its row; a:2 is whole as a:3 followed it in its batch.
+    // a:1's fields were kept when a:2 took its row; a:2 is whole as a:3 followed it in its batch.
     expect(await outboxShape(stub)).toEqual([
-      ["a:1", "b:1*"],
+      ["a:1+", "b:1*"],
       ["a:2", "a:3*", "b:2"],
     ]);
 
@@ -98,7 +106,7 @@ describe("occurrences archived from their failure rows", () => {
     expect(pointers.get("b")).toMatchObject({ occurrenceKey: "b:1" });
   });
 
-  it("keeps a segment's pointers right when a ref in it is made whole after the segment was written", async () => {
+  it("keeps a segment's pointers right when a ref's fields are kept after the segment was written", async () => {
     const tenant = uniqueTenant("refs-cut");
     const stub = ledger(tenant);
     await tuneLedger(stub, { now: T });
@@ -113,7 +121,7 @@ describe("occurrences archived from their failure rows", () => {
     await tuneLedger(stub, { now: T + 1000 });
     const later = occurrence("b", 2, T - 10_000, { body: JSON.stringify({ jobId: "b", n: 2, padding: "x".repeat(300) }) });
     await stub.record([later]);
-    expect(await outboxShape(stub)).toEqual([["a:1*", "b:1", "c:1*"], ["b:2*"]]);
+    expect(await outboxShape(stub)).toEqual([["a:1*", "b:1+", "c:1*"], ["b:2*"]]);
 
     await flushAll(stub);
     expect(await archived(tenant)).toEqual([...first.map((f) => asArchived(f, tenant, T)), asArchived(later, tenant, T + 1000)]);
@@ -143,5 +151,23 @@ describe("occurrences archived from their failure rows", () => {
     expect(await outboxShape(stub)).toEqual([["a:1", "b:1"], ["a:2*"]]);
     await flushAll(stub);
     expect(await archived(tenant)).toEqual([...first.map((f) => asArchived(f, tenant, T)), asArchived(later, tenant, T + 1000)]);
+  });
+
+  it("budgets a flush by the lines it will archive, not by the refs' size", async () => {
+    const tenant = uniqueTenant("refs-budget");
+    const stub = ledger(tenant);
+    await tuneLedger(stub, { now: T });
+    const big = (jobId: string) => occurrence(jobId, 1, T - 1000, { body: JSON.stringify({ jobId, blob: "x".repeat(60_000) }) });
+    await stub.record([big("a"), big("b")]);
+    await stub.record([big("c"), big("d")]);
+    await runInDurableObject(stub, (_i: FailureLedger, state) => {
+      const sql = state.storage.sql;
+      const rows = sql.exec<{ occurrences: string; archive_bytes: number }>(`SELECT occurrences, archive_bytes FROM outbox ORDER BY id`).toArray();
+      expect(rows.map((r) => r.occurrences.length < 1000)).toEqual([true, true]);
+      expect(rows.map((r) => r.archive_bytes > 120_000)).toEqual([true, true]);
+      // A budget for one row's lines takes one row, though both rows' refs would fit many times.
+      expect(pendingOutbox(sql, 150_000)).toHaveLength(1);
+      expect(pendingOutbox(sql, 300_000)).toHaveLength(2);
+    });
   });
 });

@@ -1,4 +1,5 @@
-import { materializeRefs } from "../../src/ledger/archive-refs";
+import { resolveOccurrences } from "../../src/ledger/archive-refs";
+import type { OutboxOccurrence } from "../../src/model";
 
 /** Puts the counters back as ledgers before schema v10 kept them: one row per counter. */
 function counterRowsAsBeforeV10(sql: SqlStorage): void {
@@ -39,10 +40,14 @@ function headAsBeforeV13(sql: SqlStorage): void {
   sql.exec(`DROP TABLE ledger_head`);
 }
 
-/** Puts the outbox back as ledgers before schema v14 kept it: every occurrence a whole copy, no archive_ref. */
+/** Puts the outbox back as ledgers before schema v14 kept it: every occurrence a whole copy, no refs. */
 function archiveRefsAsBeforeV14(sql: SqlStorage): void {
-  const refs = sql.exec<{ job_id: string; archive_ref: number }>(`SELECT job_id, archive_ref FROM failures WHERE archive_ref IS NOT NULL`).toArray();
-  materializeRefs(sql, refs.map((r) => ({ jobId: r.job_id, outboxId: r.archive_ref })));
+  for (const row of sql.exec<{ id: number; occurrences: string }>(`SELECT id, occurrences FROM outbox`).toArray()) {
+    const whole = resolveOccurrences(sql, row.id, JSON.parse(row.occurrences) as OutboxOccurrence[]);
+    sql.exec(`UPDATE outbox SET occurrences = ? WHERE id = ?`, JSON.stringify(whole), row.id);
+  }
+  sql.exec(`DROP TABLE archived_fields`);
+  sql.exec(`ALTER TABLE outbox DROP COLUMN archive_bytes`);
   sql.exec(`ALTER TABLE failures DROP COLUMN archive_ref`);
 }
 
