@@ -89,20 +89,24 @@ export function resolveOccurrences(storage: SqlStorage, outboxId: number, occurr
 }
 
 /**
- * Keeps the fields these jobs' pending refs stand for, before their rows take another
- * occurrence's. `outboxId` is each row's archive_ref; a ref already flushed needs nothing. One
- * row each, beside the outbox row (which keeps its size: a batch of refs to large bodies would
- * otherwise grow it past the row limit).
+ * Keeps the fields a job's pending ref stands for, before its row takes another occurrence's
+ * (`next`'s, when it is a later occurrence: fields it would leave as they are need no keeping).
+ * `outboxId` is the row's archive_ref; a ref already flushed needs nothing. One row, beside the
+ * outbox row, which keeps its size: a batch of refs to large bodies would otherwise grow it past
+ * the row limit.
  */
-export function keepRefFields(storage: SqlStorage, jobs: readonly { jobId: string; outboxId: number }[]): void {
-  for (const { jobId, outboxId } of jobs) {
-    run(
-      storage,
-      sql`INSERT INTO archived_fields (outbox_id, ${ROW_FIELDS})
-          SELECT ${outboxId}, ${ROW_FIELDS} FROM failures WHERE job_id = ${jobId} AND EXISTS (SELECT 1 FROM outbox WHERE id = ${outboxId})
-          ON CONFLICT DO NOTHING`,
-    );
-  }
+export function keepRefFields(storage: SqlStorage, jobId: string, outboxId: number, next?: FailureInput): void {
+  const unchanged = next
+    ? sql`AND NOT (class = ${next.class} AND reason = ${next.reason} AND group_fp = ${next.fingerprint} AND error IS ${next.error ? JSON.stringify(next.error) : null}
+          AND body = ${next.body} AND body_encoding = ${next.bodyEncoding} AND body_redacted = ${next.bodyRedacted === true})`
+    : sql``;
+  run(
+    storage,
+    sql`INSERT INTO archived_fields (outbox_id, ${ROW_FIELDS})
+        SELECT ${outboxId}, ${ROW_FIELDS} FROM failures
+        WHERE job_id = ${jobId} AND EXISTS (SELECT 1 FROM outbox WHERE id = ${outboxId}) ${unchanged}
+        ON CONFLICT DO NOTHING`,
+  );
 }
 
 export const ARCHIVED_FIELDS_TABLE = `CREATE TABLE archived_fields (

@@ -90,7 +90,7 @@ export function recordFailures(
       const recentKeys = [...keys, f.occurrenceKey].slice(-RECENT_KEYS);
       if (f.lastFailedAt >= existing.last_failed_at) {
         // The row is to hold this occurrence's fields: the ones its pending ref stands for are kept.
-        if (!heldBy.has(f.jobId) && existing.archive_ref !== null) keepRefFields(storage, [{ jobId: f.jobId, outboxId: existing.archive_ref }]);
+        if (!heldBy.has(f.jobId) && existing.archive_ref !== null) keepRefFields(storage, f.jobId, existing.archive_ref, f);
         heldBy.set(f.jobId, accepted.length);
       }
       updateFailure(storage, f, existing, p, recentKeys, outbox, notifyUser);

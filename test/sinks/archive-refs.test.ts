@@ -80,10 +80,12 @@ describe("occurrences archived from their failure rows", () => {
     const tenant = uniqueTenant("refs");
     const stub = ledger(tenant);
     await tuneLedger(stub, { now: T });
-    const first = [occurrence("a", 1, T - 50_000), occurrence("b", 1, T - 50_000)];
+    const same = { body: JSON.stringify({ jobId: "c" }), error: { name: "Error", message: "the same each time", status: 500 } };
+    const first = [occurrence("a", 1, T - 50_000), occurrence("b", 1, T - 50_000), occurrence("c", 1, T - 50_000, same)];
     await stub.record(first);
     await tuneLedger(stub, { now: T + 1000 });
     const second = [
+      occurrence("c", 2, T - 45_000, same), // leaves c's fields as they are: nothing to keep
       occurrence("a", 2, T - 40_000, { class: "USER_ERROR", fingerprint: "ffffffffffffffff" }), // supersedes a:1, still unflushed
       occurrence("a", 3, T - 30_000), // and again, in the same batch
       occurrence("b", 2, T - 60_000), // dated before b:1: the row keeps b:1
@@ -91,19 +93,19 @@ describe("occurrences archived from their failure rows", () => {
     await stub.record(second);
     // a:1's fields were kept when a:2 took its row; a:2 is whole as a:3 followed it in its batch.
     expect(await outboxShape(stub)).toEqual([
-      ["a:1+", "b:1*"],
-      ["a:2", "a:3*", "b:2"],
+      ["a:1+", "b:1*", "c:1*"],
+      ["c:2*", "a:2", "a:3*", "b:2"],
     ]);
 
     await flushAll(stub);
     expect(await archived(tenant)).toEqual([
-      asArchived(first[0]!, tenant, T),
-      asArchived(first[1]!, tenant, T),
+      ...first.map((f) => asArchived(f, tenant, T)),
       ...second.map((f) => asArchived(f, tenant, T + 1000)),
     ]);
     const pointers = await pointedAt(tenant);
     expect(pointers.get("a")).toMatchObject({ occurrenceKey: "a:3" });
     expect(pointers.get("b")).toMatchObject({ occurrenceKey: "b:1" });
+    expect(pointers.get("c")).toMatchObject({ occurrenceKey: "c:2" });
   });
 
   it("keeps a segment's pointers right when a ref's fields are kept after the segment was written", async () => {

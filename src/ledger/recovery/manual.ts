@@ -90,7 +90,7 @@ export async function requeueOne(
       const { body, bodyEncoding, bodyRedacted, sealedBody } = replacement.stored;
       // The body that failed is archived as it came, whatever replaces it here.
       const ref = c.sql.exec<{ archive_ref: number | null }>(`SELECT archive_ref FROM failures WHERE job_id = ?`, jobId).one().archive_ref;
-      if (ref !== null) keepRefFields(c.sql, [{ jobId, outboxId: ref }]);
+      if (ref !== null) keepRefFields(c.sql, jobId, ref);
       c.sql.exec(
         `UPDATE failures SET body = ?, body_encoding = ?, body_redacted = ?, sealed_body = ?, archive_ref = NULL WHERE job_id = ?`,
         body,
