@@ -98,9 +98,6 @@ export function occurrencesInWindow(sql: SqlStorage, now: number): number {
   return Object.entries(JSON.parse(row.day_buckets) as Record<string, number>).reduce((n, [bucket, count]) => (Number(bucket) >= oldest ? n + count : n), 0);
 }
 
-export function readCounter(sql: SqlStorage, key: string): number {
-  return readCounters(sql).get(key) ?? 0;
-}
 
 export function oldestLiveBucket(now: number): number {
   return Math.floor((now - WINDOW_MS) / BUCKET_MS) + 1;

@@ -122,10 +122,9 @@ async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> 
   core.transact(() => {
     // Counted as the rows leave the outbox, in one transaction: a retried flush counts nothing twice.
     countInSeries(sql, occurrences, t.now);
-    for (const r of rows) {
-      sql.exec(`DELETE FROM outbox WHERE id = ?`, r.row.id);
-      sql.exec(`DELETE FROM archived_fields WHERE outbox_id = ?`, r.row.id);
-    }
+    for (const r of rows) sql.exec(`DELETE FROM outbox WHERE id = ?`, r.row.id);
+    // The rows flushed are the oldest pending: no row at or below the last of them is left.
+    sql.exec(`DELETE FROM archived_fields WHERE outbox_id <= ?`, rows[rows.length - 1]!.row.id);
   }, now);
   return report;
 }

@@ -7,7 +7,7 @@
 
 import type { Entry } from "./order-lists";
 
-export const HEAD_TABLE = `CREATE TABLE ledger_head (
+const HEAD_TABLE = `CREATE TABLE ledger_head (
   id            INTEGER PRIMARY KEY CHECK (id = 1),
   totals        TEXT NOT NULL,
   day_buckets   TEXT NOT NULL,

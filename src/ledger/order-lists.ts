@@ -1,7 +1,6 @@
 // Append-only lists per group, class and status of [job id, last_failed_at] entries, so a page
 // filtered by one of them reads its few candidates directly, newest first, instead of scanning
-// the newest 10,000 failures. A change writes one row per list it touches (not one per
-// failure).
+// the newest 10,000 failures.
 //
 // Entries go stale (the job failed again later, or into another group, or changed status): a
 // read takes candidates newest first and keeps one only if its failure row still has that
@@ -85,23 +84,29 @@ export class ListAppends {
   /** Into the lists' tails in the head row; a tail that is full spills into a list row. */
   write(storage: SqlStorage, head: Head, now: number): void {
     for (const [list, entries] of this.lists) {
+      // a group's entries left here are its tail spilling (nextGroupTail)
       if (groupOf(list) !== null) {
         append(storage, list, [...entries], now);
         continue;
       }
-      const tail = withTail(head.listTails.get(list) ?? [], entries);
-      if (tail.size >= TAIL_ENTRIES) {
-        append(storage, list, [...tail], now);
-        head.listTails.delete(list);
-      } else head.listTails.set(list, [...tail]);
+      const { keep, spill } = grown(head.listTails.get(list) ?? [], entries);
+      append(storage, list, spill, now);
+      if (keep.length > 0) head.listTails.set(list, keep);
+      else head.listTails.delete(list);
       head.touch();
     }
     this.lists.clear();
   }
 }
 
-/** A tail and new entries, once per job (the new entry wins: it is never older). */
-const withTail = (tail: readonly Entry[], entries: Iterable<Entry>) => new Map([...tail, ...entries]);
+/**
+ * A tail with new entries, once per job (the new entry wins: it is never older): the tail to
+ * keep, or none and the entries to spill into a list row once there are TAIL_ENTRIES of them.
+ */
+function grown(tail: readonly Entry[], entries: Iterable<Entry>): { keep: Entry[]; spill: Entry[] } {
+  const all = [...new Map([...tail, ...entries])];
+  return all.length < TAIL_ENTRIES ? { keep: all, spill: [] } : { keep: [], spill: all };
+}
 
 function append(storage: SqlStorage, list: string, entries: readonly Entry[], now: number): void {
   for (let i = 0; i < entries.length; i += ENTRIES_PER_ROW) {
@@ -122,10 +127,9 @@ function append(storage: SqlStorage, list: string, entries: readonly Entry[], no
  */
 export function nextGroupTail(lists: ListAppends, fingerprint: string, stored: readonly Entry[]): string {
   const list = orderList.group(fingerprint);
-  const tail = withTail(stored, lists.take(list));
-  if (tail.size < TAIL_ENTRIES) return JSON.stringify([...tail]);
-  for (const [jobId, at] of tail) lists.add(list, jobId, at);
-  return "[]";
+  const { keep, spill } = grown(stored, lists.take(list));
+  for (const [jobId, at] of spill) lists.add(list, jobId, at);
+  return JSON.stringify(keep);
 }
 
 const groupOf = (list: string) => (list.startsWith("g:") ? list.slice(2) : null);

@@ -11,7 +11,7 @@ import { counterKey } from "./counters";
 import { alertsForBatch } from "./notify/ops";
 import { noticeForFailure } from "./notify/users";
 import { nextGroupTail, orderList, type Entry, type ListAppends } from "./order-lists";
-import { reserveOutboxIds } from "./outbox";
+import { lowestPendingId, reserveOutboxIds } from "./outbox";
 import { POISON_STREAK, planOccurrence, type Plan, type Prior } from "./recovery/planner";
 import { afterRecord } from "./retention";
 
@@ -75,6 +75,9 @@ export function recordFailures(
   deltas.add(counterKey.batches, 1);
 
   const known = storedFailures(storage, failures.map((f) => f.jobId));
+  // Refs in outbox rows below this are flushed already: read once a batch, when a repeat needs it.
+  let pendingFrom: number | null | undefined;
+  const refPending = (outboxId: number) => outboxId >= ((pendingFrom ??= lowestPendingId(storage)) ?? Number.POSITIVE_INFINITY);
   for (const f of failures) {
     const existing = known.get(f.jobId);
 
@@ -88,20 +91,22 @@ export function recordFailures(
       const p = planOccurrence(c, f, existing);
       const notifyUser = owesNotice(f, existing.user_notified === 1);
       const recentKeys = [...keys, f.occurrenceKey].slice(-RECENT_KEYS);
-      if (f.lastFailedAt >= existing.last_failed_at) {
+      const latest = f.lastFailedAt >= existing.last_failed_at;
+      if (latest) {
         // The row is to hold this occurrence's fields: the ones its pending ref stands for are kept.
-        if (!heldBy.has(f.jobId) && existing.archive_ref !== null) keepRefFields(storage, f.jobId, existing.archive_ref, f);
+        const ref = heldBy.has(f.jobId) ? null : existing.archive_ref;
+        if (ref !== null && refPending(ref)) keepRefFields(storage, f.jobId, ref, f);
         heldBy.set(f.jobId, accepted.length);
       }
       updateFailure(storage, f, existing, p, recentKeys, outbox, notifyUser);
       const after = afterUpdate(existing, f, p, recentKeys, notifyUser, outbox.firstId);
       known.set(f.jobId, after);
-      listed(lists, f.jobId, after, f.lastFailedAt >= existing.last_failed_at);
+      listed(lists, f.jobId, after, latest);
       if (f.lastFailedAt > existing.last_failed_at) c.recent.moved(f.jobId, f.lastFailedAt);
       occurrences.push({ failure: f, previousStatus: existing.status, status: p.status, notifyUser });
       deltas.add(counterKey.attemptsSum, f.attempts);
       deltas.move(counterKey.byStatus(existing.status), counterKey.byStatus(p.status));
-      if (f.lastFailedAt >= existing.last_failed_at) deltas.move(counterKey.byClass(existing.class), counterKey.byClass(f.class));
+      if (latest) deltas.move(counterKey.byClass(existing.class), counterKey.byClass(f.class));
       if (p.refailed) deltas.add(counterKey.refailures, 1);
       if (p.status === "exhausted" && existing.status !== "exhausted") deltas.add(counterKey.exhausted, 1);
       if (p.poisonStreak >= POISON_STREAK && existing.poison_streak < POISON_STREAK) deltas.add(counterKey.poison, 1);
