@@ -5,7 +5,7 @@
 // (head.ts) last.
 
 import type { FailureStatus, OutboxOccurrence, UserNotice } from "../model";
-import { CounterDeltas } from "./counters";
+import { CounterDeltas } from "./aggregates/counters";
 import { Head } from "./head";
 import type { LiveChange } from "./live/feed";
 import { saveBuckets, type Bucket } from "./notify/users";
@@ -105,7 +105,7 @@ export class Change {
     } else {
       touchOutbox(this.sql, this.head, [...this.owed], this.now, this.flushAt, this.notices);
     }
-    if (!this.deltas.empty) this.deltas.applyTo(this.head, this.now);
+    if (!this.deltas.empty) this.deltas.applyTo(this.head.aggregates, this.now);
     for (const step of this.afterCommit) step();
     if (!this.lists.empty) this.lists.write(this.sql, this.head, this.now);
     this.headOfChange?.save();

@@ -3,7 +3,7 @@
 
 import { SinkError } from "../sink-error";
 import type { LedgerCore } from "./core";
-import { counterKey } from "./counters";
+import { counterKey } from "./aggregates/counters";
 import { D1_RETENTION_EVERY_MS } from "./flush";
 import { scheduleAt, unschedule } from "./scheduler";
 import { readState } from "./state";

@@ -8,13 +8,13 @@ import { concat, layOut, segmentKey } from "../archive-format";
 import { SinkError } from "../sink-error";
 import { inChunks } from "./chunks";
 import type { LedgerCore } from "./core";
-import { counterKey } from "./counters";
+import { counterKey } from "./aggregates/counters";
 import { raise, resolve } from "./notify/ops";
 import { outboxDepth, pendingOutbox, type OutboxRow } from "./outbox";
 import { SUMMARY_COLUMNS, failureFields, readGroups, type FailureRow } from "./queries";
 import { applyRetention } from "./retention";
 import { scheduleAt, scheduleIfAbsent, unschedule } from "./scheduler";
-import { countInSeries } from "./series";
+import { countInSeries } from "./aggregates/series";
 import { readState, writeState } from "./state";
 import { readCounterStats } from "./stats";
 

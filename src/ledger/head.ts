@@ -1,11 +1,15 @@
 // The ledger's head row: the state nearly every change moves, kept in one row so that a change
-// writes one row for all of it. It holds the counters, the 24 h window's 5-minute buckets, the
-// last hour's occurrences per minute (rate alerts), the newest entries of the class, status and
-// ahead order lists (see order-lists.ts) and the next outbox id.
+// writes one row for all of it. It is shared storage, not shared state: each part has one owner,
+// who reads and changes it only through that part's methods.
+//
+//   counters, the 24 h window's 5-minute buckets, the last hour's minute counts → aggregates/
+//   the newest entries of the class, status and ahead order lists              → store/
+//   the next outbox id                                                          → outbox.ts
 //
 // A change reads the row once, on first use, and writes it once, last thing at commit.
 
-import type { Entry } from "./order-lists";
+/** [job id, its last_failed_at]: an order-list entry as the store keeps it. */
+export type TailEntry = [string, number];
 
 const HEAD_TABLE = `CREATE TABLE ledger_head (
   id            INTEGER PRIMARY KEY CHECK (id = 1),
@@ -22,19 +26,28 @@ const numbers = (json: string) => new Map(Object.entries(JSON.parse(json) as Rec
 
 export class Head {
   private touched = false;
+  /** The aggregates' part: counters and the two short time windows. */
+  readonly aggregates: AggregatesPart;
+  /** The store's part: list tails. */
+  readonly tails: TailsPart;
+  /** The outbox's part: its id sequence. */
+  readonly outbox: OutboxPart;
 
   private constructor(
     private readonly sql: SqlStorage,
-    /** counter → value (counters.ts) */
-    readonly totals: Map<string, number>,
-    /** 5-minute bucket → occurrences in it, for the 24 h window */
-    readonly dayBuckets: Map<number, number>,
-    /** minute → occurrences in it, the last hour only */
-    readonly minuteCounts: Map<number, number>,
-    /** order list → its entries not yet in an order_lists row */
-    readonly listTails: Map<string, Entry[]>,
-    private nextOutboxId: number,
-  ) {}
+    totals: Map<string, number>,
+    dayBuckets: Map<number, number>,
+    minuteCounts: Map<number, number>,
+    listTails: Map<string, TailEntry[]>,
+    outboxNext: number,
+  ) {
+    const touch = () => {
+      this.touched = true;
+    };
+    this.aggregates = new AggregatesPart(totals, dayBuckets, minuteCounts, touch);
+    this.tails = new TailsPart(listTails, touch);
+    this.outbox = new OutboxPart(outboxNext, touch);
+  }
 
   static read(sql: SqlStorage): Head {
     const row = sql.exec<HeadRow>(`SELECT totals, day_buckets, minute_counts, list_tails, outbox_next FROM ledger_head WHERE id = 1`).one();
@@ -43,16 +56,34 @@ export class Head {
       new Map(Object.entries(JSON.parse(row.totals) as Record<string, number>)),
       numbers(row.day_buckets),
       numbers(row.minute_counts),
-      new Map(Object.entries(JSON.parse(row.list_tails) as Record<string, Entry[]>)),
+      new Map(Object.entries(JSON.parse(row.list_tails) as Record<string, TailEntry[]>)),
       row.outbox_next,
     );
   }
 
-  /** Marks the row to be written: every change of a field goes through a method or calls this. */
-  touch(): this {
-    this.touched = true;
-    return this;
+  /** The one write, if any part changed. */
+  save(): void {
+    if (!this.touched) return;
+    const a = this.aggregates.snapshot();
+    this.sql.exec(
+      `UPDATE ledger_head SET totals = ?, day_buckets = ?, minute_counts = ?, list_tails = ?, outbox_next = ? WHERE id = 1`,
+      JSON.stringify(Object.fromEntries(a.totals)),
+      JSON.stringify(Object.fromEntries(a.dayBuckets)),
+      JSON.stringify(Object.fromEntries(a.minuteCounts)),
+      JSON.stringify(Object.fromEntries(this.tails.snapshot())),
+      this.outbox.next,
+    );
+    this.touched = false;
   }
+}
+
+export class AggregatesPart {
+  constructor(
+    private readonly totals: Map<string, number>,
+    private readonly dayBuckets: Map<number, number>,
+    private readonly minuteCounts: Map<number, number>,
+    private readonly touch: () => void,
+  ) {}
 
   counter(key: string): number {
     return this.totals.get(key) ?? 0;
@@ -64,26 +95,64 @@ export class Head {
     this.touch();
   }
 
-  /** `count` outbox ids, the first of them returned. */
-  reserveOutboxIds(count: number): number {
-    const first = this.nextOutboxId;
-    this.nextOutboxId += count;
+  /** Adds `count` to a 5-minute bucket of the 24 h window, and forgets buckets before `oldest`. */
+  addToDayBucket(bucket: number, count: number, oldest: number): void {
+    if (bucket >= oldest) this.dayBuckets.set(bucket, (this.dayBuckets.get(bucket) ?? 0) + count);
+    for (const b of this.dayBuckets.keys()) if (b < oldest) this.dayBuckets.delete(b);
     this.touch();
-    return first;
   }
 
-  /** The one write, if anything changed. */
-  save(): void {
-    if (!this.touched) return;
-    this.sql.exec(
-      `UPDATE ledger_head SET totals = ?, day_buckets = ?, minute_counts = ?, list_tails = ?, outbox_next = ? WHERE id = 1`,
-      JSON.stringify(Object.fromEntries(this.totals)),
-      JSON.stringify(Object.fromEntries(this.dayBuckets)),
-      JSON.stringify(Object.fromEntries(this.minuteCounts)),
-      JSON.stringify(Object.fromEntries(this.listTails)),
-      this.nextOutboxId,
-    );
-    this.touched = false;
+  /** Adds `count` to a minute's count, forgets minutes before `oldest`; returns the minute's count before and after. */
+  addToMinute(minute: number, count: number, oldest: number): { before: number; after: number } {
+    const before = this.minuteCounts.get(minute) ?? 0;
+    this.minuteCounts.set(minute, before + count);
+    for (const m of this.minuteCounts.keys()) if (m < oldest) this.minuteCounts.delete(m);
+    this.touch();
+    return { before, after: before + count };
+  }
+
+  snapshot(): { totals: ReadonlyMap<string, number>; dayBuckets: ReadonlyMap<number, number>; minuteCounts: ReadonlyMap<number, number> } {
+    return { totals: this.totals, dayBuckets: this.dayBuckets, minuteCounts: this.minuteCounts };
+  }
+}
+
+export class TailsPart {
+  constructor(
+    private readonly tails: Map<string, TailEntry[]>,
+    private readonly touch: () => void,
+  ) {}
+
+  get(list: string): readonly TailEntry[] {
+    return this.tails.get(list) ?? [];
+  }
+
+  set(list: string, entries: TailEntry[]): void {
+    if (entries.length > 0) this.tails.set(list, entries);
+    else this.tails.delete(list);
+    this.touch();
+  }
+
+  snapshot(): ReadonlyMap<string, TailEntry[]> {
+    return this.tails;
+  }
+}
+
+export class OutboxPart {
+  constructor(
+    private nextId: number,
+    private readonly touch: () => void,
+  ) {}
+
+  get next(): number {
+    return this.nextId;
+  }
+
+  /** `count` ids, the first of them returned. */
+  reserve(count: number): number {
+    const first = this.nextId;
+    this.nextId += count;
+    this.touch();
+    return first;
   }
 }
 

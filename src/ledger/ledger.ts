@@ -18,7 +18,7 @@ import type { Replacement } from "./recovery/replace";
 import { markRecovered } from "./recovery/retries";
 import { refusing, type Refusable } from "./refusal";
 import { migrate } from "./schema";
-import { seriesOf, withSparklines, type Series } from "./series";
+import { seriesOf, withSparklines, type Series } from "./aggregates/series";
 import { setupFor, type LedgerOptions, type Tuning } from "./setup";
 import { readStats } from "./stats";
 

@@ -89,11 +89,9 @@ export class ListAppends {
         append(storage, list, [...entries], now);
         continue;
       }
-      const { keep, spill } = grown(head.listTails.get(list) ?? [], entries);
+      const { keep, spill } = grown(head.tails.get(list), entries);
       append(storage, list, spill, now);
-      if (keep.length > 0) head.listTails.set(list, keep);
-      else head.listTails.delete(list);
-      head.touch();
+      head.tails.set(list, keep);
     }
     this.lists.clear();
   }

@@ -27,7 +27,7 @@ const CHUNK_BYTES = 512 * 1024;
  * counts as flushed only when no outbox row at or below it is pending.
  */
 export function reserveOutboxIds(head: Head, count: number): { firstId: number; lastId: number } {
-  const next = head.reserveOutboxIds(count);
+  const next = head.outbox.reserve(count);
   return { firstId: next, lastId: next + Math.max(count, 1) - 1 };
 }
 

@@ -4,7 +4,7 @@
 import type * as Api from "../api/schemas";
 import { fieldsOf, type ErrorInfo, type FailureClass, type FailureColumns, type FailureFields, type FailureStatus } from "../model";
 import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../sql";
-import { counterKey, readCounters } from "./counters";
+import { counterKey, readCounters } from "./aggregates/counters";
 import { MAX_LIST_ENTRIES, listEntries, orderList, type Entry } from "./order-lists";
 import { newestMatching } from "./recent";
 import { POISON_STREAK } from "./recovery/planner";

@@ -83,13 +83,10 @@ export class RecentAppends {
 function caughtUpAhead(storage: SqlStorage, head: Head, now: number): Entry[] {
   const trusted = now + AHEAD_MS;
   const due: Entry[] = [];
-  const tail = head.listTails.get(orderList.ahead);
-  if (tail?.some((e) => e[1] <= trusted)) {
-    const still = tail.filter((e) => e[1] > trusted);
+  const tail = head.tails.get(orderList.ahead);
+  if (tail.some((e) => e[1] <= trusted)) {
     due.push(...tail.filter((e) => e[1] <= trusted));
-    if (still.length > 0) head.listTails.set(orderList.ahead, still);
-    else head.listTails.delete(orderList.ahead);
-    head.touch();
+    head.tails.set(orderList.ahead, tail.filter((e) => e[1] > trusted));
   }
   // A list row's `at` is at least each of its entries: a row dated by now holds only entries due.
   // A few rows a change (up to 1,000 entries each): a long quiet spell's backlog comes back over

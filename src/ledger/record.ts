@@ -7,7 +7,7 @@ import { keepRefFields, refTo } from "./archive-refs";
 import { fitting, run, sql } from "../sql";
 import type { LedgerCore } from "./core";
 import type { Change } from "./change";
-import { counterKey } from "./counters";
+import { counterKey } from "./aggregates/counters";
 import { alertsForBatch } from "./notify/ops";
 import { noticeForFailure } from "./notify/users";
 import { nextGroupTail, orderList, type Entry, type ListAppends } from "./order-lists";

@@ -3,7 +3,7 @@
 // the outbox has flushed to D1 and R2 may leave.
 
 import { fitting, run, sql } from "../sql";
-import { counterKey } from "./counters";
+import { counterKey } from "./aggregates/counters";
 import type { Head } from "./head";
 import { PRUNE_STEP_MS, listsPrunedBelow, newestFirstOrder, pruneLists, type Entry } from "./order-lists";
 import { currentEntries, firstRowOldest, heldSince, oldestRows, rewriteRow } from "./recent";
@@ -54,12 +54,12 @@ function evictOldest({ sql: storage, head }: Holding, flushedBelow: number, cuto
     evicted += leave.length;
     if (stay.length < row.entries.length) rewriteRow(storage, row.seq, stay);
   }
-  head.addToCounter(counterKey.evicted, evicted);
-  head.addToCounter(counterKey.rows, -evicted);
+  head.aggregates.addToCounter(counterKey.evicted, evicted);
+  head.aggregates.addToCounter(counterKey.rows, -evicted);
   return evicted;
 }
 
-const liveRows = (head: Head) => head.counter(counterKey.rows);
+const liveRows = (head: Head) => head.aggregates.counter(counterKey.rows);
 
 /**
  * Applies the policy once (bounded work) and keeps the `retention` due-work row pointing at the

@@ -5,7 +5,7 @@
 import type { LedgerStats } from "../api/schemas";
 import { FAILURE_CLASSES, FAILURE_STATUSES, TERMINAL_STATUSES, type FailureClass, type FailureStatus } from "../model";
 import type { Same } from "../same";
-import { counterKey, occurrencesInWindow, readCounters } from "./counters";
+import { counterKey, occurrencesInWindow, readCounters } from "./aggregates/counters";
 import type { LedgerCore } from "./core";
 import { deliveryHealth, type DeliveryHealth } from "./notify/deliveries";
 import { outboxDepth } from "./outbox";

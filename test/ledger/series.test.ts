@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
-import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/ledger/series";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/ledger/aggregates/series";
 import { apiFetch } from "../support/api";
 import { FUTURE, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
 import { alarmAt } from "../support/recovery";

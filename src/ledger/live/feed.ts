@@ -10,7 +10,7 @@ import { LiveClientMessage, type LiveServerMessage } from "../../api/schemas";
 import type { LedgerStats } from "../../api/schemas";
 import { failureSummaries, groupSummaries, listFailures, listGroups } from "../queries";
 import { viewOperation, type OperationView } from "../recovery/operations";
-import { withSparklines } from "../series";
+import { withSparklines } from "../aggregates/series";
 import { consumeTicket, revokeTickets, type LiveGrant } from "./tickets";
 
 /** At most one update per socket per this much ledger time; changes in between are merged. */

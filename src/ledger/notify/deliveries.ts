@@ -4,7 +4,7 @@
 
 import type { Destination } from "../../model";
 import type { LedgerCore } from "../core";
-import { counterKey } from "../counters";
+import { counterKey } from "../aggregates/counters";
 import { scheduleAt, scheduleIfAbsent, unschedule } from "../scheduler";
 import { run, sql as q } from "../../sql";
 

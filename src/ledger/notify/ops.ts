@@ -6,7 +6,7 @@
 import type { NotifyConfig } from "../../config";
 import type { Destination, FailureInput, FailureStatus, OpsAlert, Severity } from "../../model";
 import type { Change } from "../change";
-import { counterKey } from "../counters";
+import { countThisMinute, counterKey } from "../aggregates/counters";
 import { scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./deliveries";
 
@@ -107,12 +107,7 @@ export function alertsForBatch(c: Change, occurrences: readonly Occurrence[]): v
   }
 
   if (occurrences.length > 0 && c.settings.notify.thresholds.length > 0) {
-    const minute = Math.floor(c.now / 60_000);
-    const counts = c.head.touch().minuteCounts;
-    const before = counts.get(minute) ?? 0;
-    const after = before + occurrences.length;
-    counts.set(minute, after);
-    for (const m of counts.keys()) if (m < minute - 60) counts.delete(m);
+    const { before, after } = countThisMinute(c.head.aggregates, c.now, occurrences.length);
     c.settings.notify.thresholds.forEach((tier, i) => {
       if (before < tier.perMinute && after >= tier.perMinute) {
         raise(c, {

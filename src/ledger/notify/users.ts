@@ -4,7 +4,7 @@
 
 import type { FailureInput, UserNotice } from "../../model";
 import type { Change } from "../change";
-import { counterKey } from "../counters";
+import { counterKey } from "../aggregates/counters";
 import { isScheduled, scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./deliveries";
 import { run, sql as q } from "../../sql";

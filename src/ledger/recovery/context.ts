@@ -4,7 +4,7 @@
 import type { FailureStatus } from "../../model";
 import type { Change } from "../change";
 import { inChunks } from "../chunks";
-import { counterKey } from "../counters";
+import { counterKey } from "../aggregates/counters";
 import { run, sql as q } from "../../sql";
 
 export type RecoveryRow = {

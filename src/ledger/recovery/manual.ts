@@ -5,7 +5,7 @@ import type { RecoveryConfig } from "../../config";
 import { keepRefFields } from "../archive-refs";
 import type { Change } from "../change";
 import type { LedgerCore } from "../core";
-import { counterKey } from "../counters";
+import { counterKey } from "../aggregates/counters";
 import { Refused } from "../refusal";
 import { scheduleAt, unschedule } from "../scheduler";
 import { logAction, readRecoveryRows, setStatus, type RecoveryRow } from "./context";

@@ -4,7 +4,7 @@
 
 import type { Change } from "../change";
 import type { LedgerCore } from "../core";
-import { counterKey } from "../counters";
+import { counterKey } from "../aggregates/counters";
 import { filterClauses, type FailureFilter } from "../queries";
 import { refuse, type Refusable } from "../refusal";
 import { scheduleAt, unschedule } from "../scheduler";

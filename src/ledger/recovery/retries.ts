@@ -4,7 +4,7 @@
 import { faultPoint } from "../../faults";
 import type { Change } from "../change";
 import type { LedgerCore } from "../core";
-import { counterKey } from "../counters";
+import { counterKey } from "../aggregates/counters";
 import { isScheduled, scheduleAt, unschedule } from "../scheduler";
 import { logAction, readRecoveryRows, setStatus } from "./context";
 import { backoffMs, policyFor } from "./policy";

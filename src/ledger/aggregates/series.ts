@@ -9,8 +9,8 @@
 // it ends (`series_rollup` keeps the first hour and day not yet rolled up). A late failure (a
 // flush delayed past the hour) is counted in its hour, or its day, directly.
 
-import type { ArchivedOccurrence } from "../model";
-import { fitting, run, sql } from "../sql";
+import type { ArchivedOccurrence } from "../../model";
+import { fitting, run, sql } from "../../sql";
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;

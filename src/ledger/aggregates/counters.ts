@@ -1,9 +1,11 @@
-// Live counters kept incrementally: a change accumulates deltas in memory and adds them to the
-// head row at commit, so a read never scans the failures table and a change writes one row
-// however many counters it moves (a batch moves some fifteen).
+// The ledger's aggregates: live counters kept incrementally, the 24 h window's 5-minute buckets
+// and the last hour's occurrences per minute (rate alerts), all in the head row's aggregates part,
+// and the longer series (series.ts). A change accumulates deltas in memory and adds them at
+// commit, so a read never scans the failures table and a change writes one row however many
+// counters it moves (a batch moves some fifteen).
 
-import type { FailureClass, FailureStatus } from "../model";
-import type { Head } from "./head";
+import type { FailureClass, FailureStatus } from "../../model";
+import type { AggregatesPart } from "../head";
 
 export const WINDOW_MS = 24 * 60 * 60 * 1000;
 /** The rolling 24 h window is kept in 5-minute buckets. */
@@ -69,19 +71,13 @@ export class CounterDeltas {
     this.buckets.set(bucket, (this.buckets.get(bucket) ?? 0) + 1);
   }
 
-  /** Adds every delta to the head row's counters and window buckets, expiring the buckets that left the window. */
-  applyTo(head: Head, now: number): void {
-    for (const [key, delta] of this.counters) head.addToCounter(key, delta);
-    if (this.buckets.size === 0) return;
+  /** Adds every delta to the counters and window buckets, expiring the buckets that left the window. */
+  applyTo(aggregates: AggregatesPart, now: number): void {
+    for (const [key, delta] of this.counters) aggregates.addToCounter(key, delta);
     const oldest = oldestLiveBucket(now);
     // A failure dated ahead of the clock counts in the bucket of now: the row keeps at most a day of buckets.
     const current = Math.floor(now / BUCKET_MS);
-    for (const [dated, count] of this.buckets) {
-      const bucket = Math.min(dated, current);
-      if (bucket >= oldest) head.dayBuckets.set(bucket, (head.dayBuckets.get(bucket) ?? 0) + count);
-    }
-    for (const bucket of head.dayBuckets.keys()) if (bucket < oldest) head.dayBuckets.delete(bucket);
-    head.touch();
+    for (const [dated, count] of this.buckets) aggregates.addToDayBucket(Math.min(dated, current), count, oldest);
   }
 }
 
@@ -99,6 +95,15 @@ export function occurrencesInWindow(sql: SqlStorage, now: number): number {
 }
 
 
-export function oldestLiveBucket(now: number): number {
+/**
+ * Counts `count` occurrences in the current minute (the last hour is kept): the minute's count
+ * before and after, for the rate alerts' tiers.
+ */
+export function countThisMinute(aggregates: AggregatesPart, now: number, count: number): { before: number; after: number } {
+  const minute = Math.floor(now / 60_000);
+  return aggregates.addToMinute(minute, count, minute - 60);
+}
+
+function oldestLiveBucket(now: number): number {
   return Math.floor((now - WINDOW_MS) / BUCKET_MS) + 1;
 }
