@@ -6,8 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { FailureLedger } from "../src/failure-ledger";
 import { Head } from "../src/ledger/head";
-import { LISTS_FROM_FAILURES } from "../src/ledger/order-lists";
-import { recentFromFailures } from "../src/ledger/recent";
+import { FailureStore } from "../src/ledger/store";
 import type { FailureInput } from "../src/model";
 import { meterEnv, meterFor, meterStorage, sim, type Meter } from "./meter";
 
@@ -147,15 +146,10 @@ export class MeteredLedger extends FailureLedger {
         rareCopies,
         rareJob,
       );
-      sql.exec(`DELETE FROM order_lists`);
-      sql.exec(LISTS_FROM_FAILURES);
-      sql.exec(`DELETE FROM recent`);
-      for (const statement of recentFromFailures(String(sim.now))) sql.exec(statement);
-      sql.exec(`UPDATE groups SET list_tail = '[]'`);
       const head = Head.read(sql);
-      head.listTails.clear();
-      for (const [key, delta] of counters) head.addToCounter(key, delta);
-      head.touch().save();
+      new FailureStore(sql, { tails: () => head.tails, pendingFrom: () => null }).rebuildOrder(sim.now);
+      for (const [key, delta] of counters) head.aggregates.addToCounter(key, delta);
+      head.save();
     });
     this.meter.settle("fill");
     return { inserted, total: have + inserted };

@@ -103,6 +103,9 @@ export interface FailureFields {
   lastFailedAt: number;
 }
 
+/** Failing with the same fingerprint right after this many retries in a row flags a job as poison. */
+export const POISON_STREAK = 2;
+
 /** A failure's columns as both stores name them: the ledger's failures table and D1's. */
 export type FailureColumns = {
   job_id: string;

@@ -1,39 +1,33 @@
 // One change to a ledger: everything a write path (record, a status report, requeue, abandon,
 // an operation step, alarm work) needs inside its transaction, and what it owes on commit. The
 // change collects counter deltas, the jobs whose new state D1 must learn, the user notices for
-// the inbox and the notice buckets it touched; commit() writes each of them once, the head row
-// (head.ts) last.
+// the inbox and the notice buckets it touched, and its store gathers the order entries of the
+// failures it wrote; commit() writes each of them once, in the order it gives with why.
 
-import type { FailureStatus, OutboxOccurrence, UserNotice } from "../model";
+import type { OutboxOccurrence, UserNotice } from "../model";
 import { CounterDeltas } from "./aggregates/counters";
 import { Head } from "./head";
 import type { LiveChange } from "./live/feed";
 import { saveBuckets, type Bucket } from "./notify/users";
-import { ListAppends, orderList } from "./order-lists";
-import { touchOutbox, writeOutbox } from "./outbox";
-import { RecentAppends } from "./recent";
+import { lowestPendingId, touchOutbox, writeOutbox } from "./outbox";
+import { FailureStore } from "./store";
 import { Circuits } from "./recovery/circuit";
 import { scheduleIfAbsent } from "./scheduler";
-import { run, sql as q } from "../sql";
 import type { LedgerSettings } from "./setup";
 
 export class Change {
   readonly deltas = new CounterDeltas();
-  /** Entries for the order lists (one row per list per change; see order-lists.ts). */
-  readonly lists = new ListAppends();
-  /** Entries for the time order (one row per change; see recent.ts). */
-  readonly recent = new RecentAppends();
   /** The users' notice buckets read or written in this change (notify/users.ts). */
   readonly buckets = new Map<string, Bucket>();
   /** What live sockets hear about once the change is durable. */
   readonly live: Required<{ [K in keyof LiveChange]: string[] }> = { jobs: [], groups: [], operations: [] };
   private readonly owed = new Set<string>();
-  private readonly statuses = new Map<FailureStatus, Set<string>>();
   private readonly notices: UserNotice[] = [];
   private archived: { firstId: number; occurrences: OutboxOccurrence[] } | null = null;
   private readonly afterCommit: (() => void)[] = [];
   private circuitsOfChange: Circuits | null = null;
   private headOfChange: Head | null = null;
+  private storeOfChange: FailureStore | null = null;
 
   constructor(
     readonly sql: SqlStorage,
@@ -47,6 +41,11 @@ export class Change {
   /** The head row, read on first use and written once at commit. */
   get head(): Head {
     return (this.headOfChange ??= Head.read(this.sql));
+  }
+
+  /** The failures and what orders them (store/): the only way a change reads or writes them. */
+  get store(): FailureStore {
+    return (this.storeOfChange ??= new FailureStore(this.sql, { tails: () => this.head.tails, pendingFrom: () => lowestPendingId(this.sql) }));
   }
 
   get circuits(): Circuits {
@@ -67,13 +66,6 @@ export class Change {
     }
   }
 
-  /** These jobs' status changed (order lists by status learn it at commit, one row per status). */
-  statusChanged(jobId: string, status: FailureStatus): void {
-    const jobs = this.statuses.get(status) ?? new Set<string>();
-    jobs.add(jobId);
-    this.statuses.set(status, jobs);
-  }
-
   /** A notice for the user's D1 inbox, written with this change's outbox row. */
   notice(notice: UserNotice): void {
     this.notices.push(notice);
@@ -87,27 +79,45 @@ export class Change {
     this.archived = { firstId, occurrences };
   }
 
-  /** Runs once everything but the lists and the head row is written (retention must see the new outbox rows and counts). */
-  then(step: () => void): void {
+  /**
+   * Runs at commit once the failures, the outbox rows and the counters are written, before the
+   * head row is (retention must see the new outbox rows and counts, and moves counters itself).
+   */
+  atCommit(step: () => void): void {
     this.afterCommit.push(step);
   }
 
+  /**
+   * Writes what the change owes, each once. The order matters:
+   * 1. the users' notice buckets: independent of the rest;
+   * 2. the store's order entries (status lists, one time-order row, list tails and spills): the
+   *    time order must hold this change's failures before retention walks it (step 5);
+   * 3. the outbox rows, and the failures' stamps of what they owe: retention may evict only
+   *    failures whose outbox rows are flushed, so it must see this change's rows;
+   * 4. the counters and windows: retention reads the rows counter;
+   * 5. the steps asked for with atCommit() (retention), which move counters themselves;
+   * 6. the head row, last: steps 2 to 5 each changed their part of it, and it is written once.
+   */
   commit(): void {
     saveBuckets(this);
-    for (const [status, jobs] of this.statuses) this.lists.addHeld(this.sql, orderList.status(status), [...jobs]);
-    if (!this.recent.empty) this.recent.write(this.sql, this.head, this.lists, this.now);
+    this.storeOfChange?.commit(this.now);
+    const owed = [...this.owed];
     if (this.archived && this.archived.occurrences.length > 0) {
       const refRows = writeOutbox(this.sql, this.archived.firstId, this.now, this.archived.occurrences, this.notices);
-      // A batch too big for one outbox row: its refs beyond the first row say so.
-      for (const [jobId, id] of refRows) if (id !== this.archived.firstId) run(this.sql, q`UPDATE failures SET archive_ref = ${id} WHERE job_id = ${jobId}`);
+      this.store.refsWentTo(refRows, this.archived.firstId);
       scheduleIfAbsent(this.sql, "flush", "outbox", this.flushAt);
-      touchOutbox(this.sql, this.head, [...this.owed], this.now, this.flushAt);
+      this.oweTouched(owed, []);
     } else {
-      touchOutbox(this.sql, this.head, [...this.owed], this.now, this.flushAt, this.notices);
+      this.oweTouched(owed, this.notices);
     }
     if (!this.deltas.empty) this.deltas.applyTo(this.head.aggregates, this.now);
     for (const step of this.afterCommit) step();
-    if (!this.lists.empty) this.lists.write(this.sql, this.head, this.now);
     this.headOfChange?.save();
+  }
+
+  /** D1 owed these jobs' state (and these notices) without a new occurrence: one outbox row. */
+  private oweTouched(jobIds: readonly string[], notices: readonly UserNotice[]): void {
+    const id = touchOutbox(this.sql, this.head.outbox, jobIds, this.now, this.flushAt, notices);
+    if (id !== null) this.store.owedBy(jobIds, id);
   }
 }

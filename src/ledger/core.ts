@@ -10,6 +10,7 @@ import { rearm } from "./scheduler";
 import { tuned, type LedgerSetup, type LedgerSettings, type Tuning } from "./setup";
 import { readState, writeState } from "./state";
 import { readStats } from "./stats";
+import { FailureStore } from "./store";
 
 export class LedgerCore {
   readonly live: LiveFeed;
@@ -31,6 +32,11 @@ export class LedgerCore {
 
   get sql(): SqlStorage {
     return this.ctx.storage.sql;
+  }
+
+  /** The failures, for reads outside a change (a change writes through its own, `c.store`). */
+  get store(): FailureStore {
+    return FailureStore.readOnly(this.sql);
   }
 
   get settings(): LedgerSettings {

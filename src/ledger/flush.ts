@@ -3,15 +3,13 @@
 // group, and only then the rows leave the outbox. Each step is safe to repeat if a later one fails.
 
 import type { ArchivedLine, ArchivedOccurrence, D1FailureState, OutboxOccurrence, UserNotice } from "../model";
-import { resolveOccurrences } from "./archive-refs";
 import { concat, layOut, segmentKey } from "../archive-format";
 import { SinkError } from "../sink-error";
-import { inChunks } from "./chunks";
 import type { LedgerCore } from "./core";
 import { counterKey } from "./aggregates/counters";
 import { raise, resolve } from "./notify/ops";
 import { outboxDepth, pendingOutbox, type OutboxRow } from "./outbox";
-import { SUMMARY_COLUMNS, failureFields, readGroups, type FailureRow } from "./queries";
+import { FailureStore } from "./store";
 import { applyRetention } from "./retention";
 import { scheduleAt, scheduleIfAbsent, unschedule } from "./scheduler";
 import { countInSeries } from "./aggregates/series";
@@ -81,8 +79,9 @@ export async function flush(core: LedgerCore, now: number): Promise<FlushReport 
 
 async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> {
   const sql = core.sql;
+  const store = FailureStore.readOnly(sql);
   const t = { tenant: core.tenant, epoch: core.epoch(), now };
-  const rows = pendingOutbox(sql).map((row) => ({ row, occurrences: resolveOccurrences(sql, row.id, JSON.parse(row.occurrences) as OutboxOccurrence[]) }));
+  const rows = pendingOutbox(sql).map((row) => ({ row, occurrences: store.archived(row.id, JSON.parse(row.occurrences) as OutboxOccurrence[]) }));
   const report: FlushReport = { rows: rows.length, occurrences: 0, segmentKey: null, d1RowsWritten: 0 };
   if (rows.length === 0) return report;
 
@@ -111,20 +110,23 @@ async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> 
 
   const pointers = latestLines(rows.map((r) => r.row), rows.map((r) => r.occurrences));
   const jobIds = [...new Set(rows.flatMap((r) => JSON.parse(r.row.job_ids) as string[]))];
-  const failures = readFailureStates(sql, jobIds, pointers);
-  const groups = readGroups(sql, [...new Set(failures.map((f) => f.group))]);
+  const failures = store.failureFields(jobIds).map((fields): D1FailureState => {
+    const pointer = pointers.get(fields.jobId);
+    return { ...fields, archive: pointer ? { key: pointer.key, offset: pointer.offset, length: pointer.length } : null };
+  });
+  const groups = store.groupFields([...new Set(failures.map((f) => f.group))]);
   const notices = rows.flatMap((r) => JSON.parse(r.row.notices) as UserNotice[]);
   report.d1RowsWritten = await core.sinks.writeD1(t.tenant, { failures, groups, notices, summary: readCounterStats(core.sql, now) }, now);
 
   const occurrences = rows.flatMap((r) => r.occurrences);
   report.occurrences = occurrences.length;
   await core.sinks.writePoints(t.tenant, occurrences);
-  core.transact(() => {
+  core.transact((c) => {
     // Counted as the rows leave the outbox, in one transaction: a retried flush counts nothing twice.
     countInSeries(sql, occurrences, t.now);
     for (const r of rows) sql.exec(`DELETE FROM outbox WHERE id = ?`, r.row.id);
     // The rows flushed are the oldest pending: no row at or below the last of them is left.
-    sql.exec(`DELETE FROM archived_fields WHERE outbox_id <= ?`, rows[rows.length - 1]!.row.id);
+    c.store.flushedThrough(rows[rows.length - 1]!.row.id);
   }, now);
   return report;
 }
@@ -140,17 +142,4 @@ function latestLines(rows: OutboxRow[], occurrences: ArchivedOccurrence[][]): Ma
     }
   });
   return latest;
-}
-
-function readFailureStates(sql: SqlStorage, jobIds: string[], pointers: Map<string, ArchivedLine & { key: string }>): D1FailureState[] {
-  return inChunks(jobIds, (chunk, placeholders) =>
-    sql
-      .exec<FailureRow>(`SELECT ${SUMMARY_COLUMNS} FROM failures WHERE job_id IN (${placeholders})`,
-        ...chunk,
-      )
-      .toArray(),
-  ).map((row) => {
-    const pointer = pointers.get(row.job_id);
-    return { ...failureFields(row), archive: pointer ? { key: pointer.key, offset: pointer.offset, length: pointer.length } : null };
-  });
 }

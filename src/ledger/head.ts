@@ -132,6 +132,11 @@ export class TailsPart {
     this.touch();
   }
 
+  clear(): void {
+    this.tails.clear();
+    this.touch();
+  }
+
   snapshot(): ReadonlyMap<string, TailEntry[]> {
     return this.tails;
   }

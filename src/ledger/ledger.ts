@@ -10,7 +10,6 @@ import { runDueWork } from "./alarm";
 import { LedgerCore } from "./core";
 import { issueTicket, type LiveGrant } from "./live/tickets";
 import { raiseParked } from "./notify/ops";
-import { getFailure, listFailures, listGroups, type FailureDetail, type FailurePage, type FailureQuery, type GroupSummary } from "./queries";
 import { recordBatch, type RecordResult } from "./record";
 import { abandonJob, history, requeueJob, type ActionEntry } from "./recovery/manual";
 import { preview, recentOperations, startOperation, viewOperation, type OperationRequest, type OperationView } from "./recovery/operations";
@@ -21,6 +20,7 @@ import { migrate } from "./schema";
 import { seriesOf, withSparklines, type Series } from "./aggregates/series";
 import { setupFor, type LedgerOptions, type Tuning } from "./setup";
 import { readStats } from "./stats";
+import type { FailureDetail, FailurePage, FailureQuery, GroupSummary } from "./store";
 
 export class Ledger extends DurableObject<Env> {
   private readonly core: LedgerCore;
@@ -80,20 +80,21 @@ export class Ledger extends DurableObject<Env> {
   }
 
   async listFailures(query: FailureQuery): Promise<FailurePage> {
-    return listFailures(this.core.sql, this.core.tenant, query);
+    return this.core.store.page(this.core.tenant, query);
   }
 
   async getFailure(jobId: string): Promise<FailureDetail | null> {
-    return getFailure(this.core.sql, this.core.tenant, jobId);
+    return this.core.store.failure(this.core.tenant, jobId);
   }
 
   /** The groups, each with its failures per hour over the last 24 h (oldest first). */
   async listGroups(limit: number): Promise<(GroupSummary & { sparkline: number[] })[]> {
-    return withSparklines(this.core.sql, listGroups(this.core.sql, limit), this.core.now());
+    return withSparklines(this.core.sql, this.core.store.groups(limit), this.core.now());
   }
 
   /** Failures over time, of the tenant or of one group; null for a group this ledger never saw. */
   async series(group?: string): Promise<Series | null> {
+    if (group !== undefined && this.core.store.groupFields([group]).length === 0) return null;
     return seriesOf(this.core.sql, group, this.core.now());
   }
 

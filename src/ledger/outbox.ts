@@ -2,9 +2,8 @@
 // here, in the same transaction. The alarm flushes them in batches (see flush.ts).
 
 import type { OutboxOccurrence, UserNotice } from "../model";
-import { inChunks } from "./chunks";
 import { scheduleIfAbsent } from "./scheduler";
-import type { Head } from "./head";
+import type { OutboxPart } from "./head";
 import { run, sql as q } from "../sql";
 
 export type OutboxRow = {
@@ -26,8 +25,8 @@ const CHUNK_BYTES = 512 * 1024;
  * Reserves `count` outbox ids. Every failure written by this record carries the last one, so it
  * counts as flushed only when no outbox row at or below it is pending.
  */
-export function reserveOutboxIds(head: Head, count: number): { firstId: number; lastId: number } {
-  const next = head.outbox.reserve(count);
+export function reserveOutboxIds(ids: OutboxPart, count: number): { firstId: number; lastId: number } {
+  const next = ids.reserve(count);
   return { firstId: next, lastId: next + Math.max(count, 1) - 1 };
 }
 
@@ -76,26 +75,27 @@ export function writeOutbox(
 }
 
 /**
- * Owes D1 the current state of `jobIds` (a status change without a new occurrence): one outbox
- * row, and the failures are stamped so retention keeps them until it is flushed.
+ * Owes D1 the current state of `jobIds` (a status change without a new occurrence) and these
+ * notices: one outbox row. Returns its id (the failures are to be stamped with it, so retention
+ * keeps them until it is flushed), or null when nothing is owed.
  */
 export function touchOutbox(
   sql: SqlStorage,
-  head: Head,
+  ids: OutboxPart,
   jobIds: readonly string[],
   now: number,
   flushAt: number,
   notices: readonly UserNotice[] = [],
-): void {
-  if (jobIds.length === 0 && notices.length === 0) return;
-  const { firstId } = reserveOutboxIds(head, 1);
+): number | null {
+  if (jobIds.length === 0 && notices.length === 0) return null;
+  const { firstId } = reserveOutboxIds(ids, 1);
   run(
     sql,
     q`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices)
       VALUES (${firstId}, ${now}, ${JSON.stringify(jobIds)}, '[]', ${JSON.stringify(notices)})`,
   );
-  inChunks(jobIds, (chunk, placeholders) => sql.exec(`UPDATE failures SET outbox_seq = ? WHERE job_id IN (${placeholders})`, firstId, ...chunk).toArray());
   scheduleIfAbsent(sql, "flush", "outbox", flushAt);
+  return firstId;
 }
 
 /** The oldest pending rows, up to a size budget (of the lines they archive) for one flush. */

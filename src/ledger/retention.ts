@@ -2,19 +2,18 @@
 // failure is added to the `evicted` counter, and lifetime counters stay as they were. Only rows
 // the outbox has flushed to D1 and R2 may leave.
 
-import { fitting, run, sql } from "../sql";
 import { counterKey } from "./aggregates/counters";
 import type { Head } from "./head";
-import { PRUNE_STEP_MS, listsPrunedBelow, newestFirstOrder, pruneLists, type Entry } from "./order-lists";
-import { currentEntries, firstRowOldest, heldSince, oldestRows, rewriteRow } from "./recent";
 import { lowestPendingId } from "./outbox";
 import { isScheduled, scheduleAt, unschedule } from "./scheduler";
 import { readState, writeState } from "./state";
+import type { FailureStore } from "./store";
 
-/** What retention works on: the storage, and the head row whose counters it moves (written by the caller). */
+/** What retention works on: the store, and the head row whose counters it moves (written by the caller). */
 export interface Holding {
   sql: SqlStorage;
   head: Head;
+  store: FailureStore;
 }
 
 export interface RetentionPolicy {
@@ -22,42 +21,8 @@ export interface RetentionPolicy {
   maxAgeMs: number;
 }
 
-/** Rows evicted per pass, so one pass never holds the object for long. */
-const EVICT_CHUNK = 5_000;
 /** How soon to look again when eviction waits for the outbox to flush. */
 const BLOCKED_RETRY_MS = 60_000;
-
-/**
- * Evicts, oldest first in the time order, flushed failures beyond the row bound or dated before
- * `cutoff`, at most EVICT_CHUNK of them. Stops at the first row of the list with nothing older
- * than the cutoff once the row bound holds: a failure that arrived late (dated before failures
- * recorded ahead of it) leaves with the rows before it, not before them.
- */
-function evictOldest({ sql: storage, head }: Holding, flushedBelow: number, cutoff: number, over: number): number {
-  let evicted = 0;
-  let looked = 0;
-  for (const row of oldestRows(storage)) {
-    if ((over <= 0 && row.oldest >= cutoff) || evicted >= EVICT_CHUNK || looked >= 2 * EVICT_CHUNK) break;
-    looked += row.entries.length;
-    // the row's failures still held, oldest first
-    const held = currentEntries<{ outbox_seq: number }>(storage, row.entries, sql.raw("outbox_seq")).sort((a, b) => newestFirstOrder(b.entry, a.entry));
-    const leave: string[] = [];
-    const stay: Entry[] = [];
-    for (const { entry, row: failure } of held) {
-      const due = over > 0 || entry[1] < cutoff;
-      if (due && failure.outbox_seq < flushedBelow && evicted + leave.length < EVICT_CHUNK) {
-        leave.push(entry[0]);
-        over--;
-      } else stay.push(entry);
-    }
-    for (const chunk of fitting(leave, 1)) run(storage, sql`DELETE FROM failures WHERE job_id IN ${sql.list(chunk)}`);
-    evicted += leave.length;
-    if (stay.length < row.entries.length) rewriteRow(storage, row.seq, stay);
-  }
-  head.aggregates.addToCounter(counterKey.evicted, evicted);
-  head.aggregates.addToCounter(counterKey.rows, -evicted);
-  return evicted;
-}
 
 const liveRows = (head: Head) => head.aggregates.counter(counterKey.rows);
 
@@ -71,12 +36,11 @@ export function applyRetention(held: Holding, policy: RetentionPolicy, now: numb
   const flushedBelow = pending ?? Number.MAX_SAFE_INTEGER;
   const cutoff = now - policy.maxAgeMs;
   const over = liveRows(held.head) - policy.maxRows;
-  const evicted = evictOldest(held, flushedBelow, cutoff, over);
+  const evicted = held.store.evictOldest(flushedBelow, cutoff, over);
+  held.head.aggregates.addToCounter(counterKey.evicted, evicted);
+  held.head.aggregates.addToCounter(counterKey.rows, -evicted);
 
-  const oldest = firstRowOldest(storage);
-  // heldSince scans the list's rows; the first row's `oldest` is an upper bound of it, so a
-  // pass that could not prune (see pruneLists) does not pay for the scan.
-  if (evicted > 0 && (oldest === null || oldest - listsPrunedBelow(storage) >= PRUNE_STEP_MS)) pruneLists(storage, heldSince(storage));
+  const oldest = held.store.oldestHeld();
   if (oldest === null) {
     unschedule(storage, "retention", "ledger");
     if (readState(storage, "retention_blocked_on") !== null) writeState(storage, "retention_blocked_on", null);

@@ -1,10 +1,10 @@
 // The ledger's SQLite schema, versioned in code. Each entry is one forward-only step; the
 // applied version lives in ledger_meta (PRAGMA user_version is not available in DO SQLite).
 
-import { ARCHIVED_FIELDS_TABLE } from "./archive-refs";
+import { ARCHIVED_FIELDS_TABLE } from "./store/archive-refs";
 import { HEAD_FROM_TABLES } from "./head";
-import { LISTS_FROM_FAILURES } from "./order-lists";
-import { RECENT_TABLE, recentFromFailures } from "./recent";
+import { LISTS_FROM_FAILURES } from "./store/order-lists";
+import { RECENT_TABLE, recentFromFailures } from "./store/time-order";
 
 export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
   // v1: failures, groups, lifetime counters and the rolling 24 h window

@@ -1,5 +1,5 @@
 import { runInDurableObject } from "cloudflare:test";
-import { listFailures } from "../../src/ledger/queries";
+import { listFailures } from "../../src/ledger/store/pages";
 import type { FailureLedger } from "../../src/failure-ledger";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";

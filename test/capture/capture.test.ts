@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import { ENVELOPE_VERSION, backoffSeconds, buildEnvelope, withFailureCapture, type FailureCaptureOptions } from "@dlq-ledger/capture";
 import { FailureEnvelope, firstFailedAt } from "../../src/envelope";
 import { LEDGER_WAIT, SendRefused, recordRetries, watchedQueue } from "../support/queue";
-import type { FailureDetail } from "../../src/ledger/queries";
+import type { FailureDetail } from "../../src/ledger/store/pages";
 
 type Body = Record<string, unknown>;
 type TestMessage = ServiceBindingQueueMessage<Body> & { body: Body };

@@ -7,8 +7,9 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
-import { listFailures } from "../../src/ledger/queries";
+import { listFailures } from "../../src/ledger/store/pages";
 import { Head } from "../../src/ledger/head";
+import { FailureStore } from "../../src/ledger/store";
 import { applyRetention } from "../../src/ledger/retention";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import type { FailureInput } from "../../src/model";
@@ -173,7 +174,7 @@ describe("the time order", () => {
     // A day and ten minutes later, by age: everything but the failure dated a day ahead leaves.
     const day = 24 * 60 * MINUTE;
     const evicted = await runInDurableObject(stub, (_instance: FailureLedger, state) => {
-      const held = { sql: state.storage.sql, head: Head.read(state.storage.sql) };
+      const held = { sql: state.storage.sql, head: Head.read(state.storage.sql), store: FailureStore.readOnly(state.storage.sql) };
       const n = applyRetention(held, { maxRows: 1000, maxAgeMs: day }, t + day + 10 * MINUTE);
       held.head.save();
       return n;

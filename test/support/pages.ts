@@ -1,4 +1,5 @@
-import { listFailures, type FailureQuery } from "../../src/ledger/queries";
+import { listFailures } from "../../src/ledger/store/pages";
+import type { FailureQuery } from "../../src/ledger/store";
 
 /** Every page of `query` from inside the ledger, following its cursors: the job ids of each page. */
 export function pagesOf(sql: SqlStorage, tenant: string, query: Omit<FailureQuery, "limit" | "after">, limit: number, scanBudget?: number): string[][] {

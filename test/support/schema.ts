@@ -1,4 +1,4 @@
-import { resolveOccurrences } from "../../src/ledger/archive-refs";
+import { resolveOccurrences } from "../../src/ledger/store/archive-refs";
 import type { OutboxOccurrence } from "../../src/model";
 
 /** Puts the counters back as ledgers before schema v10 kept them: one row per counter. */

@@ -1,7 +1,7 @@
 // Manual recovery: requeue or abandon one failure, and bulk operations by filter.
 
 import { z } from "zod";
-import type { FailureDetail } from "../../ledger/queries";
+import type { FailureDetail } from "../../ledger/store/pages";
 import type { Replacement } from "../../ledger/recovery/replace";
 import { toBase64 } from "../../bytes";
 import { archivedFailure } from "../../sinks/d1";

@@ -193,8 +193,7 @@ export function sparklines(storage: SqlStorage, scopes: readonly string[], now: 
   );
 }
 
-/** Failures over time, of the tenant or of one group; null for a group this ledger never saw. */
-export function seriesOf(sql: SqlStorage, group: string | undefined, now: number): Series | null {
-  if (group !== undefined && sql.exec(`SELECT 1 FROM groups WHERE fingerprint = ?`, group).toArray().length === 0) return null;
+/** Failures over time, of the tenant or of one group. */
+export function seriesOf(sql: SqlStorage, group: string | undefined, now: number): Series {
   return readSeries(sql, group ?? TENANT_SCOPE, now);
 }

@@ -8,7 +8,7 @@
 import { errorResponse } from "../../api/errors";
 import { LiveClientMessage, type LiveServerMessage } from "../../api/schemas";
 import type { LedgerStats } from "../../api/schemas";
-import { failureSummaries, groupSummaries, listFailures, listGroups } from "../queries";
+import { FailureStore } from "../store";
 import { viewOperation, type OperationView } from "../recovery/operations";
 import { withSparklines } from "../aggregates/series";
 import { consumeTicket, revokeTickets, type LiveGrant } from "./tickets";
@@ -203,14 +203,14 @@ export class LiveFeed {
     const { sql } = this.sources;
     let update: Omit<LiveUpdate, "seq">;
     try {
-      const failures = failureSummaries(sql, this.sources.tenant(), jobs.ids);
+      const failures = FailureStore.readOnly(sql).summaries(this.sources.tenant(), jobs.ids);
       const held = new Set(failures.map((f) => f.jobId));
       update = {
         type: "update",
         stats: await this.sources.stats(),
         failures,
         removed: jobs.ids.filter((id) => !held.has(id)),
-        groups: withSparklines(sql, groupSummaries(sql, groups.ids), now),
+        groups: withSparklines(sql, FailureStore.readOnly(sql).groupSummaries(groups.ids), now),
         operations: operationViews(sql, operations.ids),
         truncated: jobs.overflowed || groups.overflowed,
       };
@@ -263,8 +263,8 @@ export class LiveFeed {
       seq,
       tenant: this.sources.tenant(),
       stats: await this.sources.stats(),
-      failures: listFailures(sql, this.sources.tenant(), { limit: 50 }).items,
-      groups: withSparklines(sql, listGroups(sql, 100), this.sources.now()),
+      failures: FailureStore.readOnly(sql).page(this.sources.tenant(), { limit: 50 }).items,
+      groups: withSparklines(sql, FailureStore.readOnly(sql).groups(100), this.sources.now()),
       operations: operationViews(sql, running),
     };
     broadcast([ws], seq, JSON.stringify(snapshot));

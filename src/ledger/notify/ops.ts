@@ -60,9 +60,7 @@ export function resolveIfQuiet(c: Change, dedupKey: string): void {
     unschedule(c.sql, "resolve", dedupKey);
     return;
   }
-  const groupSeen = row.fingerprint
-    ? c.sql.exec<{ last_seen: number }>(`SELECT last_seen FROM groups WHERE fingerprint = ?`, row.fingerprint).toArray()[0]?.last_seen
-    : undefined;
+  const groupSeen = row.fingerprint ? c.store.groupFields([row.fingerprint])[0]?.lastSeen : undefined;
   const lastActive = Math.max(row.changed_at, groupSeen ?? 0);
   if (c.now - lastActive >= c.settings.notify.resolveAfterMs) resolveKey(c, dedupKey);
   else scheduleAt(c.sql, "resolve", dedupKey, lastActive + c.settings.notify.resolveAfterMs);

@@ -5,10 +5,9 @@
 import type { Change } from "../change";
 import type { LedgerCore } from "../core";
 import { counterKey } from "../aggregates/counters";
-import { filterClauses, type FailureFilter } from "../queries";
+import { FailureStore, type FailureFilter } from "../store";
 import { refuse, type Refusable } from "../refusal";
 import { scheduleAt, unschedule } from "../scheduler";
-import { readRecoveryRows } from "./context";
 import { markAbandoned, markRequeued, requeueBlocker, type Actor } from "./manual";
 import { sendToOrigins } from "./send";
 import { run, sql as q, type Sql } from "../../sql";
@@ -63,16 +62,14 @@ type OperationRow = {
   finished_at: number | null;
 };
 
-function eligible(action: OperationAction): Sql {
-  return q.raw(action === "abandon" ? `status != 'abandoned'` : `status NOT IN ('abandoned', 'recovered')`);
-}
-
-function matching(filter: FailureFilter, action: OperationAction): Sql {
-  return q`FROM failures WHERE ${q.join([...filterClauses(filter), eligible(action)], " AND ")}`;
+/** The failures an action can apply to: never abandoned ones, nor recovered ones for a requeue. */
+function matching(sql: SqlStorage, filter: FailureFilter, action: OperationAction): Sql {
+  const source = FailureStore.readOnly(sql).matching(filter, action === "abandon" ? ["abandoned"] : ["abandoned", "recovered"]);
+  return q`FROM ${source}`;
 }
 
 export function preview(sql: SqlStorage, request: Pick<OperationRequest, "action" | "filter">): { matched: number; sample: string[] } {
-  const m = matching(request.filter, request.action);
+  const m = matching(sql, request.filter, request.action);
   const matched = run<{ n: number }>(sql, q`SELECT COUNT(*) AS n ${m}`).one().n;
   const sample = run<{ job_id: string }>(sql, q`SELECT job_id ${m} ORDER BY last_failed_at DESC, job_id LIMIT 10`)
     .toArray()
@@ -85,7 +82,7 @@ export function startOperation(c: Change, request: OperationRequest, by: string)
   const id = `op-${crypto.randomUUID()}`;
   const { matched } = preview(sql, request);
   if (matched > MAX_SNAPSHOT) return refuse("too_many", `the filter matches ${matched} failures; narrow it to at most ${MAX_SNAPSHOT} per operation`);
-  const m = matching(request.filter, request.action);
+  const m = matching(sql, request.filter, request.action);
   // The snapshot: exactly these jobs, whatever arrives later.
   run(
     sql,
@@ -125,7 +122,7 @@ export async function stepOperation(core: LedgerCore, id: string, now: number): 
     .toArray();
   const options = JSON.parse(op.options) as { reason: string | null; delaySeconds: number };
   const by: Actor = { actor: op.actor, operationId: id };
-  const rows = readRecoveryRows(sql, items.map((i) => i.job_id));
+  const rows = FailureStore.readOnly(sql).recoveryViews(items.map((i) => i.job_id));
   const outcome = new Map<string, string | null>();
 
   if (op.action === "requeue") {
@@ -147,7 +144,7 @@ export async function stepOperation(core: LedgerCore, id: string, now: number): 
       core.settings.recovery,
       sendable.map((i) => {
         const row = rows.get(i.job_id)!;
-        return { jobId: i.job_id, queue: row.queue, body: row.body, bodyEncoding: row.body_encoding, sealedBody: row.sealed_body, delaySeconds: options.delaySeconds };
+        return { jobId: i.job_id, queue: row.queue, body: row.body, bodyEncoding: row.bodyEncoding, sealedBody: row.sealedBody, delaySeconds: options.delaySeconds };
       }),
     );
     for (const i of sendable) outcome.set(i.job_id, errors.get(i.job_id) ?? null);
@@ -155,7 +152,7 @@ export async function stepOperation(core: LedgerCore, id: string, now: number): 
 
   core.transact((c) => {
     // Re-read: a person may have acted on some of these while the sends were in flight.
-    const current = readRecoveryRows(sql, items.map((i) => i.job_id));
+    const current = c.store.recoveryViews(items.map((i) => i.job_id));
     let done = 0;
     let failed = 0;
     for (const item of items) {

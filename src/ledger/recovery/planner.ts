@@ -1,29 +1,16 @@
 // What a new occurrence means for a failure's recovery: schedule the next retry, give up
 // (exhausted), hand it to people (open), or leave a decision a person already made.
 
-import type { FailureInput, FailureStatus } from "../../model";
+import type { FailureInput } from "../../model";
+import type { HeldFailure, RecoveryPlan } from "../store";
 import type { Change } from "../change";
 import { isScheduled, scheduleAt, unschedule } from "../scheduler";
 import { backoffMs, policyFor, retryBlocker } from "./policy";
 
-/** Failing with the same fingerprint right after this many retries in a row flags a job as poison. */
-export const POISON_STREAK = 2;
+/** What the planner needs of a failure held already. */
+export type Prior = Pick<HeldFailure, "status" | "queue" | "recoveryAttempts" | "group" | "poisonStreak">;
 
-export type Prior = {
-  status: FailureStatus;
-  /** The failure's origin queue as first recorded (a later raw dead-letter can only guess it). */
-  queue: string;
-  recovery_attempts: number;
-  group_fp: string;
-  poison_streak: number;
-};
-
-export interface Plan {
-  status: FailureStatus;
-  recoveryAttempts: number;
-  poisonStreak: number;
-  /** Why the failure is not (or no longer) retried automatically; undefined keeps the old note. */
-  note?: string | null;
+export interface Plan extends RecoveryPlan {
   /** This occurrence came right after a recovery retry. */
   refailed: boolean;
 }
@@ -43,7 +30,7 @@ export function planOccurrence(c: Change, f: FailureInput, prior: Prior | null):
   };
 
   if (!prior) return startFrom(0, 0, false);
-  const keep: Plan = { status: prior.status, recoveryAttempts: prior.recovery_attempts, poisonStreak: prior.poison_streak, refailed: false };
+  const keep: Plan = { status: prior.status, recoveryAttempts: prior.recoveryAttempts, poisonStreak: prior.poisonStreak, refailed: false };
   switch (prior.status) {
     case "abandoned":
     case "exhausted":
@@ -52,18 +39,18 @@ export function planOccurrence(c: Change, f: FailureInput, prior: Prior | null):
     case "presumed_recovered":
       return startFrom(0, 0, false);
     case "open":
-      return startFrom(prior.recovery_attempts, prior.poison_streak, false);
+      return startFrom(prior.recoveryAttempts, prior.poisonStreak, false);
     case "retrying": {
       // Dead-lettered again while its retry is still waiting: the same failure seen twice.
       if (isScheduled(c.sql, "retry", f.jobId)) return keep;
       c.circuits.failed(queue, f.jobId, c.now);
       unschedule(c.sql, "presume", f.jobId);
-      const poisonStreak = f.fingerprint === prior.group_fp ? prior.poison_streak + 1 : 0;
+      const poisonStreak = f.fingerprint === prior.group ? prior.poisonStreak + 1 : 0;
       const max = policyFor(c.settings.recovery, queue).maxAttempts;
-      if (!blocker && prior.recovery_attempts >= max) {
-        return { status: "exhausted", recoveryAttempts: prior.recovery_attempts, poisonStreak, note: `gave up after ${max} recovery attempts`, refailed: true };
+      if (!blocker && prior.recoveryAttempts >= max) {
+        return { status: "exhausted", recoveryAttempts: prior.recoveryAttempts, poisonStreak, note: `gave up after ${max} recovery attempts`, refailed: true };
       }
-      return startFrom(prior.recovery_attempts, poisonStreak, true);
+      return startFrom(prior.recoveryAttempts, poisonStreak, true);
     }
   }
 }

@@ -7,7 +7,7 @@ import { readConfig } from "../../config";
 import { redactorFor } from "../../ingest/consumer";
 import { seal, unseal } from "../../ingest/seal";
 import { encodeBody } from "../../ingest/to-failure";
-import type { RecoveryRow } from "./context";
+import type { RecoveryView, StoredBody } from "../store";
 
 /** A replacement as it is sent: JSON text, or base64 of raw bytes (a text body as UTF-8). */
 export interface Replacement {
@@ -17,7 +17,7 @@ export interface Replacement {
 
 export interface PreparedReplacement {
   send: Replacement;
-  stored: { body: string; bodyEncoding: "json" | "base64"; bodyRedacted: boolean; sealedBody: string | null };
+  stored: StoredBody;
   sha256: string;
 }
 
@@ -46,20 +46,20 @@ export async function prepareReplacement(env: Env, replacement: Replacement): Pr
 }
 
 /** The hash of the body the job had: its original when sealed (and the seal opens), else the stored copy. */
-export async function previousBodySha256(env: Env, row: RecoveryRow): Promise<{ sha256: string; of: "original" | "stored copy" }> {
-  if (row.sealed_body) {
+export async function previousBodySha256(env: Env, row: RecoveryView): Promise<{ sha256: string; of: "original" | "stored copy" }> {
+  if (row.sealedBody) {
     try {
-      return { sha256: await bodySha256(await unseal(env.RETRY_SEAL_KEY ?? "", row.sealed_body), row.body_encoding), of: "original" };
+      return { sha256: await bodySha256(await unseal(env.RETRY_SEAL_KEY ?? "", row.sealedBody), row.bodyEncoding), of: "original" };
     } catch {
       // a rotated key: the stored copy is what can still be vouched for
     }
   }
-  return { sha256: await bodySha256(row.body, row.body_encoding), of: row.body_redacted ? "stored copy" : "original" };
+  return { sha256: await bodySha256(row.body, row.bodyEncoding), of: row.bodyRedacted ? "stored copy" : "original" };
 }
 
 /** Why this replacement may not stand in for the job: the capture helper finds a job by its tenantId and jobId. */
-export function identityBlocker(row: RecoveryRow, replacement: Replacement): string | null {
-  if (row.body_encoding !== "json") return null;
+export function identityBlocker(row: RecoveryView, replacement: Replacement): string | null {
+  if (row.bodyEncoding !== "json") return null;
   const before = parseObject(row.body);
   if (!before) return null;
   const after = replacement.bodyEncoding === "json" ? parseObject(replacement.body) : null;

@@ -6,14 +6,14 @@ import type { Change } from "../change";
 import type { LedgerCore } from "../core";
 import { counterKey } from "../aggregates/counters";
 import { isScheduled, scheduleAt, unschedule } from "../scheduler";
-import { logAction, readRecoveryRows, setStatus } from "./context";
+import { logAction, setStatus } from "./context";
 import { backoffMs, policyFor } from "./policy";
 import { sendToOrigins, type Outgoing } from "./send";
 
 export async function sendDueRetries(core: LedgerCore, jobIds: readonly string[], now: number): Promise<void> {
   const outgoing = core.transact((c) => {
     const out: (Outgoing & { attempt: number })[] = [];
-    const rows = readRecoveryRows(c.sql, jobIds);
+    const rows = c.store.recoveryViews(jobIds);
     for (const jobId of jobIds) {
       const row = rows.get(jobId);
       if (!row || row.status !== "retrying") {
@@ -25,11 +25,11 @@ export async function sendDueRetries(core: LedgerCore, jobIds: readonly string[]
         scheduleAt(c.sql, "retry", jobId, admission.until);
         continue;
       }
-      const attempt = row.recovery_attempts + 1;
+      const attempt = row.recoveryAttempts + 1;
       // Marked before sending: if we crash before the bookkeeping below, the next run knows this is a resend.
-      if (row.retry_in_flight === attempt) c.deltas.add(counterKey.resends, 1);
-      c.sql.exec(`UPDATE failures SET retry_in_flight = ? WHERE job_id = ?`, attempt, jobId);
-      out.push({ jobId, queue: row.queue, body: row.body, bodyEncoding: row.body_encoding, sealedBody: row.sealed_body, attempt });
+      if (row.retryInFlight === attempt) c.deltas.add(counterKey.resends, 1);
+      c.store.patchRecovery(jobId, { retryInFlight: attempt });
+      out.push({ jobId, queue: row.queue, body: row.body, bodyEncoding: row.bodyEncoding, sealedBody: row.sealedBody, attempt });
     }
     return out;
   }, now);
@@ -42,18 +42,13 @@ export async function sendDueRetries(core: LedgerCore, jobIds: readonly string[]
     for (const item of outgoing) {
       const error = errors.get(item.jobId);
       if (error) {
-        c.sql.exec(`UPDATE failures SET retry_in_flight = NULL WHERE job_id = ?`, item.jobId);
+        c.store.patchRecovery(item.jobId, { retryInFlight: null });
         scheduleAt(c.sql, "retry", item.jobId, c.now + backoffMs(policyFor(c.settings.recovery, item.queue), item.attempt, c.random));
         c.deltas.add(counterKey.sendFailures, 1);
         console.warn(`retry of ${item.jobId} not sent, backing off: ${error}`);
         continue;
       }
-      c.sql.exec(
-        `UPDATE failures SET recovery_attempts = ?, retry_in_flight = NULL, last_retry_at = ? WHERE job_id = ?`,
-        item.attempt,
-        c.now,
-        item.jobId,
-      );
+      c.store.patchRecovery(item.jobId, { recoveryAttempts: item.attempt, retryInFlight: null, lastRetryAt: c.now });
       unschedule(c.sql, "retry", item.jobId);
       scheduleAt(c.sql, "presume", item.jobId, c.now + c.settings.recovery.presumeAfterMs);
       c.deltas.add(counterKey.retriesSent, 1);
@@ -64,13 +59,13 @@ export async function sendDueRetries(core: LedgerCore, jobIds: readonly string[]
 
 /** A retried job that stayed quiet since its retry is presumed recovered. */
 export function presumeRecovered(c: Change, jobIds: readonly string[]): void {
-  const rows = readRecoveryRows(c.sql, jobIds);
+  const rows = c.store.recoveryViews(jobIds);
   for (const jobId of jobIds) {
     unschedule(c.sql, "presume", jobId);
     const row = rows.get(jobId);
     if (!row || row.status !== "retrying" || isScheduled(c.sql, "retry", jobId)) continue;
     setStatus(c, jobId, row.status, "presumed_recovered");
-    c.sql.exec(`UPDATE failures SET sealed_body = NULL WHERE job_id = ?`, jobId);
+    c.store.patchRecovery(jobId, { sealedBody: null });
     c.circuits.recovered(row.queue, jobId, c.now);
     c.deltas.add(counterKey.presumed, 1);
   }
@@ -79,12 +74,12 @@ export function presumeRecovered(c: Change, jobIds: readonly string[]): void {
 /** The capture helper saw these jobs succeed. Returns the ones that were failures here. */
 export function markRecovered(c: Change, jobIds: readonly string[], actor: string): string[] {
   const recovered: string[] = [];
-  const rows = readRecoveryRows(c.sql, jobIds);
+  const rows = c.store.recoveryViews(jobIds);
   for (const jobId of new Set(jobIds)) {
     const row = rows.get(jobId);
     if (!row || row.status === "recovered" || row.status === "abandoned") continue;
     setStatus(c, jobId, row.status, "recovered");
-    c.sql.exec(`UPDATE failures SET sealed_body = NULL, retry_in_flight = NULL WHERE job_id = ?`, jobId);
+    c.store.patchRecovery(jobId, { sealedBody: null, retryInFlight: null });
     unschedule(c.sql, "retry", jobId);
     unschedule(c.sql, "presume", jobId);
     c.circuits.recovered(row.queue, jobId, c.now);

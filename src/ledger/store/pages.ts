@@ -1,61 +1,13 @@
 // Read paths of the ledger: a failures page (keyset pagination, newest first), one failure,
 // the groups. All are served from the ledger's own tables, live.
 
-import type * as Api from "../api/schemas";
-import { fieldsOf, type ErrorInfo, type FailureClass, type FailureColumns, type FailureFields, type FailureStatus } from "../model";
-import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../sql";
-import { counterKey, readCounters } from "./aggregates/counters";
-import { MAX_LIST_ENTRIES, listEntries, orderList, type Entry } from "./order-lists";
-import { newestMatching } from "./recent";
-import { POISON_STREAK } from "./recovery/planner";
-
-export interface FailureFilter {
-  class?: FailureClass;
-  queue?: string;
-  status?: FailureStatus;
-  group?: string;
-  /** lastFailedAt range, epoch ms, inclusive */
-  from?: number;
-  to?: number;
-}
-
-/** The terms (to be AND-ed) selecting failures that match `filter`. */
-export function filterClauses(filter: FailureFilter): Sql[] {
-  const terms: Sql[] = [];
-  if (filter.class !== undefined) terms.push(sql`class = ${filter.class}`);
-  if (filter.queue !== undefined) terms.push(sql`queue = ${filter.queue}`);
-  if (filter.status !== undefined) terms.push(sql`status = ${filter.status}`);
-  if (filter.group !== undefined) terms.push(sql`group_fp = ${filter.group}`);
-  if (filter.from !== undefined) terms.push(sql`last_failed_at >= ${filter.from}`);
-  if (filter.to !== undefined) terms.push(sql`last_failed_at <= ${filter.to}`);
-  return terms;
-}
-
-export interface PageCursor {
-  lastFailedAt: number;
-  jobId: string;
-}
-
-/** What only the failures list searches by (a bulk operation's filter does not: it is not bounded). */
-export interface FailureSearch {
-  /** Case-insensitive (ASCII) substring of the job id, error message, reason or stored JSON body. */
-  q?: string;
-  /** One field of a JSON body equal to a value, compared as text. */
-  field?: { path: string; value: string };
-}
-
-export interface FailureQuery extends FailureFilter, FailureSearch {
-  limit: number;
-  after?: PageCursor;
-}
-
-/** `a.b[0].c` as an SQLite JSON path, every key quoted: `$."a"."b"[0]."c"`. */
-export function jsonPath(path: string): string {
-  return `$${path
-    .split(".")
-    .map((segment) => segment.replace(/^([^[]+)/, (key) => `."${key}"`))
-    .join("")}`;
-}
+import type * as Api from "../../api/schemas";
+import { POISON_STREAK, fieldsOf, type ErrorInfo, type FailureClass, type FailureColumns, type FailureFields, type FailureStatus } from "../../model";
+import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../../sql";
+import { counterKey, readCounters } from "../aggregates/counters";
+import { filterClauses, jsonPath, type Entry, type FailureFilter, type FailureQuery, type FailureSearch, type PageCursor } from "./cursor";
+import { MAX_LIST_ENTRIES, listEntries, orderList } from "./order-lists";
+import { newestMatching } from "./time-order";
 
 const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -94,17 +46,15 @@ export interface FailurePage {
   next: PageCursor | null;
 }
 
-/** A group as the API answers it, before its sparkline is added. */
-export type GroupSummary = Omit<Api.GroupSummary, "sparkline">;
 
-export type FailureRow = FailureColumns & {
+type FailureRow = FailureColumns & {
   error: string | null;
   recovery_attempts: number;
   poison_streak: number;
   recovery_note: string | null;
 };
 
-export const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp, error,
+const SUMMARY_COLUMNS = `job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp, error,
   first_failed_at, last_failed_at, recovery_attempts, poison_streak, recovery_note`;
 
 /**
@@ -221,57 +171,6 @@ export function getFailure(storage: SqlStorage, tenantId: string, jobId: string)
   };
 }
 
-type GroupRow = {
-  fingerprint: string;
-  queue: string;
-  class: FailureClass;
-  error_name: string;
-  message_sample: string;
-  sample_job_id: string;
-  count: number;
-  first_seen: number;
-  last_seen: number;
-};
-
-/** A group row's fields, times in ms: what the API and the D1 flush both start from. */
-function groupFields(g: GroupRow) {
-  return {
-    fingerprint: g.fingerprint,
-    queue: g.queue,
-    class: g.class,
-    errorName: g.error_name,
-    messageSample: g.message_sample,
-    sampleJobId: g.sample_job_id,
-    count: g.count,
-    firstSeen: g.first_seen,
-    lastSeen: g.last_seen,
-  };
-}
-
-const groupColumns = sql.raw(`fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen`);
-
-export function readGroups(storage: SqlStorage, fingerprints: readonly string[]) {
-  return fitting(fingerprints, 1)
-    .flatMap((chunk) => run<GroupRow>(storage, sql`SELECT ${groupColumns} FROM groups WHERE fingerprint IN ${sql.list(chunk)}`).toArray())
-    .map(groupFields);
-}
-
-export function listGroups(storage: SqlStorage, limit: number): GroupSummary[] {
-  return run<GroupRow>(storage, sql`SELECT ${groupColumns} FROM groups ORDER BY last_seen DESC, fingerprint LIMIT ${limit}`)
-    .toArray()
-    .map((g) => toGroupSummary(groupFields(g)));
-}
-
-/** These groups as the groups list shows them, most recently seen first. */
-export function groupSummaries(storage: SqlStorage, fingerprints: readonly string[]): GroupSummary[] {
-  return readGroups(storage, fingerprints)
-    .sort((a, b) => b.lastSeen - a.lastSeen || a.fingerprint.localeCompare(b.fingerprint))
-    .map(toGroupSummary);
-}
-
-function toGroupSummary(fields: ReturnType<typeof groupFields>): GroupSummary {
-  return { ...fields, firstSeen: iso(fields.firstSeen), lastSeen: iso(fields.lastSeen) };
-}
 
 /** These failures (the ones still held) as the failures list shows them, newest first. */
 export function failureSummaries(storage: SqlStorage, tenantId: string, jobIds: readonly string[]): FailureSummary[] {
@@ -282,8 +181,21 @@ export function failureSummaries(storage: SqlStorage, tenantId: string, jobIds: 
 }
 
 /** A failure row's fields, times in ms: what the API summary and the D1 flush both start from. */
-export function failureFields(row: FailureRow): FailureFields {
+function failureFields(row: FailureRow): FailureFields {
   return fieldsOf(row, row.error ? (JSON.parse(row.error) as ErrorInfo) : null);
+}
+
+/** These failures' fields (the ones still held), in no particular order. */
+export function failureFieldsOf(storage: SqlStorage, jobIds: readonly string[]): FailureFields[] {
+  return fitting(jobIds, 1)
+    .flatMap((chunk) => run<FailureRow>(storage, sql`SELECT ${summaryColumns} FROM failures WHERE job_id IN ${sql.list(chunk)}`).toArray())
+    .map(failureFields);
+}
+
+/** The failures matching every term and in none of the `excluded` statuses, as rows of (job_id, last_failed_at). */
+export function matchingFailures(terms: readonly Sql[], excluded: readonly FailureStatus[]): Sql {
+  const where = [...terms, ...(excluded.length > 0 ? [sql`status NOT IN ${sql.list(excluded)}`] : [])];
+  return sql`(SELECT job_id, last_failed_at FROM failures${where.length > 0 ? sql` WHERE ${sql.join(where, " AND ")}` : sql``})`;
 }
 
 function toSummary(tenantId: string, row: FailureRow): FailureSummary {

@@ -14,11 +14,11 @@
 // it), the class, status and ahead lists' in the head row (head.ts). So a change pays no list row
 // for the lists it appends to, only one per TAIL_ENTRIES entries.
 
-import type { FailureClass, FailureStatus } from "../model";
-import { fitting, run, sql } from "../sql";
-import type { Head } from "./head";
-import type { PageCursor } from "./queries";
-import { readState, writeState } from "./state";
+import type { FailureClass, FailureStatus } from "../../model";
+import { fitting, run, sql } from "../../sql";
+import type { TailsPart } from "../head";
+import { isAfter, newestFirstOrder, type Entry, type PageCursor } from "./cursor";
+import { readState, writeState } from "../state";
 
 export const orderList = {
   group: (fingerprint: string) => `g:${fingerprint}`,
@@ -48,8 +48,6 @@ export const LISTS_FROM_FAILURES = `INSERT INTO order_lists (list, seq, at, entr
   )
   GROUP BY list, n / ${ENTRIES_PER_ROW}`;
 
-/** [job id, its last_failed_at] */
-export type Entry = [string, number];
 
 /** The lists one change appends to. */
 export class ListAppends {
@@ -82,16 +80,16 @@ export class ListAppends {
   }
 
   /** Into the lists' tails in the head row; a tail that is full spills into a list row. */
-  write(storage: SqlStorage, head: Head, now: number): void {
+  write(storage: SqlStorage, tails: TailsPart, now: number): void {
     for (const [list, entries] of this.lists) {
       // a group's entries left here are its tail spilling (nextGroupTail)
       if (groupOf(list) !== null) {
         append(storage, list, [...entries], now);
         continue;
       }
-      const { keep, spill } = grown(head.tails.get(list), entries);
+      const { keep, spill } = grown(tails.get(list), entries);
       append(storage, list, spill, now);
-      head.tails.set(list, keep);
+      tails.set(list, keep);
     }
     this.lists.clear();
   }
@@ -139,9 +137,6 @@ const groupOf = (list: string) => (list.startsWith("g:") ? list.slice(2) : null)
  */
 export const MAX_LIST_ENTRIES = 20_000;
 
-export const newestFirstOrder = (a: Entry, b: Entry) => b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
-export const isAfter = (e: Entry, before?: PageCursor) =>
-  !before || e[1] < before.lastFailedAt || (e[1] === before.lastFailedAt && e[0] < before.jobId);
 
 /**
  * A list's entries after `before` (if given), newest first: stale ones included, duplicates not.

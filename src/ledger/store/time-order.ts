@@ -14,10 +14,10 @@
 // last_failed_at. `oldest` is at most the earliest entry still held in the row; retention drops
 // rows whose entries are all gone and rewrites the rest without their stale entries.
 
-import { fitting, run, sql, type Sql } from "../sql";
-import { isAfter, listEntries, newestFirstOrder, orderList, type Entry, type ListAppends } from "./order-lists";
-import type { Head } from "./head";
-import type { PageCursor } from "./queries";
+import { fitting, run, sql, type Sql } from "../../sql";
+import { isAfter, newestFirstOrder, type Entry, type PageCursor } from "./cursor";
+import { listEntries, orderList, type ListAppends } from "./order-lists";
+import type { TailsPart } from "../head";
 
 
 /** A failure time this far past the ledger's clock is not trusted to date its row. */
@@ -72,21 +72,21 @@ export class RecentAppends {
    * the clock has caught up with come back into the order in this row (so the ahead list, which
    * every page reads whole, holds only what is still ahead).
    */
-  write(storage: SqlStorage, head: Head, lists: ListAppends, now: number): void {
+  write(storage: SqlStorage, tails: TailsPart, lists: ListAppends, now: number): void {
     // An entry this change wrote is the job's current one; a caught-up entry for the same job is older or stale.
-    for (const [jobId, at] of caughtUpAhead(storage, head, now)) if (!this.entries.has(jobId)) this.entries.set(jobId, at);
+    for (const [jobId, at] of caughtUpAhead(storage, tails, now)) if (!this.entries.has(jobId)) this.entries.set(jobId, at);
     for (const [jobId, at] of appendRecent(storage, [...this.entries], now)) lists.add(orderList.ahead, jobId, at);
   }
 }
 
 /** The ahead list's entries no longer ahead of `now`, taken off the list. */
-function caughtUpAhead(storage: SqlStorage, head: Head, now: number): Entry[] {
+function caughtUpAhead(storage: SqlStorage, tails: TailsPart, now: number): Entry[] {
   const trusted = now + AHEAD_MS;
   const due: Entry[] = [];
-  const tail = head.tails.get(orderList.ahead);
+  const tail = tails.get(orderList.ahead);
   if (tail.some((e) => e[1] <= trusted)) {
     due.push(...tail.filter((e) => e[1] <= trusted));
-    head.tails.set(orderList.ahead, tail.filter((e) => e[1] > trusted));
+    tails.set(orderList.ahead, tail.filter((e) => e[1] > trusted));
   }
   // A list row's `at` is at least each of its entries: a row dated by now holds only entries due.
   // A few rows a change (up to 1,000 entries each): a long quiet spell's backlog comes back over

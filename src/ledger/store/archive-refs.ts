@@ -8,8 +8,8 @@
 // (archived_fields), and the flush builds the line from them by the same function: a line
 // already laid out in a segment keeps its length.
 
-import type { ArchivedOccurrence, ErrorInfo, FailureInput, OccurrenceRef, OutboxOccurrence } from "../model";
-import { fitting, run, sql } from "../sql";
+import type { ArchivedOccurrence, ErrorInfo, FailureInput, OccurrenceRef, OutboxOccurrence } from "../../model";
+import { fitting, run, sql } from "../../sql";
 
 /** The failure row's columns an archived line takes from it. */
 type RowFields = {
@@ -91,7 +91,7 @@ export function resolveOccurrences(storage: SqlStorage, outboxId: number, occurr
 /**
  * Keeps the fields a job's pending ref stands for, before its row takes another occurrence's
  * (`next`'s, when it is a later occurrence: fields it would leave as they are need no keeping).
- * `outboxId` is the row's archive_ref; a ref already flushed needs nothing. One row, beside the
+ * `outboxId` is the row's archive_ref, still pending (a ref already flushed needs nothing). One row, beside the
  * outbox row, which keeps its size: a batch of refs to large bodies would otherwise grow it past
  * the row limit.
  */
@@ -104,9 +104,14 @@ export function keepRefFields(storage: SqlStorage, jobId: string, outboxId: numb
     storage,
     sql`INSERT INTO archived_fields (outbox_id, ${ROW_FIELDS})
         SELECT ${outboxId}, ${ROW_FIELDS} FROM failures
-        WHERE job_id = ${jobId} AND EXISTS (SELECT 1 FROM outbox WHERE id = ${outboxId}) ${unchanged}
+        WHERE job_id = ${jobId} ${unchanged}
         ON CONFLICT DO NOTHING`,
   );
+}
+
+/** The outbox rows up to `outboxId` are flushed: the fields kept for their refs go. */
+export function releaseKeptFields(storage: SqlStorage, outboxId: number): void {
+  run(storage, sql`DELETE FROM archived_fields WHERE outbox_id <= ${outboxId}`);
 }
 
 export const ARCHIVED_FIELDS_TABLE = `CREATE TABLE archived_fields (

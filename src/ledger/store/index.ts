@@ -1,0 +1,271 @@
+// The failure store: the failures, their groups, and every structure that orders, pages or
+// evicts them (the time order, the order lists and their tails, archive refs and the fields kept
+// for them). Nothing outside this folder reads or writes those tables or knows their layout;
+// the rest of the ledger asks through this class.
+//
+// One store serves one Change: it gathers the order-list and time-order entries the change's
+// writes make and writes them at commit(). A store made without a change (`readOnly`) answers
+// reads only.
+//
+// How the structures work, and what each saves: docs/ARCHITECTURE.md, "The storage boundary".
+
+import type { FailureInput, FailureStatus, OutboxOccurrence } from "../../model";
+import type { Sql } from "../../sql";
+import type { TailsPart } from "../head";
+import { keepRefFields, refTo, releaseKeptFields, resolveOccurrences } from "./archive-refs";
+import { filterClauses, type FailureFilter, type FailureQuery } from "./cursor";
+import { evictOldest, oldestHeld } from "./eviction";
+import { groupSummaries, listGroups, readGroups, upsertGroups, type GroupDelta, type GroupSummary } from "./groups";
+import { LISTS_FROM_FAILURES, ListAppends, orderList } from "./order-lists";
+import { failureFieldsOf, failureSummaries, getFailure, listFailures, matchingFailures, type FailureDetail, type FailurePage, type FailureSummary } from "./pages";
+import {
+  archiveRefOf,
+  insertFailure,
+  moveRef,
+  patchRecovery,
+  readHeld,
+  readRecoveryViews,
+  stampOwed,
+  updateFailure,
+  writeBody,
+  writeStatus,
+  type HeldFailure,
+  type RecoveryPatch,
+  type RecoveryView,
+  type StoredBody,
+  type StoredFailure,
+  type Written,
+} from "./rows";
+import { RecentAppends, recentFromFailures } from "./time-order";
+
+export type { Entry, FailureFilter, FailureQuery, FailureSearch, PageCursor } from "./cursor";
+export type { GroupDelta, GroupSummary } from "./groups";
+export type { FailureDetail, FailurePage, FailureSummary } from "./pages";
+export type { HeldFailure, RecoveryPatch, RecoveryPlan, RecoveryView, StoredBody, Written } from "./rows";
+
+/** What a store that writes needs from its change. */
+export interface StoreDeps {
+  /** The head row's list tails (the change writes the row once, at its end). */
+  tails(): TailsPart;
+  /** The lowest outbox id not yet flushed, or null: a ref below it is archived already. */
+  pendingFrom(): number | null;
+}
+
+export class FailureStore {
+  private readonly lists = new ListAppends();
+  private readonly recent = new RecentAppends();
+  private readonly statuses = new Map<FailureStatus, Set<string>>();
+  /** The failures this change read or wrote, as held now. */
+  private readonly held = new Map<string, StoredFailure>();
+  /** The occurrences this change recorded, in order. */
+  private readonly recorded: FailureInput[] = [];
+  /** Per job, the index in `recorded` of the occurrence its row holds now. */
+  private readonly inRow = new Map<string, number>();
+  private pending: number | null | undefined;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly deps: StoreDeps | null,
+  ) {}
+
+  static readOnly(sql: SqlStorage): FailureStore {
+    return new FailureStore(sql, null);
+  }
+
+  // ——— recording ———
+
+  /** Reads these jobs' rows, for `heldNow()`: one statement per statement-sized run of ids. */
+  load(jobIds: readonly string[]): void {
+    for (const [jobId, row] of readHeld(this.sql, jobIds.filter((id) => !this.held.has(id)))) this.held.set(jobId, row);
+  }
+
+  /** A loaded job as held now (after the occurrences this change wrote), or undefined. */
+  heldNow(jobId: string): HeldFailure | undefined {
+    return this.held.get(jobId);
+  }
+
+  /**
+   * Writes an occurrence of a loaded job: its row (a new one, or the held one updated; its fields
+   * become the row's if it is the latest by failure time), its place in the time order and the
+   * order lists. Returns the failure as held now.
+   */
+  write(f: FailureInput, w: Written): HeldFailure {
+    const before = this.held.get(f.jobId);
+    let after: StoredFailure;
+    const latest = !before || f.lastFailedAt >= before.lastFailedAt;
+    if (!before) {
+      after = insertFailure(this.sql, f, w);
+    } else {
+      // The row is to hold this occurrence's fields: the ones its pending ref stands for are kept.
+      if (latest && !this.inRow.has(f.jobId) && before.archiveRef !== null && this.refPending(before.archiveRef)) {
+        keepRefFields(this.sql, f.jobId, before.archiveRef, f);
+      }
+      after = updateFailure(this.sql, f, before, latest, w);
+    }
+    this.held.set(f.jobId, after);
+    if (latest) this.inRow.set(f.jobId, this.recorded.length);
+    this.recorded.push(f);
+    this.lists.add(orderList.status(after.status), f.jobId, after.lastFailedAt);
+    if (latest) {
+      this.lists.add(orderList.group(after.group), f.jobId, after.lastFailedAt);
+      this.lists.add(orderList.class(after.class), f.jobId, after.lastFailedAt);
+    }
+    if (!before || f.lastFailedAt > before.lastFailedAt) this.recent.moved(f.jobId, f.lastFailedAt);
+    return after;
+  }
+
+  /** Writes the groups this change's occurrences fell into; returns how many are new. */
+  writeGroups(groups: ReadonlyMap<string, GroupDelta>): number {
+    return upsertGroups(this.sql, groups, this.lists);
+  }
+
+  /**
+   * The occurrences recorded in this change as the outbox carries them to R2, D1 and Analytics
+   * Engine: a ref for the one each row holds (the flush builds its line from the row), a whole
+   * copy for any other.
+   */
+  outboxOccurrences(tenantId: string, recordedAt: number): OutboxOccurrence[] {
+    const refs = new Set(this.inRow.values());
+    return this.recorded.map(({ sealedBody: _, ...f }, i): OutboxOccurrence =>
+      refs.has(i) ? refTo(f, tenantId, recordedAt) : { ...f, tenantId, recordedAt },
+    );
+  }
+
+  // ——— status and recovery ———
+
+  recoveryViews(jobIds: readonly string[]): Map<string, RecoveryView> {
+    return readRecoveryViews(this.sql, jobIds);
+  }
+
+  setStatus(jobId: string, status: FailureStatus): void {
+    writeStatus(this.sql, jobId, status);
+    const jobs = this.statuses.get(status) ?? new Set<string>();
+    jobs.add(jobId);
+    this.statuses.set(status, jobs);
+  }
+
+  patchRecovery(jobId: string, patch: RecoveryPatch): void {
+    patchRecovery(this.sql, jobId, patch);
+  }
+
+  /** Edit and requeue: the new body is kept; the occurrence that failed is archived as it came. */
+  replaceBody(jobId: string, body: StoredBody): void {
+    const ref = archiveRefOf(this.sql, jobId);
+    if (ref !== null && this.refPending(ref)) keepRefFields(this.sql, jobId, ref);
+    writeBody(this.sql, jobId, body);
+  }
+
+  // ——— what D1 and R2 are owed ———
+
+  /** These failures' state is owed to D1 by outbox row `outboxId`: they stay until it is flushed. */
+  owedBy(jobIds: readonly string[], outboxId: number): void {
+    stampOwed(this.sql, jobIds, outboxId);
+  }
+
+  /** The outbox put these refs in other rows than the batch's first (a batch too big for one row). */
+  refsWentTo(rows: ReadonlyMap<string, number>, firstId: number): void {
+    for (const [jobId, id] of rows) if (id !== firstId) moveRef(this.sql, jobId, id);
+  }
+
+  /** An outbox row's occurrences as archived, refs resolved from their rows or the fields kept for them. */
+  archived(outboxId: number, occurrences: readonly OutboxOccurrence[]) {
+    return resolveOccurrences(this.sql, outboxId, occurrences);
+  }
+
+  /** The outbox rows up to `outboxId` are flushed: the fields kept for their refs go. */
+  flushedThrough(outboxId: number): void {
+    releaseKeptFields(this.sql, outboxId);
+  }
+
+  /** These failures' fields as D1 keeps them. */
+  failureFields(jobIds: readonly string[]) {
+    return failureFieldsOf(this.sql, jobIds);
+  }
+
+  groupFields(fingerprints: readonly string[]) {
+    return readGroups(this.sql, fingerprints);
+  }
+
+  // ——— reads ———
+
+  page(tenantId: string, query: FailureQuery): FailurePage {
+    return listFailures(this.sql, tenantId, query);
+  }
+
+  failure(tenantId: string, jobId: string): FailureDetail | null {
+    return getFailure(this.sql, tenantId, jobId);
+  }
+
+  summaries(tenantId: string, jobIds: readonly string[]): FailureSummary[] {
+    return failureSummaries(this.sql, tenantId, jobIds);
+  }
+
+  groups(limit: number): GroupSummary[] {
+    return listGroups(this.sql, limit);
+  }
+
+  groupSummaries(fingerprints: readonly string[]): GroupSummary[] {
+    return groupSummaries(this.sql, fingerprints);
+  }
+
+  /**
+   * The failures matching `filter` whose status is not one of `excluded`, as an SQL source of
+   * (job_id, last_failed_at) rows: what a bulk operation counts, samples and snapshots.
+   */
+  matching(filter: FailureFilter, excluded: readonly FailureStatus[]): Sql {
+    return matchingFailures(filterClauses(filter), excluded);
+  }
+
+  // ——— retention ———
+
+  /** Evicts flushed failures, oldest first (see eviction.ts); returns how many left. */
+  evictOldest(flushedBelow: number, cutoff: number, over: number): number {
+    return evictOldest(this.sql, flushedBelow, cutoff, over);
+  }
+
+  /** About the failure time of the oldest failure held (never later); null when none is held. */
+  oldestHeld(): number | null {
+    return oldestHeld(this.sql);
+  }
+
+  /**
+   * Rebuilds the order structures from the failure rows as they stand (rows written by SQL
+   * directly, as the read bench copies a million of them): the time order, the order lists, and
+   * no tails. `now` dates what is ahead of the clock.
+   */
+  rebuildOrder(now: number): void {
+    if (!this.deps) throw new Error("a read-only store cannot write");
+    rebuildOrder(this.sql, now);
+    this.deps.tails().clear();
+  }
+
+  // ——— commit ———
+
+  /**
+   * Writes what this change's writes owe the order structures: the status lists' entries, one
+   * time-order row, the order lists' tails and spilled rows. Before the outbox and retention:
+   * retention walks the time order, which must hold this change's failures.
+   */
+  commit(now: number): void {
+    if (!this.deps) return;
+    const tails = this.deps.tails();
+    for (const [status, jobs] of this.statuses) this.lists.addHeld(this.sql, orderList.status(status), [...jobs]);
+    this.statuses.clear();
+    if (!this.recent.empty) this.recent.write(this.sql, tails, this.lists, now);
+    if (!this.lists.empty) this.lists.write(this.sql, tails, now);
+  }
+
+  private refPending(outboxId: number): boolean {
+    if (!this.deps) throw new Error("a read-only store cannot write");
+    if (this.pending === undefined) this.pending = this.deps.pendingFrom();
+    return this.pending !== null && outboxId >= this.pending;
+  }
+}
+
+function rebuildOrder(sql: SqlStorage, now: number): void {
+  sql.exec(`DELETE FROM order_lists`);
+  sql.exec(LISTS_FROM_FAILURES);
+  sql.exec(`DELETE FROM recent`);
+  for (const statement of recentFromFailures(String(now))) sql.exec(statement);
+  sql.exec(`UPDATE groups SET list_tail = '[]'`);
+}
