@@ -7,18 +7,24 @@
 import type { OutboxOccurrence, UserNotice } from "../model";
 import { CounterDeltas } from "./aggregates/counters";
 import { Head } from "./head";
-import type { LiveChange } from "./live/feed";
-import { saveBuckets, type Bucket } from "./notify/users";
+import { NoticeBuckets } from "./notify/buckets";
 import { lowestPendingId, touchOutbox, writeOutbox } from "./outbox";
 import { FailureStore } from "./store";
 import { Circuits } from "./recovery/circuit";
 import { scheduleIfAbsent } from "./scheduler";
 import type { LedgerSettings } from "./setup";
 
+/** What live sockets hear about a committed change (live/feed.ts). */
+export interface LiveChange {
+  jobs?: readonly string[];
+  groups?: readonly string[];
+  operations?: readonly string[];
+}
+
 export class Change {
   readonly deltas = new CounterDeltas();
   /** The users' notice buckets read or written in this change (notify/users.ts). */
-  readonly buckets = new Map<string, Bucket>();
+  readonly buckets: NoticeBuckets;
   /** What live sockets hear about once the change is durable. */
   readonly live: Required<{ [K in keyof LiveChange]: string[] }> = { jobs: [], groups: [], operations: [] };
   private readonly owed = new Set<string>();
@@ -36,7 +42,9 @@ export class Change {
     readonly settings: LedgerSettings,
     readonly now: number,
     readonly random: () => number,
-  ) {}
+  ) {
+    this.buckets = new NoticeBuckets(sql);
+  }
 
   /** The head row, read on first use and written once at commit. */
   get head(): Head {
@@ -99,7 +107,7 @@ export class Change {
    * 6. the head row, last: steps 2 to 5 each changed their part of it, and it is written once.
    */
   commit(): void {
-    saveBuckets(this);
+    this.buckets.save();
     this.storeOfChange?.commit(this.now);
     const owed = [...this.owed];
     if (this.archived && this.archived.occurrences.length > 0) {

@@ -4,8 +4,8 @@
 // earliest due work and tells live sockets what the committed changes touched.
 
 import type { LedgerSinks } from "../model";
-import { Change } from "./change";
-import { LiveFeed, type LiveChange } from "./live/feed";
+import { Change, type LiveChange } from "./change";
+import { LiveFeed } from "./live/feed";
 import { rearm } from "./scheduler";
 import { tuned, type LedgerSetup, type LedgerSettings, type Tuning } from "./setup";
 import { readState, writeState } from "./state";

@@ -6,8 +6,8 @@ import type { LedgerStats } from "../api/schemas";
 import { FAILURE_CLASSES, FAILURE_STATUSES, TERMINAL_STATUSES, type FailureClass, type FailureStatus } from "../model";
 import type { Same } from "../same";
 import { counterKey, occurrencesInWindow, readCounters } from "./aggregates/counters";
-import type { LedgerCore } from "./core";
-import { deliveryHealth, type DeliveryHealth } from "./notify/deliveries";
+import type { LedgerSettings } from "./setup";
+import { deliveryHealth, type DeliveryHealth } from "./notify/delivery-queue";
 import { outboxDepth } from "./outbox";
 import { Circuits, type CircuitView } from "./recovery/circuit";
 import { readStates } from "./state";
@@ -17,7 +17,15 @@ const sameDeliveries: Same<Omit<LedgerStats["notifications"]["deliveries"], "sen
 void sameCircuits;
 void sameDeliveries;
 
-export function readStats(core: Pick<LedgerCore, "sql" | "tenant" | "settings" | "now">): LedgerStats {
+/** What the stats are read from: the ledger's storage, name, settings and clock. */
+export interface StatsSource {
+  readonly sql: SqlStorage;
+  readonly tenant: string;
+  readonly settings: LedgerSettings;
+  now(): number;
+}
+
+export function readStats(core: StatsSource): LedgerStats {
   const sql = core.sql;
   const now = core.now();
   const state = readStates(sql);

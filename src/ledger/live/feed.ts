@@ -8,8 +8,9 @@
 import { errorResponse } from "../../api/errors";
 import { LiveClientMessage, type LiveServerMessage } from "../../api/schemas";
 import type { LedgerStats } from "../../api/schemas";
+import type { LiveChange } from "../change";
 import { FailureStore } from "../store";
-import { viewOperation, type OperationView } from "../recovery/operations";
+import { viewOperation, type OperationView } from "../recovery/operation-views";
 import { withSparklines } from "../aggregates/series";
 import { consumeTicket, revokeTickets, type LiveGrant } from "./tickets";
 
@@ -22,12 +23,6 @@ const MAX_OPERATIONS = 20;
 const MAX_MESSAGE_CHARS = 256 * 1024;
 /** Close code of a socket whose token was revoked (4000-4999: the application's own). */
 export const REVOKED_CLOSE_CODE = 4401;
-
-export interface LiveChange {
-  jobs?: readonly string[];
-  groups?: readonly string[];
-  operations?: readonly string[];
-}
 
 /** What the feed needs of the ledger. */
 export interface LiveSources {

@@ -1,25 +1,16 @@
 // Webhook deliveries wait in the ledger's own table, so sending never blocks ingest. The alarm
 // sends them per destination at that destination's pace, honours 429 Retry-After, and backs
-// off on errors. A delivery leaves the table in the same step that saw it succeed.
+// off on errors. A delivery leaves the table in the same step that saw it succeed. Deliveries
+// enter the table through delivery-queue.ts.
 
 import type { Destination } from "../../model";
 import type { LedgerCore } from "../core";
 import { counterKey } from "../aggregates/counters";
-import { scheduleAt, scheduleIfAbsent, unschedule } from "../scheduler";
-import { run, sql as q } from "../../sql";
+import { scheduleAt, unschedule } from "../scheduler";
 
 /** Deliveries per second each destination accepts (Slack: about 1/s; PagerDuty: 120/min). */
 const PER_SECOND: Record<Destination, number> = { slack: 1, pagerduty: 2, user_webhook: 10 };
 const backoffMs = (attempts: number) => Math.min(300_000, 2000 * 2 ** Math.min(attempts - 1, 8));
-
-export function enqueueDelivery(sql: SqlStorage, id: string, destination: Destination, payload: unknown, now: number): void {
-  run(
-    sql,
-    q`INSERT INTO deliveries (id, destination, payload, created_at, next_at)
-      VALUES (${id}, ${destination}, ${JSON.stringify(payload)}, ${now}, ${now}) ON CONFLICT (id) DO NOTHING`,
-  );
-  scheduleIfAbsent(sql, "deliver", destination, now);
-}
 
 type DeliveryRow = { id: string; payload: string; attempts: number };
 
@@ -76,18 +67,4 @@ export async function runDeliveries(core: LedgerCore, destination: Destination, 
     // At most PER_SECOND[destination] per second: the next run is a second after this one at the earliest.
     else scheduleAt(sql, "deliver", destination, Math.max(next, now + 1000));
   }, now);
-}
-
-export interface DeliveryHealth {
-  pending: number;
-  oldestPendingAgeMs: number | null;
-  lastError: string | null;
-}
-
-export function deliveryHealth(sql: SqlStorage, now: number): DeliveryHealth {
-  const row = sql.exec<{ n: number; oldest: number | null }>(`SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries`).one();
-  const lastError = sql
-    .exec<{ last_error: string }>(`SELECT last_error FROM deliveries WHERE last_error IS NOT NULL ORDER BY next_at DESC LIMIT 1`)
-    .toArray()[0];
-  return { pending: row.n, oldestPendingAgeMs: row.oldest === null ? null : now - row.oldest, lastError: lastError?.last_error ?? null };
 }

@@ -8,7 +8,7 @@ import type { Destination, FailureInput, FailureStatus, OpsAlert, Severity } fro
 import type { Change } from "../change";
 import { countThisMinute, counterKey } from "../aggregates/counters";
 import { scheduleAt, unschedule } from "../scheduler";
-import { enqueueDelivery } from "./deliveries";
+import { enqueueDelivery } from "./delivery-queue";
 
 type AlertRow = { state: "triggered" | "resolved"; fingerprint: string | null; changed_at: number };
 

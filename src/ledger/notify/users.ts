@@ -6,42 +6,9 @@ import type { FailureInput, UserNotice } from "../../model";
 import type { Change } from "../change";
 import { counterKey } from "../aggregates/counters";
 import { isScheduled, scheduleAt, unschedule } from "../scheduler";
-import { enqueueDelivery } from "./deliveries";
-import { run, sql as q } from "../../sql";
+import { enqueueDelivery } from "./delivery-queue";
 
 const DIGEST_SAMPLE = 20;
-
-export type Bucket = { tokens: number; refilled_at: number; suppressed: number; suppressed_jobs: string };
-
-function readBucket(c: Change, userId: string): Bucket {
-  const touched = c.buckets.get(userId);
-  if (touched) return touched;
-  const row = c.sql.exec<Bucket>(`SELECT tokens, refilled_at, suppressed, suppressed_jobs FROM user_buckets WHERE user_id = ?`, userId).toArray()[0];
-  const limit = c.settings.notify.userLimit;
-  if (!row) return { tokens: limit, refilled_at: c.now, suppressed: 0, suppressed_jobs: "[]" };
-  const refill = ((c.now - row.refilled_at) * limit) / c.settings.notify.userWindowMs;
-  return { ...row, tokens: Math.min(limit, row.tokens + Math.max(0, refill)), refilled_at: c.now };
-}
-
-function writeBucket(c: Change, userId: string, b: Bucket): void {
-  c.buckets.set(userId, b);
-}
-
-/** One row write per user per change, however many of their jobs failed in it (at commit). */
-export function saveBuckets(c: Change): void {
-  for (const [userId, b] of c.buckets) saveBucket(c, userId, b);
-  c.buckets.clear();
-}
-
-function saveBucket(c: Change, userId: string, b: Bucket): void {
-  run(
-    c.sql,
-    q`INSERT INTO user_buckets (user_id, tokens, refilled_at, suppressed, suppressed_jobs)
-      VALUES (${userId}, ${b.tokens}, ${b.refilled_at}, ${b.suppressed}, ${b.suppressed_jobs})
-      ON CONFLICT (user_id) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at,
-        suppressed = excluded.suppressed, suppressed_jobs = excluded.suppressed_jobs`,
-  );
-}
 
 /** To the user's D1 inbox with the change's outbox row, and to the user webhook when one is set. */
 function publish(c: Change, notice: UserNotice): UserNotice {
@@ -52,10 +19,10 @@ function publish(c: Change, notice: UserNotice): UserNotice {
 
 /** A USER_ERROR failure's one notice, or null when the user's bucket is empty (it joins the digest). */
 export function noticeForFailure(c: Change, f: FailureInput & { userId: string }): UserNotice | null {
-  const bucket = readBucket(c, f.userId);
+  const bucket = c.buckets.read(f.userId, c.now, c.settings.notify);
   if (bucket.tokens < 1) {
     const sample = JSON.parse(bucket.suppressed_jobs) as string[];
-    writeBucket(c, f.userId, {
+    c.buckets.write(f.userId, {
       ...bucket,
       suppressed: bucket.suppressed + 1,
       suppressed_jobs: JSON.stringify(sample.length < DIGEST_SAMPLE ? [...sample, f.jobId] : sample),
@@ -64,7 +31,7 @@ export function noticeForFailure(c: Change, f: FailureInput & { userId: string }
     c.deltas.add(counterKey.noticesSuppressed, 1);
     return null;
   }
-  writeBucket(c, f.userId, { ...bucket, tokens: bucket.tokens - 1 });
+  c.buckets.write(f.userId, { ...bucket, tokens: bucket.tokens - 1 });
   c.deltas.add(counterKey.noticesSent, 1);
   const where = f.error ? `: ${f.error.message}` : "";
   return publish(c, {
@@ -82,10 +49,10 @@ export function noticeForFailure(c: Change, f: FailureInput & { userId: string }
 /** The end of a user's window: everything suppressed in it, as one notice. */
 export function digestFor(c: Change, userId: string): UserNotice | null {
   unschedule(c.sql, "digest", userId);
-  const bucket = readBucket(c, userId);
+  const bucket = c.buckets.read(userId, c.now, c.settings.notify);
   if (bucket.suppressed === 0) return null;
   const sample = JSON.parse(bucket.suppressed_jobs) as string[];
-  writeBucket(c, userId, { ...bucket, suppressed: 0, suppressed_jobs: "[]" });
+  c.buckets.write(userId, { ...bucket, suppressed: 0, suppressed_jobs: "[]" });
   c.deltas.add(counterKey.digests, 1);
   const more = bucket.suppressed > sample.length ? `, and ${bucket.suppressed - sample.length} more` : "";
   return publish(c, {
