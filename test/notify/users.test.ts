@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signUserWebhook } from "../../src/sinks/webhooks";
 import { FUTURE, d1Of, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";

@@ -3,7 +3,6 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { armFault, disarmFaults } from "../../src/faults";
 import type { FailureLedger } from "../../src/failure-ledger";
 import { seeded, type Tuning } from "../../src/ledger/setup";
-import { env } from "cloudflare:workers";
 import { FUTURE, d1Of, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { ORIGIN, alarmAt, dueRetries, received, recoverable } from "../support/recovery";
 

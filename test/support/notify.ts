@@ -1,8 +1,4 @@
 import { env } from "cloudflare:workers";
-import type { NotifyConfig } from "../../src/config";
-import type { FailureLedger } from "../../src/failure-ledger";
-
-type Stub = DurableObjectStub<FailureLedger>;
 
 export interface ReceivedRequest {
   host: string;

@@ -2,7 +2,7 @@
 // the groups. All are served from the ledger's own tables, live.
 
 import type * as Api from "../../api/schemas";
-import { POISON_STREAK, fieldsOf, type ErrorInfo, type FailureClass, type FailureColumns, type FailureFields, type FailureStatus } from "../../model";
+import { POISON_STREAK, fieldsOf, type ErrorInfo, type FailureColumns, type FailureFields, type FailureStatus } from "../../model";
 import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../../sql";
 import { counterKey, readCounters } from "../aggregates/counters";
 import { filterClauses, jsonPath, type Entry, type FailureFilter, type FailureQuery, type FailureSearch, type PageCursor } from "./cursor";
