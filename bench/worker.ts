@@ -6,9 +6,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { FailureLedger } from "../src/failure-ledger";
 import { Head } from "../src/ledger/head";
-import { LISTS_FROM_FAILURES } from "../src/ledger/order-lists";
-import { recentFromFailures } from "../src/ledger/recent";
 import type { FailureInput } from "../src/model";
+import { LISTS_FROM_FAILURES, recentFromFailures } from "./fill-lists";
 import { meterEnv, meterFor, meterStorage, sim, type Meter } from "./meter";
 
 export { default } from "../src/index";
@@ -150,7 +149,7 @@ export class MeteredLedger extends FailureLedger {
       sql.exec(`DELETE FROM order_lists`);
       sql.exec(LISTS_FROM_FAILURES);
       sql.exec(`DELETE FROM recent`);
-      for (const statement of recentFromFailures(String(sim.now))) sql.exec(statement);
+      for (const statement of recentFromFailures(sim.now)) sql.exec(statement);
       sql.exec(`UPDATE groups SET list_tail = '[]'`);
       const head = Head.read(sql);
       head.listTails.clear();
