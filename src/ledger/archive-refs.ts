@@ -108,16 +108,3 @@ export function keepRefFields(storage: SqlStorage, jobId: string, outboxId: numb
         ON CONFLICT DO NOTHING`,
   );
 }
-
-export const ARCHIVED_FIELDS_TABLE = `CREATE TABLE archived_fields (
-  outbox_id     INTEGER NOT NULL,
-  job_id        TEXT NOT NULL,
-  class         TEXT NOT NULL,
-  reason        TEXT NOT NULL,
-  group_fp      TEXT NOT NULL,
-  error         TEXT,
-  body          TEXT NOT NULL,
-  body_encoding TEXT NOT NULL,
-  body_redacted INTEGER NOT NULL,
-  PRIMARY KEY (outbox_id, job_id)
-) WITHOUT ROWID`;
