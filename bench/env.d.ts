@@ -5,7 +5,7 @@ declare global {
   namespace Cloudflare {
     interface Env {
       BENCH_MIGRATIONS: D1Migration[];
-      /** The seed's D1 schema: migrations/ before 0011 (bench/vitest.config.ts). */
+      /** The seed's D1 schema, frozen in bench/seed-schema/ (bench/vitest.config.ts). */
       SEED_MIGRATIONS: D1Migration[];
       /** "full" or "quick" (npm run bench -- --quick) */
       BENCH_SCALE: string;

@@ -1,7 +1,8 @@
 // The seed's design (/work/shared/seed), rebuilt as the cost baseline: a DLQ consumer that, for
 // every message, one after the other, writes the failure to R2, to the indexed D1 tables of
-// migrations/0001, and one Analytics Engine data point, then acks it (max_retries = 0). It
-// classifies with the same rule table as ours, so both designs route the same failures the same way.
+// migrations/0001 (frozen in bench/seed-schema/), and one Analytics Engine data point, then acks
+// it (max_retries = 0). It classifies with the same rule table as ours, so both designs route the
+// same failures the same way.
 
 import { FailureEnvelopeV1 } from "../src/envelope";
 import { createClassifier } from "../src/ingest/classifier";

@@ -1,14 +1,16 @@
 // `npm start`: apply the local D1 migrations, then run dlq-ledger and the example worker
 // (examples/jobs-worker) in one `wrangler dev` session on 127.0.0.1:$PORT (8787 by default),
-// with the /dev routes on. Local state lives in .wrangler/ ($PERSIST_TO to keep it elsewhere);
-// $INSPECTOR_PORT moves the debugger port off 9229.
+// with the /dev routes on. Local state lives in .wrangler/state ($PERSIST_TO to keep it
+// elsewhere); `npm start -- --reset` empties it first, and state holding ledgers this code would
+// refuse is set aside (scripts/local-state.mjs). $INSPECTOR_PORT moves the debugger port off 9229.
 // Node only, no dependencies: this is the first thing a new clone runs after `npm ci`.
 
 import { spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { constants } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { devArgs, devConfigFor, root, wrangler } from "./dev-stack.mjs";
+import { oldestUpgradable, prepareLocalState } from "./local-state.mjs";
 
 /**
  * @param {string} message
@@ -28,6 +30,20 @@ const inspectorPort = process.env.INSPECTOR_PORT;
 if (inspectorPort !== undefined && !/^\d{1,5}$/.test(inspectorPort)) fail(`INSPECTOR_PORT must be a TCP port, not ${JSON.stringify(inspectorPort)}.`);
 // A separate local state (D1, R2, queues, Durable Objects), e.g. for a throwaway run.
 const persistArgs = process.env.PERSIST_TO ? ["--persist-to", process.env.PERSIST_TO] : [];
+
+const args = process.argv.slice(2);
+const unknown = args.filter((a) => a !== "--reset");
+if (unknown.length > 0) fail(`unknown argument ${JSON.stringify(unknown[0])}: the only one is --reset (\`npm start -- --reset\` starts with empty local state).`);
+try {
+  const done = prepareLocalState({
+    state: process.env.PERSIST_TO ? resolve(root, process.env.PERSIST_TO) : join(root, ".wrangler", "state"),
+    oldest: oldestUpgradable(root),
+    reset: args.includes("--reset"),
+  });
+  if (done) console.error(`npm start: ${done}`);
+} catch (error) {
+  fail(`could not check the local state: ${error instanceof Error ? error.message : String(error)}`);
+}
 
 /** @type {import("node:child_process").ChildProcess | undefined} */
 let child;

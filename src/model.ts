@@ -58,7 +58,7 @@ export interface ArchivedOccurrence extends FailureInput {
 
 /**
  * An occurrence whose failure row holds its fields (it is the row's latest): the outbox keeps
- * only what the row does not, and the flush archives it from the row (src/ledger/archive-refs.ts).
+ * only what the row does not, and the flush archives it from the row (src/ledger/store/archive-refs.ts).
  */
 export interface OccurrenceRef {
   ref: true;

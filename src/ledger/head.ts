@@ -11,15 +11,6 @@
 /** [job id, its last_failed_at]: an order-list entry as the store keeps it. */
 export type TailEntry = [string, number];
 
-const HEAD_TABLE = `CREATE TABLE ledger_head (
-  id            INTEGER PRIMARY KEY CHECK (id = 1),
-  totals        TEXT NOT NULL,
-  day_buckets   TEXT NOT NULL,
-  minute_counts TEXT NOT NULL,
-  list_tails    TEXT NOT NULL,
-  outbox_next   INTEGER NOT NULL
-)`;
-
 type HeadRow = { totals: string; day_buckets: string; minute_counts: string; list_tails: string; outbox_next: number };
 
 const numbers = (json: string) => new Map(Object.entries(JSON.parse(json) as Record<string, number>).map(([k, v]) => [Number(k), v]));
@@ -160,18 +151,3 @@ export class OutboxPart {
     return first;
   }
 }
-
-/** Ledger v13: the head row from what v12 kept in counter_totals, window_buckets, minute_counts and ledger_state. */
-export const HEAD_FROM_TABLES = [
-  HEAD_TABLE,
-  `INSERT INTO ledger_head (id, totals, day_buckets, minute_counts, list_tails, outbox_next)
-   SELECT 1, COALESCE((SELECT totals FROM counter_totals WHERE id = 1), '{}'),
-     (SELECT json_group_object(bucket, count) FROM window_buckets),
-     (SELECT json_group_object(minute, count) FROM minute_counts),
-     '{}',
-     COALESCE((SELECT CAST(value AS INTEGER) FROM ledger_state WHERE key = 'outbox_next'), 1)`,
-  `DROP TABLE counter_totals`,
-  `DROP TABLE window_buckets`,
-  `DROP TABLE minute_counts`,
-  `DELETE FROM ledger_state WHERE key = 'outbox_next'`,
-];

@@ -1,233 +1,261 @@
-// The ledger's SQLite schema, versioned in code. Each entry is one forward-only step; the
-// applied version lives in ledger_meta (PRAGMA user_version is not available in DO SQLite).
+// The ledger's SQLite schema, versioned in code; the applied version lives in ledger_meta (PRAGMA
+// user_version is not available in DO SQLite).
+//
+// A fresh ledger runs BASELINE (schema v15, the tables as they are, each created once), then
+// every step in LEDGER_STEPS. A ledger at v14 (the last version of the step-by-step migrations
+// before the baseline) takes FROM_V14 instead of BASELINE, then the same steps. Older ledgers are
+// refused. So fresh and upgraded ledgers share every statement after v15, and BASELINE never
+// changes: a schema change is one more entry in LEDGER_STEPS, and test/ledger/schema.test.ts
+// checks, for whatever steps there are, that a v14 ledger upgraded through them is a fresh one.
+//
+// Column order matters: ALTER TABLE ADD COLUMN appends, so BASELINE lists each table's columns in
+// the order v14's steps left them, and a later step that adds a column adds it at the end.
 
-import { ARCHIVED_FIELDS_TABLE } from "./store/archive-refs";
-import { HEAD_FROM_TABLES } from "./head";
-import { LISTS_FROM_FAILURES } from "./store/order-lists";
-import { RECENT_TABLE, recentFromFailures } from "./store/time-order";
+/** The version BASELINE creates. */
+export const BASELINE_VERSION = 15;
 
-export const LEDGER_MIGRATIONS: readonly (readonly string[])[] = [
-  // v1: failures, groups, lifetime counters and the rolling 24 h window
-  [
-    `CREATE TABLE failures (
-       job_id          TEXT PRIMARY KEY,
-       user_id         TEXT,
-       queue           TEXT NOT NULL,
-       class           TEXT NOT NULL,
-       reason          TEXT NOT NULL,
-       status          TEXT NOT NULL,
-       attempts        INTEGER NOT NULL,
-       occurrences     INTEGER NOT NULL,
-       group_fp        TEXT NOT NULL,
-       error           TEXT,
-       body            TEXT NOT NULL,
-       body_encoding   TEXT NOT NULL,
-       first_failed_at INTEGER NOT NULL,
-       last_failed_at  INTEGER NOT NULL,
-       recent_keys     TEXT NOT NULL
-     ) WITHOUT ROWID`,
-    `CREATE INDEX failures_recent ON failures (last_failed_at, job_id)`,
-    `CREATE TABLE groups (
-       fingerprint     TEXT PRIMARY KEY,
-       queue           TEXT NOT NULL,
-       class           TEXT NOT NULL,
-       error_name      TEXT NOT NULL,
-       message_sample  TEXT NOT NULL,
-       sample_job_id   TEXT NOT NULL,
-       count           INTEGER NOT NULL,
-       first_seen      INTEGER NOT NULL,
-       last_seen       INTEGER NOT NULL
-     ) WITHOUT ROWID`,
-    `CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`,
-    `CREATE TABLE window_buckets (bucket INTEGER PRIMARY KEY, count INTEGER NOT NULL)`,
-  ],
-  // v2: the table of due work behind the single alarm
-  [
-    `CREATE TABLE due_work (
-       kind   TEXT NOT NULL,
-       key    TEXT NOT NULL,
-       due_at INTEGER NOT NULL,
-       PRIMARY KEY (kind, key)
-     ) WITHOUT ROWID`,
-    `CREATE INDEX due_work_by_time ON due_work (due_at)`,
-  ],
-  // v3: the outbox flushed to D1 and R2, and the failures' link to it (rows leave only once flushed)
-  [
-    `CREATE TABLE ledger_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
-    `CREATE TABLE outbox (
-       id             INTEGER PRIMARY KEY,
-       created_at     INTEGER NOT NULL,
-       job_ids        TEXT NOT NULL,
-       occurrences    TEXT NOT NULL,
-       archive_key    TEXT,
-       archive_offset INTEGER
-     )`,
-    `ALTER TABLE failures ADD COLUMN outbox_seq INTEGER NOT NULL DEFAULT 0`,
-  ],
-  // v4: recovery (retries, circuit breakers, manual and bulk actions with an audit trail)
-  [
-    `ALTER TABLE failures ADD COLUMN recovery_attempts INTEGER NOT NULL DEFAULT 0`,
-    `ALTER TABLE failures ADD COLUMN retry_in_flight INTEGER`,
-    `ALTER TABLE failures ADD COLUMN last_retry_at INTEGER`,
-    `ALTER TABLE failures ADD COLUMN poison_streak INTEGER NOT NULL DEFAULT 0`,
-    `ALTER TABLE failures ADD COLUMN recovery_note TEXT`,
-    `ALTER TABLE failures ADD COLUMN body_redacted INTEGER NOT NULL DEFAULT 0`,
-    `ALTER TABLE failures ADD COLUMN sealed_body TEXT`,
-    `CREATE TABLE actions (
-       id           INTEGER PRIMARY KEY,
-       job_id       TEXT,
-       operation_id TEXT,
-       action       TEXT NOT NULL,
-       actor        TEXT NOT NULL,
-       at           INTEGER NOT NULL,
-       detail       TEXT
-     )`,
-    `CREATE INDEX actions_by_job ON actions (job_id, id)`,
-    `CREATE TABLE circuits (
-       queue      TEXT PRIMARY KEY,
-       state      TEXT NOT NULL,
-       failures   TEXT NOT NULL,
-       opened_at  INTEGER,
-       probe_job  TEXT,
-       updated_at INTEGER NOT NULL
-     ) WITHOUT ROWID`,
-    `CREATE TABLE operations (
-       id            TEXT PRIMARY KEY,
-       action        TEXT NOT NULL,
-       filter        TEXT NOT NULL,
-       rate          INTEGER NOT NULL,
-       options       TEXT NOT NULL,
-       status        TEXT NOT NULL,
-       total         INTEGER NOT NULL,
-       next_seq      INTEGER NOT NULL DEFAULT 0,
-       done          INTEGER NOT NULL DEFAULT 0,
-       failed        INTEGER NOT NULL DEFAULT 0,
-       actor         TEXT NOT NULL,
-       created_at    INTEGER NOT NULL,
-       updated_at    INTEGER NOT NULL,
-       finished_at   INTEGER
-     ) WITHOUT ROWID`,
-    `CREATE TABLE operation_items (
-       operation_id TEXT NOT NULL,
-       seq          INTEGER NOT NULL,
-       job_id       TEXT NOT NULL,
-       state        TEXT NOT NULL,
-       error        TEXT,
-       PRIMARY KEY (operation_id, seq)
-     ) WITHOUT ROWID`,
-  ],
-  // v5: notifications (user notices with a token bucket per user, ops alerts, webhook deliveries)
-  [
-    `ALTER TABLE failures ADD COLUMN user_notified INTEGER NOT NULL DEFAULT 0`,
-    `ALTER TABLE outbox ADD COLUMN notices TEXT NOT NULL DEFAULT '[]'`,
-    `CREATE TABLE user_buckets (
-       user_id         TEXT PRIMARY KEY,
-       tokens          REAL NOT NULL,
-       refilled_at     INTEGER NOT NULL,
-       suppressed      INTEGER NOT NULL DEFAULT 0,
-       suppressed_jobs TEXT NOT NULL DEFAULT '[]'
-     ) WITHOUT ROWID`,
-    `CREATE TABLE deliveries (
-       id          TEXT PRIMARY KEY,
-       destination TEXT NOT NULL,
-       payload     TEXT NOT NULL,
-       created_at  INTEGER NOT NULL,
-       attempts    INTEGER NOT NULL DEFAULT 0,
-       next_at     INTEGER NOT NULL,
-       last_error  TEXT
-     ) WITHOUT ROWID`,
-    `CREATE INDEX deliveries_by_destination ON deliveries (destination, next_at)`,
-    `CREATE TABLE destinations (destination TEXT PRIMARY KEY, paused_until INTEGER NOT NULL) WITHOUT ROWID`,
-    `CREATE TABLE alerts (
-       dedup_key  TEXT PRIMARY KEY,
-       state      TEXT NOT NULL,
-       fingerprint TEXT,
-       changed_at INTEGER NOT NULL
-     ) WITHOUT ROWID`,
-    `CREATE TABLE minute_counts (minute INTEGER PRIMARY KEY, count INTEGER NOT NULL)`,
-  ],
-  // v6: single-use tickets that open a live WebSocket (stored as their SHA-256, about a minute
-  // each), and the revoked tokens whose tickets open nothing (ids are never reused: kept for good)
-  [
-    `CREATE TABLE live_tickets (
-       hash       TEXT PRIMARY KEY,
-       token_id   TEXT NOT NULL,
-       scope      TEXT NOT NULL,
-       actor      TEXT NOT NULL,
-       expires_at INTEGER NOT NULL
-     ) WITHOUT ROWID`,
-    `CREATE TABLE live_revoked (token_id TEXT PRIMARY KEY) WITHOUT ROWID`,
-  ],
-  // v7: failures over time per tenant and group (rings of minute, hour and day buckets; see series.ts)
-  [
-    `CREATE TABLE series (
-       scope TEXT NOT NULL,
-       unit  TEXT NOT NULL,
-       slot  INTEGER NOT NULL,
-       at    INTEGER NOT NULL,
-       count INTEGER NOT NULL,
-       PRIMARY KEY (scope, unit, slot)
-     ) WITHOUT ROWID`,
-    `CREATE TABLE series_rollup (unit TEXT PRIMARY KEY, below INTEGER NOT NULL) WITHOUT ROWID`,
-  ],
-  // v8: the outbox id sequence is ledger state, not a counter
-  [
-    `INSERT INTO ledger_state (key, value) SELECT 'outbox_next', value FROM counters WHERE key = 'outbox_next'`,
-    `DELETE FROM counters WHERE key = 'outbox_next'`,
-  ],
-  // v9: append-only lists of job ids per group, class and status (see order-lists.ts), filled
-  // from the failures already held, 1,000 ids a row, each row dated by its newest failure
-  [
-    `CREATE TABLE order_lists (
-       list    TEXT NOT NULL,
-       seq     INTEGER NOT NULL,
-       at      INTEGER NOT NULL,
-       entries TEXT NOT NULL,
-       PRIMARY KEY (list, seq)
-     ) WITHOUT ROWID`,
-    LISTS_FROM_FAILURES,
-  ],
-  // v10: the counters in one row, so that a change writes one row however many counters it moves
-  [
-    `CREATE TABLE counter_totals (id INTEGER PRIMARY KEY CHECK (id = 1), totals TEXT NOT NULL)`,
-    `INSERT INTO counter_totals (id, totals) SELECT 1, json_group_object(key, value) FROM counters`,
-    `DROP TABLE counters`,
-  ],
-  // v11: the time order as an append-only list (see recent.ts) instead of an index entry per failure
-  [RECENT_TABLE, ...recentFromFailures(), `DROP INDEX failures_recent`],
-  // v12: a group's newest order-list entries in its groups row (see order-lists.ts)
-  [`ALTER TABLE groups ADD COLUMN list_tail TEXT NOT NULL DEFAULT '[]'`],
-  // v13: the head row (see head.ts): counters, window buckets, minute counts, list tails and the
-  // outbox sequence in one row instead of four
-  HEAD_FROM_TABLES,
-  // v14: a failure's latest occurrence is archived from its row; the outbox row that refers to
-  // it (see archive-refs.ts)
-  [
-    `ALTER TABLE failures ADD COLUMN archive_ref INTEGER`,
-    `ALTER TABLE outbox ADD COLUMN archive_bytes INTEGER NOT NULL DEFAULT 0`,
-    ARCHIVED_FIELDS_TABLE,
-  ],
+/** The oldest version this code upgrades from (scripts/start.mjs reads this line). */
+export const OLDEST_UPGRADABLE = 14;
+
+const BASELINE: readonly string[] = [
+  // the failures held, one row per job, with its latest occurrence's fields
+  `CREATE TABLE failures (
+     job_id            TEXT PRIMARY KEY,
+     user_id           TEXT,
+     queue             TEXT NOT NULL,
+     class             TEXT NOT NULL,
+     reason            TEXT NOT NULL,
+     status            TEXT NOT NULL,
+     attempts          INTEGER NOT NULL,
+     occurrences       INTEGER NOT NULL,
+     group_fp          TEXT NOT NULL,
+     error             TEXT,
+     body              TEXT NOT NULL,
+     body_encoding     TEXT NOT NULL,
+     first_failed_at   INTEGER NOT NULL,
+     last_failed_at    INTEGER NOT NULL,
+     recent_keys       TEXT NOT NULL,
+     outbox_seq        INTEGER NOT NULL DEFAULT 0,
+     recovery_attempts INTEGER NOT NULL DEFAULT 0,
+     retry_in_flight   INTEGER,
+     last_retry_at     INTEGER,
+     poison_streak     INTEGER NOT NULL DEFAULT 0,
+     recovery_note     TEXT,
+     body_redacted     INTEGER NOT NULL DEFAULT 0,
+     sealed_body       TEXT,
+     user_notified     INTEGER NOT NULL DEFAULT 0,
+     archive_ref       INTEGER
+   ) WITHOUT ROWID`,
+  // groups by fingerprint, with their newest order-list entries (order-lists.ts)
+  `CREATE TABLE groups (
+     fingerprint     TEXT PRIMARY KEY,
+     queue           TEXT NOT NULL,
+     class           TEXT NOT NULL,
+     error_name      TEXT NOT NULL,
+     message_sample  TEXT NOT NULL,
+     sample_job_id   TEXT NOT NULL,
+     count           INTEGER NOT NULL,
+     first_seen      INTEGER NOT NULL,
+     last_seen       INTEGER NOT NULL,
+     list_tail       TEXT NOT NULL DEFAULT '[]'
+   ) WITHOUT ROWID`,
+  // the head row (head.ts): counters, window buckets, minute counts, list tails, outbox sequence
+  `CREATE TABLE ledger_head (
+     id            INTEGER PRIMARY KEY CHECK (id = 1),
+     totals        TEXT NOT NULL,
+     day_buckets   TEXT NOT NULL,
+     minute_counts TEXT NOT NULL,
+     list_tails    TEXT NOT NULL,
+     outbox_next   INTEGER NOT NULL
+   )`,
+  `INSERT INTO ledger_head (id, totals, day_buckets, minute_counts, list_tails, outbox_next) VALUES (1, '{}', '{}', '{}', '{}', 1)`,
+  // small named values (state.ts)
+  `CREATE TABLE ledger_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+  // the table of due work behind the single alarm (scheduler.ts)
+  `CREATE TABLE due_work (
+     kind   TEXT NOT NULL,
+     key    TEXT NOT NULL,
+     due_at INTEGER NOT NULL,
+     PRIMARY KEY (kind, key)
+   ) WITHOUT ROWID`,
+  `CREATE INDEX due_work_by_time ON due_work (due_at)`,
+  // the outbox flushed to D1 and R2 (outbox.ts, flush.ts), and the fields kept for its refs (archive-refs.ts)
+  `CREATE TABLE outbox (
+     id             INTEGER PRIMARY KEY,
+     created_at     INTEGER NOT NULL,
+     job_ids        TEXT NOT NULL,
+     occurrences    TEXT NOT NULL,
+     archive_key    TEXT,
+     archive_offset INTEGER,
+     notices        TEXT NOT NULL DEFAULT '[]',
+     archive_bytes  INTEGER NOT NULL DEFAULT 0
+   )`,
+  `CREATE TABLE archived_fields (
+     outbox_id     INTEGER NOT NULL,
+     job_id        TEXT NOT NULL,
+     class         TEXT NOT NULL,
+     reason        TEXT NOT NULL,
+     group_fp      TEXT NOT NULL,
+     error         TEXT,
+     body          TEXT NOT NULL,
+     body_encoding TEXT NOT NULL,
+     body_redacted INTEGER NOT NULL,
+     PRIMARY KEY (outbox_id, job_id)
+   ) WITHOUT ROWID`,
+  // the time order (recent.ts) and the order lists per group, class and status (order-lists.ts)
+  `CREATE TABLE recent (
+     seq     INTEGER PRIMARY KEY,
+     at      INTEGER NOT NULL,
+     oldest  INTEGER NOT NULL,
+     n       INTEGER NOT NULL,
+     entries TEXT NOT NULL
+   )`,
+  `CREATE TABLE order_lists (
+     list    TEXT NOT NULL,
+     seq     INTEGER NOT NULL,
+     at      INTEGER NOT NULL,
+     entries TEXT NOT NULL,
+     PRIMARY KEY (list, seq)
+   ) WITHOUT ROWID`,
+  // recovery (recovery/): retries, circuit breakers, manual and bulk actions with an audit trail
+  `CREATE TABLE actions (
+     id           INTEGER PRIMARY KEY,
+     job_id       TEXT,
+     operation_id TEXT,
+     action       TEXT NOT NULL,
+     actor        TEXT NOT NULL,
+     at           INTEGER NOT NULL,
+     detail       TEXT
+   )`,
+  `CREATE INDEX actions_by_job ON actions (job_id, id)`,
+  `CREATE TABLE circuits (
+     queue      TEXT PRIMARY KEY,
+     state      TEXT NOT NULL,
+     failures   TEXT NOT NULL,
+     opened_at  INTEGER,
+     probe_job  TEXT,
+     updated_at INTEGER NOT NULL
+   ) WITHOUT ROWID`,
+  `CREATE TABLE operations (
+     id            TEXT PRIMARY KEY,
+     action        TEXT NOT NULL,
+     filter        TEXT NOT NULL,
+     rate          INTEGER NOT NULL,
+     options       TEXT NOT NULL,
+     status        TEXT NOT NULL,
+     total         INTEGER NOT NULL,
+     next_seq      INTEGER NOT NULL DEFAULT 0,
+     done          INTEGER NOT NULL DEFAULT 0,
+     failed        INTEGER NOT NULL DEFAULT 0,
+     actor         TEXT NOT NULL,
+     created_at    INTEGER NOT NULL,
+     updated_at    INTEGER NOT NULL,
+     finished_at   INTEGER
+   ) WITHOUT ROWID`,
+  `CREATE TABLE operation_items (
+     operation_id TEXT NOT NULL,
+     seq          INTEGER NOT NULL,
+     job_id       TEXT NOT NULL,
+     state        TEXT NOT NULL,
+     error        TEXT,
+     PRIMARY KEY (operation_id, seq)
+   ) WITHOUT ROWID`,
+  // notifications (notify/): user notices with a token bucket per user, ops alerts, webhook deliveries
+  `CREATE TABLE user_buckets (
+     user_id         TEXT PRIMARY KEY,
+     tokens          REAL NOT NULL,
+     refilled_at     INTEGER NOT NULL,
+     suppressed      INTEGER NOT NULL DEFAULT 0,
+     suppressed_jobs TEXT NOT NULL DEFAULT '[]'
+   ) WITHOUT ROWID`,
+  `CREATE TABLE deliveries (
+     id          TEXT PRIMARY KEY,
+     destination TEXT NOT NULL,
+     payload     TEXT NOT NULL,
+     created_at  INTEGER NOT NULL,
+     attempts    INTEGER NOT NULL DEFAULT 0,
+     next_at     INTEGER NOT NULL,
+     last_error  TEXT
+   ) WITHOUT ROWID`,
+  `CREATE INDEX deliveries_by_destination ON deliveries (destination, next_at)`,
+  `CREATE TABLE destinations (destination TEXT PRIMARY KEY, paused_until INTEGER NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE alerts (
+     dedup_key   TEXT PRIMARY KEY,
+     state       TEXT NOT NULL,
+     fingerprint TEXT,
+     changed_at  INTEGER NOT NULL
+   ) WITHOUT ROWID`,
+  // single-use tickets that open a live WebSocket (stored as their SHA-256, about a minute each),
+  // and the revoked tokens whose tickets open nothing (ids are never reused: kept for good)
+  `CREATE TABLE live_tickets (
+     hash       TEXT PRIMARY KEY,
+     token_id   TEXT NOT NULL,
+     scope      TEXT NOT NULL,
+     actor      TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID`,
+  `CREATE TABLE live_revoked (token_id TEXT PRIMARY KEY) WITHOUT ROWID`,
+  // failures over time per tenant and group (series.ts)
+  `CREATE TABLE series (
+     scope TEXT NOT NULL,
+     unit  TEXT NOT NULL,
+     slot  INTEGER NOT NULL,
+     at    INTEGER NOT NULL,
+     count INTEGER NOT NULL,
+     PRIMARY KEY (scope, unit, slot)
+   ) WITHOUT ROWID`,
+  `CREATE TABLE series_rollup (unit TEXT PRIMARY KEY, below INTEGER NOT NULL) WITHOUT ROWID`,
 ];
 
-export const SCHEMA_VERSION = LEDGER_MIGRATIONS.length;
+/**
+ * v14 → v15: no statement. A v14 ledger already has the baseline's tables, columns and indexes
+ * (test/ledger/schema.test.ts compares them), and what the old steps left in it is data the
+ * current code reads as its own: list and time-order rows filled in bulk (v9, v11), empty group
+ * tails (v12), the head row (v13, which also took the outbox sequence out of ledger_state), whole
+ * occurrence copies in outbox rows not yet flushed (from before v14). The step records v15.
+ */
+const FROM_V14: readonly string[] = [];
 
-/** Brings the ledger's schema up to `migrations.length`; returns the version it found. */
-export function migrate(storage: DurableObjectStorage, migrations = LEDGER_MIGRATIONS): number {
+/**
+ * The steps after the baseline: entry i brings a ledger from v(15 + i) to v(16 + i). Append only;
+ * never edit an entry once released. ALTER TABLE ADD COLUMN puts a column last, wherever written.
+ */
+export const LEDGER_STEPS: readonly (readonly string[])[] = [];
+
+export const SCHEMA_VERSION = BASELINE_VERSION + LEDGER_STEPS.length;
+
+/**
+ * Brings the ledger's schema up to the newest version (BASELINE_VERSION + steps.length); returns
+ * the version it found (0: a fresh ledger). Throws, saying what to do, for a version it does not
+ * know how to upgrade.
+ */
+export function migrate(storage: DurableObjectStorage, steps = LEDGER_STEPS): number {
   const sql = storage.sql;
+  const newest = BASELINE_VERSION + steps.length;
   sql.exec(`CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`);
   const found = schemaVersion(sql);
-  if (found > migrations.length) {
+  if (found > newest) {
     throw new Error(
-      `Ledger schema is at v${found} but this code knows only v${migrations.length}: deploy the newer code, or roll the schema forward, never back.`,
+      `Ledger schema is at v${found} but this code knows only v${newest}: deploy the newer code, or roll the schema forward, never back.`,
     );
   }
-  if (found === migrations.length) return found;
+  if (found === newest) return found;
+  if (found !== 0 && found < OLDEST_UPGRADABLE) {
+    throw new Error(
+      `Ledger schema is at v${found}: written by code older than v${OLDEST_UPGRADABLE}, which this code no longer upgrades. ` +
+        `Open this ledger once with code from before the v${BASELINE_VERSION} schema baseline (commit 4cbbf91 or earlier; it brings any ledger to v14), then with this code; ` +
+        "or, for local state, start afresh with `npm start -- --reset`.",
+    );
+  }
   storage.transactionSync(() => {
-    for (const step of migrations.slice(found)) for (const statement of step) sql.exec(statement);
+    if (found === 0) for (const statement of BASELINE) sql.exec(statement);
+    if (found === OLDEST_UPGRADABLE) for (const statement of FROM_V14) sql.exec(statement);
+    const from = Math.max(found, BASELINE_VERSION);
+    for (const step of steps.slice(from - BASELINE_VERSION)) for (const statement of step) sql.exec(statement);
     sql.exec(
       `INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      migrations.length,
+      newest,
     );
   });
   return found;

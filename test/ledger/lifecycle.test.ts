@@ -1,38 +1,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
-import { LEDGER_MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from "../../src/ledger/schema";
+import { SCHEMA_VERSION, migrate } from "../../src/ledger/schema";
 import { FUTURE, d1Of, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
 
 describe("ledger schema", () => {
-  it("upgrades a ledger created with an older schema, keeping its data", async () => {
-    const stub = ledger(uniqueTenant());
-    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
-      const sql = state.storage.sql;
-      // Rebuild this object's storage as v1 code left it, with a failure recorded.
-      for (const { name } of sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'`).toArray()) {
-        sql.exec(`DROP TABLE ${name}`);
-      }
-      expect(migrate(state.storage, LEDGER_MIGRATIONS.slice(0, 1))).toBe(0);
-      expect(schemaVersion(sql)).toBe(1);
-      sql.exec(
-        `INSERT INTO failures (job_id, queue, class, reason, status, attempts, occurrences, group_fp, body, body_encoding,
-           first_failed_at, last_failed_at, recent_keys)
-         VALUES ('old-job', 'jobs', 'UNKNOWN', 'no error context', 'open', 0, 1, 'ffffffffffffffff', '{}', 'json', ?, ?, '["m:1"]')`,
-        Date.now(),
-        Date.now(),
-      );
-      expect(() => sql.exec(`SELECT * FROM due_work`)).toThrow();
-
-      // A new instance of the current code over the same storage upgrades it in its constructor.
-      new FailureLedger(state, env);
-      expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
-      expect(sql.exec(`SELECT job_id FROM failures`).toArray()).toEqual([{ job_id: "old-job" }]);
-      expect(sql.exec(`SELECT COUNT(*) AS n FROM due_work`).one().n).toBe(0);
-    });
-  });
-
   it("refuses storage written by a newer schema instead of guessing", async () => {
     const stub = ledger(uniqueTenant());
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {

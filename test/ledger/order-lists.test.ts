@@ -13,7 +13,7 @@ import { seeded } from "../../src/ledger/setup";
 import { failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { ORIGIN, recoverable } from "../support/recovery";
 import { scanned, walk } from "../support/pages";
-import { asWrittenBy } from "../support/schema";
+import { asV14 } from "../support/schema";
 
 const HOUR = 3600_000;
 const T = Date.now() - 24 * HOUR;
@@ -143,15 +143,27 @@ describe("list tails", () => {
     });
   });
 
-  it("upgrade v11 and v12 ledgers, whose entries are all list rows: pages unchanged, recording goes on", async () => {
-    const tenant = uniqueTenant("v11");
+  it("read a v14 ledger whose entries are all list rows (as its upgrade from v11 left them): pages unchanged, recording goes on", async () => {
+    const tenant = uniqueTenant("v14-rows");
     const stub = ledger(tenant);
     const t = Date.now() - 3600_000;
     await recordMixed(stub, t, 5, 3);
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       const before = walk(sql, tenant, { group: A }, 7);
-      asWrittenBy(sql, 11);
+      // v9 and v11 filled the lists in bulk and v12 and v13 added empty tails: every entry in a
+      // list row, rows of any length.
+      sql.exec(`INSERT INTO order_lists (list, seq, at, entries)
+        SELECT 'g:' || fingerprint, COALESCE((SELECT MAX(seq) FROM order_lists WHERE list = 'g:' || fingerprint), 0) + 1,
+          (SELECT MAX(j.value ->> 1) FROM json_each(list_tail) j), list_tail
+        FROM groups WHERE list_tail <> '[]'`);
+      sql.exec(`UPDATE groups SET list_tail = '[]'`);
+      sql.exec(`INSERT INTO order_lists (list, seq, at, entries)
+        SELECT t.key, COALESCE((SELECT MAX(seq) FROM order_lists WHERE list = t.key), 0) + 1,
+          (SELECT MAX(j.value ->> 1) FROM json_each(t.value) j), t.value
+        FROM json_each((SELECT list_tails FROM ledger_head)) t`);
+      sql.exec(`UPDATE ledger_head SET list_tails = '{}'`);
+      asV14(state.storage);
 
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);

@@ -1,16 +1,13 @@
 // Failures over time: minute buckets written as the outbox flushes, complete hours and days
-// rolled up from them, late failures counted in their hour or day, and a v5 ledger upgraded.
+// rolled up from them, late failures counted in their hour or day.
 
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
-import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/ledger/aggregates/series";
 import { apiFetch } from "../support/api";
 import { FUTURE, failureInput, ledger, tuneLedger, uniqueTenant } from "../support/failures";
 import { alarmAt } from "../support/recovery";
-import { asWrittenBy } from "../support/schema";
 
 /** 10:00 UTC on a day far ahead: alarms never fire on their own. */
 const T0 = Math.floor(FUTURE / DAY_MS) * DAY_MS + 10 * HOUR_MS;
@@ -143,31 +140,5 @@ describe("failure series", () => {
     expect((await apiFetch(`/api/queue/dlq/series?tenant=${tenant}&group=nope`)).status).toBe(400);
     const groups = await (await apiFetch(`/api/queue/dlq/groups?tenant=${tenant}`)).json<any>();
     expect(groups.items.map((g: any) => sum(g.sparkline)).sort()).toEqual([1, 2]);
-  });
-});
-
-describe("ledger schema v7", () => {
-  it("upgrades a v6 ledger with failures still in its outbox, and counts them when they flush", async () => {
-    const stub = ledger(uniqueTenant("v6"));
-    await tuneLedger(stub, { now: T0, flushDelayMs: 0 });
-    await stub.record([failureInput({ jobId: "before-upgrade", fingerprint: A })]);
-    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
-      const sql = state.storage.sql;
-      // What v6 code left: the same tables without the series, at version 6, the outbox not yet flushed.
-      sql.exec(`DROP TABLE series`);
-      sql.exec(`DROP TABLE series_rollup`);
-      asWrittenBy(sql, 9);
-      sql.exec(`DROP TABLE order_lists`); // added by v9
-      sql.exec(`UPDATE ledger_meta SET value = 6 WHERE key = 'schema_version'`);
-      expect(sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n).toBe(1);
-
-      new FailureLedger(state, env);
-      expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
-      expect(sql.exec(`SELECT job_id FROM failures`).toArray()).toEqual([{ job_id: "before-upgrade" }]);
-    });
-    await flushAt(stub, T0);
-    const s = await seriesAt(stub, T0);
-    expect(s.minutes.counts.at(-1)).toBe(1);
-    expect((await seriesAt(stub, T0, A)).days.counts.at(-1)).toBe(1);
   });
 });

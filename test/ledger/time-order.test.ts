@@ -1,21 +1,18 @@
 // The ledger's time order (ledger v11): an append-only list of job ids, one row per change,
 // instead of an index entry per failure. Pages read from it must agree with a scan of the
 // failures in every case the list makes hard: failures arriving late, repeats that move a
-// failure to the top, a failure dated far ahead of the clock, and a ledger written by v10 code.
+// failure to the top, and a failure dated far ahead of the clock.
 
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
 import { listFailures } from "../../src/ledger/store/pages";
 import { Head } from "../../src/ledger/head";
 import { FailureStore } from "../../src/ledger/store";
 import { applyRetention } from "../../src/ledger/retention";
-import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, failureInput, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
 import { scanned, walk } from "../support/pages";
-import { asWrittenBy } from "../support/schema";
 
 const MINUTE = 60_000;
 
@@ -185,31 +182,6 @@ describe("the time order", () => {
       const sql = state.storage.sql;
       expect(sql.exec(`SELECT entries FROM recent`).toArray()).toEqual([{ entries: JSON.stringify([["ahead", t + 2 * MINUTE + day]]) }]);
       expect(sql.exec<{ due_at: number }>(`SELECT due_at FROM due_work WHERE kind = 'retention'`).one().due_at).toBe(t + 2 * MINUTE + 2 * day);
-    });
-  });
-
-  it("upgrades a v10 ledger: the index's order moves to the list, pages and cursors unchanged", async () => {
-    const tenant = uniqueTenant("v10");
-    const stub = ledger(tenant);
-    // Dated by the real clock, as the migration's ahead list judges by it.
-    const t = Date.now() - 3600_000;
-    await recordOutOfOrder(stub, t);
-    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
-      const sql = state.storage.sql;
-      const before = walk(sql, tenant, {}, 7);
-      // What v10 code left: the index, no list, at version 10.
-      asWrittenBy(sql, 10);
-
-      new FailureLedger(state, env);
-      expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
-      expect(sql.exec(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'failures'`).toArray()).toEqual([]);
-      expect(walk(sql, tenant, {}, 7)).toEqual(before);
-      expect(walk(sql, tenant, { queue: "jobs" }, 4, 9)).toEqual(scanned(sql, `queue = 'jobs'`));
-    });
-    // Recording goes on appending to the upgraded list.
-    await stub.record([failureInput({ jobId: "after", lastFailedAt: t + 4 * MINUTE })]);
-    await runInDurableObject(stub, (_instance: FailureLedger, state) => {
-      expect(walk(state.storage.sql, tenant, {}, 50).slice(0, 3)).toEqual(["ahead", "after", "c19"]);
     });
   });
 });

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
 import { pendingOutbox } from "../../src/ledger/outbox";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
-import { asWrittenBy } from "../support/schema";
+import { asV14, wholeCopiesAsBeforeV14 } from "../support/schema";
 import { armFault, disarmFaults } from "../../src/faults";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, d1Of, failureInput, flushAll, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
@@ -133,15 +133,17 @@ describe("occurrences archived from their failure rows", () => {
     expect(pointers.get("c")).toEqual(asArchived(first[2]!, tenant, T));
   });
 
-  it("upgrades a v13 ledger whose outbox holds whole copies: both kinds flush as they came", async () => {
-    const tenant = uniqueTenant("refs-v13");
+  it("flushes a v14 ledger whose outbox still holds whole copies from before v14: both kinds as they came", async () => {
+    const tenant = uniqueTenant("refs-v14");
     const stub = ledger(tenant);
     await tuneLedger(stub, { now: T });
     const first = [occurrence("a", 1, T - 50_000), occurrence("b", 1, T - 50_000)];
     await stub.record(first);
     await runInDurableObject(stub, (_i: FailureLedger, state) => {
       const sql = state.storage.sql;
-      asWrittenBy(sql, 13);
+      // As a v13 ledger's unflushed outbox stayed once v14 code upgraded it.
+      wholeCopiesAsBeforeV14(sql);
+      asV14(state.storage);
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
       expect(sql.exec(`SELECT archive_ref FROM failures ORDER BY job_id`).toArray()).toEqual([{ archive_ref: null }, { archive_ref: null }]);

@@ -1,68 +1,95 @@
+// Ledger storage as older code left it, and the schema of a ledger as data to compare.
+
 import { resolveOccurrences } from "../../src/ledger/store/archive-refs";
 import type { OutboxOccurrence } from "../../src/model";
+import { migrateAsOldCode } from "./ledger-v14";
 
-/** Puts the counters back as ledgers before schema v10 kept them: one row per counter. */
-function counterRowsAsBeforeV10(sql: SqlStorage): void {
-  sql.exec(`CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`);
-  sql.exec(`INSERT INTO counters (key, value) SELECT key, value FROM json_each((SELECT totals FROM counter_totals))`);
-  sql.exec(`DROP TABLE counter_totals`);
+/** The ledger's own tables: not SQLite's (sqlite_*) nor the runtime's (_cf_*). */
+export function ledgerTables(sql: SqlStorage): string[] {
+  return sql
+    .exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name`)
+    .toArray()
+    .map((r) => r.name);
 }
 
-/** Puts the time order back as ledgers before schema v11 kept it: an index on the failures. */
-function timeOrderAsBeforeV11(sql: SqlStorage): void {
-  sql.exec(`DROP TABLE recent`);
-  sql.exec(`DELETE FROM order_lists WHERE list = 'a:ahead'`);
-  sql.exec(`CREATE INDEX failures_recent ON failures (last_failed_at, job_id)`);
+/** Drops every table of the ledger (their indexes with them): storage as a new object has it. */
+export function clearLedger(sql: SqlStorage): void {
+  for (const name of ledgerTables(sql)) sql.exec(`DROP TABLE "${name}"`);
 }
 
-/** Puts the groups' list tails back as ledgers before schema v12 kept them: in order_lists rows. */
-function groupTailsAsBeforeV12(sql: SqlStorage): void {
-  sql.exec(`INSERT INTO order_lists (list, seq, at, entries)
-    SELECT 'g:' || fingerprint, COALESCE((SELECT MAX(seq) FROM order_lists WHERE list = 'g:' || fingerprint), 0) + 1,
-      (SELECT MAX(j.value ->> 1) FROM json_each(list_tail) j), list_tail
-    FROM groups WHERE list_tail <> '[]'`);
-  sql.exec(`ALTER TABLE groups DROP COLUMN list_tail`);
-}
-
-/** Puts the head row back as ledgers before schema v13 kept it: four tables and a state key. */
-function headAsBeforeV13(sql: SqlStorage): void {
-  sql.exec(`CREATE TABLE counter_totals (id INTEGER PRIMARY KEY CHECK (id = 1), totals TEXT NOT NULL)`);
-  sql.exec(`INSERT INTO counter_totals (id, totals) SELECT 1, totals FROM ledger_head`);
-  sql.exec(`CREATE TABLE window_buckets (bucket INTEGER PRIMARY KEY, count INTEGER NOT NULL)`);
-  sql.exec(`INSERT INTO window_buckets (bucket, count) SELECT CAST(key AS INTEGER), value FROM json_each((SELECT day_buckets FROM ledger_head))`);
-  sql.exec(`CREATE TABLE minute_counts (minute INTEGER PRIMARY KEY, count INTEGER NOT NULL)`);
-  sql.exec(`INSERT INTO minute_counts (minute, count) SELECT CAST(key AS INTEGER), value FROM json_each((SELECT minute_counts FROM ledger_head))`);
-  sql.exec(`INSERT INTO ledger_state (key, value) SELECT 'outbox_next', outbox_next FROM ledger_head`);
-  sql.exec(`INSERT INTO order_lists (list, seq, at, entries)
-    SELECT t.key, COALESCE((SELECT MAX(seq) FROM order_lists WHERE list = t.key), 0) + 1,
-      (SELECT MAX(j.value ->> 1) FROM json_each(t.value) j), t.value
-    FROM json_each((SELECT list_tails FROM ledger_head)) t`);
-  sql.exec(`DROP TABLE ledger_head`);
-}
-
-/** Puts the outbox back as ledgers before schema v14 kept it: every occurrence a whole copy, no refs. */
-function archiveRefsAsBeforeV14(sql: SqlStorage): void {
-  for (const row of sql.exec<{ id: number; occurrences: string }>(`SELECT id, occurrences FROM outbox`).toArray()) {
-    const whole = resolveOccurrences(sql, row.id, JSON.parse(row.occurrences) as OutboxOccurrence[]);
-    sql.exec(`UPDATE outbox SET occurrences = ? WHERE id = ?`, JSON.stringify(whole), row.id);
-  }
-  sql.exec(`DROP TABLE archived_fields`);
-  sql.exec(`ALTER TABLE outbox DROP COLUMN archive_bytes`);
-  sql.exec(`ALTER TABLE failures DROP COLUMN archive_ref`);
+/** Replaces this object's storage with an empty ledger as code of schema `version` (1..14) created it. */
+export function emptyLedgerAsOldCode(storage: DurableObjectStorage, version: number): void {
+  clearLedger(storage.sql);
+  migrateAsOldCode(storage, version);
 }
 
 /**
- * A ledger as code of schema `version` (9 or later) left it: the later steps undone, newest
- * first, and the version set. Older versions take their own steps from there.
+ * The same ledger as v14 code laid it out: every row copied out, the storage rebuilt by the
+ * frozen v1..v14 steps, the rows copied back by column name. (v14's tables and columns are the
+ * baseline's; a table or column added after v15 has nowhere to go and is left behind.)
  */
-export function asWrittenBy(sql: SqlStorage, version: number): void {
-  const undo: [number, (sql: SqlStorage) => void][] = [
-    [14, archiveRefsAsBeforeV14],
-    [13, headAsBeforeV13],
-    [12, groupTailsAsBeforeV12],
-    [11, timeOrderAsBeforeV11],
-    [10, counterRowsAsBeforeV10],
-  ];
-  for (const [step, undoStep] of undo) if (step > version) undoStep(sql);
-  sql.exec(`UPDATE ledger_meta SET value = ? WHERE key = 'schema_version'`, version);
+export function asV14(storage: DurableObjectStorage): void {
+  const sql = storage.sql;
+  const rows = new Map(ledgerTables(sql).filter((t) => t !== "ledger_meta").map((t) => [t, sql.exec(`SELECT * FROM "${t}"`).toArray()]));
+  emptyLedgerAsOldCode(storage, 14);
+  storage.transactionSync(() => {
+    for (const table of ledgerTables(sql)) {
+      const kept = rows.get(table);
+      if (!kept) continue;
+      const columns = new Set(sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, table).toArray().map((c) => c.name));
+      sql.exec(`DELETE FROM "${table}"`);
+      for (const row of kept) {
+        const names = Object.keys(row).filter((c) => columns.has(c));
+        sql.exec(`INSERT INTO "${table}" (${names.map((c) => `"${c}"`).join(", ")}) VALUES (${names.map(() => "?").join(", ")})`, ...names.map((c) => row[c]));
+      }
+    }
+  });
+}
+
+/**
+ * The outbox as a v13 ledger upgraded by v14 code still held it until its next flush: every
+ * occurrence a whole copy, no failure row referred to, no fields kept.
+ */
+export function wholeCopiesAsBeforeV14(sql: SqlStorage): void {
+  for (const row of sql.exec<{ id: number; occurrences: string }>(`SELECT id, occurrences FROM outbox`).toArray()) {
+    const whole = resolveOccurrences(sql, row.id, JSON.parse(row.occurrences) as OutboxOccurrence[]);
+    sql.exec(`UPDATE outbox SET occurrences = ?, archive_bytes = 0 WHERE id = ?`, JSON.stringify(whole), row.id);
+  }
+  sql.exec(`DELETE FROM archived_fields`);
+  sql.exec(`UPDATE failures SET archive_ref = NULL`);
+}
+
+/**
+ * A ledger's schema as data: per table its kind (rowid or not, strict), its columns in order
+ * (pragma_table_info) and its indexes with their columns (pragma_index_list, pragma_index_info).
+ * Compared structurally, not as sqlite_master.sql: a column added by ALTER TABLE reads
+ * differently there (", name TYPE" spliced before the closing parenthesis) from the same column
+ * in a CREATE TABLE, and whitespace differs. What these pragmas do not show (a CHECK
+ * constraint's text) is not compared.
+ */
+export function schemaOf(sql: SqlStorage) {
+  const tables: Record<string, unknown> = {};
+  for (const name of ledgerTables(sql)) {
+    tables[name] = {
+      kind: sql.exec(`SELECT type, ncol, wr, strict FROM pragma_table_list(?)`, name).one(),
+      columns: sql.exec(`SELECT cid, name, type, "notnull", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid`, name).toArray(),
+      indexes: sql
+        .exec<{ name: string }>(`SELECT name, "unique", origin, partial FROM pragma_index_list(?) ORDER BY name`, name)
+        .toArray()
+        .map((index) => ({ ...index, columns: sql.exec(`SELECT seqno, cid, name FROM pragma_index_info(?) ORDER BY seqno`, index.name).toArray() })),
+    };
+  }
+  const others = sql
+    .exec(`SELECT type, name, tbl_name FROM sqlite_master WHERE type <> 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND tbl_name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY type, name`)
+    .toArray();
+  return { tables, others };
+}
+
+/** Every row of every table but ledger_meta, sorted. */
+export function rowsOf(sql: SqlStorage): Record<string, unknown[]> {
+  const rows = (t: string) => {
+    const n = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM pragma_table_info(?)`, t).one().n;
+    return sql.exec(`SELECT * FROM "${t}" ORDER BY ${Array.from({ length: n }, (_, i) => i + 1).join(", ")}`).toArray();
+  };
+  return Object.fromEntries(ledgerTables(sql).filter((t) => t !== "ledger_meta").map((t) => [t, rows(t)]));
 }

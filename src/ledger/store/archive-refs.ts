@@ -113,16 +113,3 @@ export function keepRefFields(storage: SqlStorage, jobId: string, outboxId: numb
 export function releaseKeptFields(storage: SqlStorage, outboxId: number): void {
   run(storage, sql`DELETE FROM archived_fields WHERE outbox_id <= ${outboxId}`);
 }
-
-export const ARCHIVED_FIELDS_TABLE = `CREATE TABLE archived_fields (
-  outbox_id     INTEGER NOT NULL,
-  job_id        TEXT NOT NULL,
-  class         TEXT NOT NULL,
-  reason        TEXT NOT NULL,
-  group_fp      TEXT NOT NULL,
-  error         TEXT,
-  body          TEXT NOT NULL,
-  body_encoding TEXT NOT NULL,
-  body_redacted INTEGER NOT NULL,
-  PRIMARY KEY (outbox_id, job_id)
-) WITHOUT ROWID`;

@@ -16,7 +16,7 @@ import { keepRefFields, refTo, releaseKeptFields, resolveOccurrences } from "./a
 import { filterClauses, type FailureFilter, type FailureQuery } from "./cursor";
 import { evictOldest, oldestHeld } from "./eviction";
 import { groupSummaries, listGroups, readGroups, upsertGroups, type GroupDelta, type GroupSummary } from "./groups";
-import { LISTS_FROM_FAILURES, ListAppends, orderList } from "./order-lists";
+import { ListAppends, orderList } from "./order-lists";
 import { failureFieldsOf, failureSummaries, getFailure, listFailures, matchingFailures, type FailureDetail, type FailurePage, type FailureSummary } from "./pages";
 import {
   archiveRefOf,
@@ -36,7 +36,8 @@ import {
   type StoredFailure,
   type Written,
 } from "./rows";
-import { RecentAppends, recentFromFailures } from "./time-order";
+import { rebuildOrder } from "./rebuild";
+import { RecentAppends } from "./time-order";
 
 export type { Entry, FailureFilter, FailureQuery, FailureSearch, PageCursor } from "./cursor";
 export type { GroupDelta, GroupSummary } from "./groups";
@@ -260,12 +261,4 @@ export class FailureStore {
     if (this.pending === undefined) this.pending = this.deps.pendingFrom();
     return this.pending !== null && outboxId >= this.pending;
   }
-}
-
-function rebuildOrder(sql: SqlStorage, now: number): void {
-  sql.exec(`DELETE FROM order_lists`);
-  sql.exec(LISTS_FROM_FAILURES);
-  sql.exec(`DELETE FROM recent`);
-  for (const statement of recentFromFailures(String(now))) sql.exec(statement);
-  sql.exec(`UPDATE groups SET list_tail = '[]'`);
 }

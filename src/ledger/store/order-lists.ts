@@ -29,24 +29,12 @@ export const orderList = {
 };
 
 /** Entries per list row: far below the 2 MB row limit. */
-const ENTRIES_PER_ROW = 1_000;
+export const ENTRIES_PER_ROW = 1_000;
 /** A list's tail spills into a list row once it holds this many entries. */
 export const TAIL_ENTRIES = 100;
 /** Pruning scans the lists: do it once per this much failure time evicted, not per pass. */
 export const PRUNE_STEP_MS = 3600_000;
 
-/** Fills the lists from the failures held, ENTRIES_PER_ROW ids a row, each row dated by its newest failure. */
-export const LISTS_FROM_FAILURES = `INSERT INTO order_lists (list, seq, at, entries)
-  SELECT list, n / ${ENTRIES_PER_ROW} + 1, MAX(last_failed_at), json_group_array(json_array(job_id, last_failed_at))
-  FROM (
-    SELECT list, job_id, last_failed_at, ROW_NUMBER() OVER (PARTITION BY list ORDER BY last_failed_at, job_id) - 1 AS n
-    FROM (
-      SELECT 'g:' || group_fp AS list, job_id, last_failed_at FROM failures
-      UNION ALL SELECT 'c:' || class, job_id, last_failed_at FROM failures
-      UNION ALL SELECT 's:' || status, job_id, last_failed_at FROM failures
-    )
-  )
-  GROUP BY list, n / ${ENTRIES_PER_ROW}`;
 
 
 /** The lists one change appends to. */

@@ -21,39 +21,11 @@ import type { TailsPart } from "../head";
 
 
 /** A failure time this far past the ledger's clock is not trusted to date its row. */
-const AHEAD_MS = 5 * 60_000;
-/** Entries per row when the list is filled from the failures held: as many as a batch of record() writes. */
-const ENTRIES_PER_ROW = 100;
+export const AHEAD_MS = 5 * 60_000;
 /** Ahead-list rows one change puts back into the order. */
 const CAUGHT_UP_ROWS = 4;
 /** Rows retention reads per statement, entries and all. */
 const ROWS_PER_READ = 8;
-
-export const RECENT_TABLE = `CREATE TABLE recent (
-  seq     INTEGER PRIMARY KEY,
-  at      INTEGER NOT NULL,
-  oldest  INTEGER NOT NULL,
-  n       INTEGER NOT NULL,
-  entries TEXT NOT NULL
-)`;
-
-/**
- * Fills the list from the failures held, oldest first, ENTRIES_PER_ROW to a row, and the ahead
- * list; `now` is an SQL expression for the ledger's clock.
- */
-export function recentFromFailures(now = "unixepoch() * 1000"): string[] {
-  return [
-    `INSERT INTO recent (seq, at, oldest, n, entries)
-     SELECT n / ${ENTRIES_PER_ROW} + 1, MAX(MIN(last_failed_at, ${now} + ${AHEAD_MS})), MIN(last_failed_at), COUNT(*),
-       json_group_array(json_array(job_id, last_failed_at))
-     FROM (SELECT job_id, last_failed_at, ROW_NUMBER() OVER (ORDER BY last_failed_at, job_id) - 1 AS n FROM failures)
-     GROUP BY n / ${ENTRIES_PER_ROW}`,
-    `INSERT INTO order_lists (list, seq, at, entries)
-     SELECT '${orderList.ahead}', COALESCE((SELECT MAX(seq) FROM order_lists WHERE list = '${orderList.ahead}'), 0) + 1,
-       MAX(last_failed_at), json_group_array(json_array(job_id, last_failed_at))
-     FROM failures WHERE last_failed_at > ${now} + ${AHEAD_MS} HAVING COUNT(*) > 0`,
-  ];
-}
 
 /** The entries one change appends: the jobs whose last_failed_at it moved. */
 export class RecentAppends {
