@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import type { MeteredLedger } from "./worker";
 import worker from "./worker";
 import { meterFor, sim, type Meter } from "./meter";
+import { batches, type Workload } from "./workload";
 
 export const quick = env.BENCH_SCALE === "quick";
 
@@ -15,8 +16,8 @@ export const quick = env.BENCH_SCALE === "quick";
  * are per message by construction, so run.mjs scales them to `cost`.
  */
 const scaled = quick
-  ? { throughput: 2_000, throughputReps: 3, cost: 5_000, seedSample: 1_000, read: [1_000, 10_000, 100_000], readSamples: 100 }
-  : { throughput: 10_000, throughputReps: 3, cost: 100_000, seedSample: 5_000, read: [1_000, 100_000, 1_000_000], readSamples: 300 };
+  ? { throughput: 2_000, throughputReps: 3, cost: 5_000, seedSample: 1_000, read: [1_000, 10_000, 100_000], readSamples: 100, mechanisms: 3_000 }
+  : { throughput: 10_000, throughputReps: 3, cost: 100_000, seedSample: 5_000, read: [1_000, 100_000, 1_000_000], readSamples: 300, mechanisms: 20_000 };
 export const sizes = env.BENCH_READ_SIZES ? { ...scaled, read: env.BENCH_READ_SIZES.split(",").map(Number) } : scaled;
 
 /** The dead-letter queue the consumer reads (wrangler.toml). */
@@ -75,6 +76,35 @@ export async function runDueAlarms(stub: DurableObjectStub<MeteredLedger>, meter
     if (runs > 10_000) throw new Error("alarm loop does not settle");
   }
   return { runs, ms };
+}
+
+/**
+ * A workload through the real DLQ consumer into its tenant's ledger, the ledger's alarm run
+ * whenever due on the simulated clock, until everything is flushed. Returns what was sent and
+ * the wall time spent in the consumer (ingest) and in alarms.
+ */
+export async function drive(stub: DurableObjectStub<MeteredLedger>, meter: Meter, w: Workload) {
+  let invocations = 0;
+  let messages = 0;
+  let jobs = 0;
+  let ingestMs = 0;
+  let alarmMs = 0;
+  let lastAt = w.startAt;
+  const wallStarted = Date.now();
+  for (const batch of batches(w)) {
+    alarmMs += (await runDueAlarms(stub, meter, batch.at)).ms;
+    sim.now = batch.at;
+    const started = Date.now();
+    await deliver(batch.messages);
+    ingestMs += Date.now() - started;
+    invocations++;
+    messages += batch.messages.length;
+    jobs += batch.newJobs;
+    lastAt = batch.at;
+  }
+  // the tail: the last records flush FLUSH_DELAY_MS later
+  alarmMs += (await runDueAlarms(stub, meter, lastAt + FLUSH_DELAY_MS)).ms;
+  return { invocations, messages, jobs, timing: { wallMs: Date.now() - wallStarted, ingestMs, alarmMs } };
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

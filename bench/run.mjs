@@ -14,9 +14,9 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const HELP = `npm run bench [-- options]
   --quick               smaller sizes (read: 1,000 / 10,000 / 100,000 failures)
   --read-sizes A,B,…    the read suite's ledger sizes instead (default 1000,100000,1000000)
-  --only S[,S…]         run only these suites: throughput, cost, read
+  --only S[,S…]         run only these suites: throughput, cost, read, mechanisms
   --verbose             vitest's output as it runs`;
-const SUITES = { throughput: "1-throughput", cost: "2-cost", read: "3-read" };
+const SUITES = { throughput: "1-throughput", cost: "2-cost", read: "3-read", mechanisms: "4-mechanisms" };
 const args = new Set();
 /** @type {string | undefined} */ let readSizes;
 /** @type {string[]} */ let only = [];
@@ -254,6 +254,26 @@ for (const rate of [0, 50]) {
 const tp = results["ingest throughput"];
 const read = results["read latency vs size"];
 
+/** Each store mechanism on and off (bench/suites/4-mechanisms.bench.ts), priced like a cost scenario. */
+const mechanisms = Object.entries(results)
+  .filter(([name]) => name.startsWith("mechanism: "))
+  .map(([, r]) => {
+    const on = costOf(r.on);
+    const off = costOf(r.off);
+    const rows = (/** @type {any} */ s) => s.meter.sqlTotal.written / s.failures;
+    const msPerThousand = (/** @type {any} */ s, /** @type {"ingestMs" | "alarmMs"} */ k) => (s.timing[k] / s.failures) * 1000;
+    return {
+      mechanism: r.mechanism,
+      workload: r.workload,
+      failures: r.on.failures,
+      ledgerRowsPerFailure: { on: rows(r.on), off: rows(r.off) },
+      controlledPerMillion: { on: on.controlledPerMillion, off: off.controlledPerMillion },
+      ingestMsPerThousand: { on: msPerThousand(r.on, "ingestMs"), off: msPerThousand(r.off, "ingestMs") },
+      alarmMsPerThousand: { on: msPerThousand(r.on, "alarmMs"), off: msPerThousand(r.off, "alarmMs") },
+      ledgerBytesPerFailure: { on: r.on.storage.ledgerBytes / r.on.failures, off: r.off.storage.ledgerBytes / r.off.failures },
+    };
+  });
+
 const summary = {
   scale,
   at: new Date(started).toISOString(),
@@ -263,6 +283,7 @@ const summary = {
   throughput: tp,
   cost: scenarios,
   read,
+  mechanisms,
   memory,
   prices: PRICES,
 };
@@ -384,6 +405,36 @@ if (read) {
     searchRows.push([fmt(p.size), cell(l.searchCommon), cell(l.searchNoMatch), cell(l.searchField)]);
   }
   lines.push(table(searchRows));
+  lines.push("");
+  const filled = read.points.filter((/** @type {any} */ p) => p.withoutLists);
+  if (filled.length > 0) {
+    lines.push("3c. The same rare filters with the order lists off (the page walks the time order, 10,000 failures looked at a page): first page ms p50 (× ping p50), and pages / ms to the first 50 matches");
+    const rows = [["failures", "group, 0.1 %", "class, 0.1 %", "status, 0.1 %"]];
+    for (const p of filled) {
+      const l = p.latency;
+      const cell = (/** @type {any} */ x, /** @type {any} */ walk) => `${x.p50} (${fmt(x.p50 / l.ping.p50, 1)}×); ${fmt(walk.pages)} pages / ${fmt(walk.ms)} ms`;
+      rows.push([fmt(p.size), cell(l.pageGroupRareNoLists, p.withoutLists.group), cell(l.pageClassRareNoLists, p.withoutLists.class), cell(l.pageStatusRareNoLists, p.withoutLists.status)]);
+    }
+    lines.push(table(rows));
+    lines.push("");
+  }
+}
+if (mechanisms.length > 0) {
+  lines.push(`5. The store's mechanisms, each off against all on (${fmt(mechanisms[0]?.failures ?? 0)} failures each; rows counted, times in the same run)`);
+  const rows = [["mechanism off", "workload", "ledger rows written / failure", "cost we control $/M", "ingest ms / 1,000", "flush ms / 1,000", "ledger bytes / failure"]];
+  const pair = (/** @type {{on: number, off: number}} */ x, digits = 2, f = fmt) => `${f(x.on, digits)} → ${f(x.off, digits)}`;
+  for (const m of mechanisms) {
+    rows.push([
+      m.mechanism,
+      m.workload,
+      pair(m.ledgerRowsPerFailure, 3),
+      `${money(m.controlledPerMillion.on)} → ${money(m.controlledPerMillion.off)}`,
+      `${pair(m.ingestMsPerThousand, 0)} (${fmt(m.ingestMsPerThousand.off / m.ingestMsPerThousand.on, 2)}×)`,
+      `${pair(m.alarmMsPerThousand, 0)} (${fmt(m.alarmMsPerThousand.off / m.alarmMsPerThousand.on, 2)}×)`,
+      pair(m.ledgerBytesPerFailure, 0),
+    ]);
+  }
+  lines.push(table(rows, "ll"));
   lines.push("");
 }
 if (Object.keys(scenarios).length > 0) {

@@ -6,7 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { FailureLedger } from "../src/failure-ledger";
 import { Head } from "../src/ledger/head";
-import { FailureStore } from "../src/ledger/store";
+import { ALL_MECHANISMS, FailureStore, type FailurePage, type FailureQuery, type Mechanisms } from "../src/ledger/store";
 import type { FailureInput } from "../src/model";
 import { meterEnv, meterFor, meterStorage, sim, type Meter } from "./meter";
 
@@ -21,11 +21,21 @@ export { FailureLedger };
  */
 export const RARE = { group: "00000000000000aa", class: "UNKNOWN", status: "abandoned" } as const;
 
+/** A tenant whose ledger runs with `off` turned off (null: all on), for bench/suites/4-mechanisms. */
+export function mechanismTenant(off: keyof Mechanisms | null, suffix: string): string {
+  return `mech-${off ?? "none"}-off-${suffix}`;
+}
+
+function mechanismsOf(tenant: string | undefined): Partial<Mechanisms> {
+  const off = /^mech-(\w+)-off-/.exec(tenant ?? "")?.[1];
+  return off && off in ALL_MECHANISMS ? { [off]: false } : {};
+}
+
 export class MeteredLedger extends FailureLedger {
   constructor(ctx: DurableObjectState, env: Env) {
     const meter = meterFor(ctx.id.toString());
     meterStorage(ctx.storage, meter);
-    super(ctx, meterEnv(env, meter), { clock: () => sim.now });
+    super(ctx, meterEnv(env, meter), { clock: () => sim.now, mechanisms: mechanismsOf(ctx.id.name) });
     meter.settle("migrate");
   }
 
@@ -54,6 +64,11 @@ export class MeteredLedger extends FailureLedger {
     } finally {
       meter.settle("alarm");
     }
+  }
+
+  /** A failures page read as if the store had these mechanisms (the data stays as written). */
+  async listFailuresWith(mechanisms: Partial<Mechanisms>, query: FailureQuery): Promise<FailurePage> {
+    return FailureStore.readOnly(this.ctx.storage.sql, { ...ALL_MECHANISMS, ...mechanisms }).page(this.ctx.id.name ?? "", query);
   }
 
   /** The trivial RPC that read latencies are compared with. */

@@ -53,6 +53,8 @@ export interface Workload {
   /** simulated time of the first batch, and the gap between batches */
   startAt: number;
   batchIntervalMs: number;
+  /** A repeat carries other fields than the occurrence before it (its body and error name the occurrence). */
+  changing?: boolean;
 }
 
 export interface WorkloadBatch {
@@ -66,6 +68,7 @@ export interface WorkloadBatch {
 /** The workload as batches of 100 dead-letter messages, generated lazily. */
 export function* batches(w: Workload): Generator<WorkloadBatch> {
   const random = prng(w.seed);
+  const seen = new Map<number, number>();
   let jobs = 0;
   let sent = 0;
   for (let index = 0; sent < w.failures; index++) {
@@ -78,19 +81,23 @@ export function* batches(w: Workload): Generator<WorkloadBatch> {
       if (!repeat) newJobs++;
       // each occurrence gets its own time (and so its own occurrence key)
       const lastFailedAt = new Date(at - (BATCH_SIZE - i));
+      const occurrence = (seen.get(job) ?? 0) + 1;
+      if (w.changing) seen.set(job, occurrence);
       messages.push({
         id: `${w.tenant}-m${sent}`,
         timestamp: lastFailedAt,
         attempts: 1,
-        body: envelope(w.tenant, job, lastFailedAt),
+        body: envelope(w.tenant, job, lastFailedAt, w.changing ? occurrence : undefined),
       });
     }
     yield { index, at, messages, newJobs };
   }
 }
 
-export function envelope(tenant: string, job: number, lastFailedAt: Date): FailureEnvelope {
+/** A job's failure; an `occurrence` number, when given, goes into its body and error message. */
+export function envelope(tenant: string, job: number, lastFailedAt: Date, occurrence?: number): FailureEnvelope {
   const kind = kindOf(job);
+  const message = occurrence === undefined ? kind.message(job) : `${kind.message(job)} (occurrence ${occurrence})`;
   const jobId = `job-${job.toString(36).padStart(6, "0")}`;
   const userId = `user-${job % 997}`;
   return {
@@ -110,12 +117,13 @@ export function envelope(tenant: string, job: number, lastFailedAt: Date): Failu
       filters: { from: "2026-01-01", to: "2026-03-31", region: ["eu-west", "us-east"][job % 2], minAmount: job % 500 },
       columns: ["date", "customer", "invoice", "amount", "currency", "status", "owner"],
       notes: "Quarterly revenue report for the finance team, grouped by region and customer segment.",
+      ...(occurrence === undefined ? {} : { occurrence }),
     },
     error: {
       name: kind.name,
-      message: kind.message(job),
+      message,
       ...(kind.status === undefined ? {} : { status: kind.status }),
-      stack: `${kind.name}: ${kind.message(job)}\n${STACK}`,
+      stack: `${kind.name}: ${message}\n${STACK}`,
     },
     attempts: 4,
     firstFailedAt: new Date(lastFailedAt.getTime() - 90_000).toISOString(),

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import { Meter, meterAnalytics, meterD1, meterR2, sim } from "../meter";
 import { seedConsume } from "../seed";
-import { FLUSH_DELAY_MS, d1Size, deliver, ledger, phase, r2Usage, runDueAlarms, sizes } from "../harness";
+import { d1Size, deliver, drive, ledger, phase, r2Usage, sizes } from "../harness";
 import { batches, type Workload } from "../workload";
 
 /** One full batch a second for the tenant (100 failures/s): with a 5 s flush delay, ~500 failures a flush. */
@@ -26,27 +26,7 @@ async function ours(repeatRate: number) {
   const w = workload(`cost-ours-${repeatRate * 100}`, repeatRate, sizes.cost);
   const { stub, meter } = ledger(w.tenant);
   const d1Before = await d1Size(env.DB);
-  let invocations = 0;
-  let messages = 0;
-  let jobs = 0;
-  let ingestMs = 0;
-  let alarmMs = 0;
-  let lastAt = w.startAt;
-  const wallStarted = Date.now();
-  for (const batch of batches(w)) {
-    alarmMs += (await runDueAlarms(stub, meter, batch.at)).ms;
-    sim.now = batch.at;
-    const started = Date.now();
-    await deliver(batch.messages);
-    ingestMs += Date.now() - started;
-    invocations++;
-    messages += batch.messages.length;
-    jobs += batch.newJobs;
-    lastAt = batch.at;
-  }
-  // the tail: the last records flush FLUSH_DELAY_MS later
-  alarmMs += (await runDueAlarms(stub, meter, lastAt + FLUSH_DELAY_MS)).ms;
-  const wallMs = Date.now() - wallStarted;
+  const { invocations, messages, jobs, timing } = await drive(stub, meter, w);
 
   const stats = await stub.stats();
   expect(stats.outbox.pendingRows, "everything flushed").toBe(0);
@@ -77,7 +57,7 @@ async function ours(repeatRate: number) {
       r2Bytes: r2.bytes,
       r2Objects: r2.objects,
     },
-    timing: { wallMs, ingestMs, alarmMs },
+    timing,
   };
 }
 

@@ -40,13 +40,17 @@ it("read latency vs size", async ({ task }) => {
     pageClassRare: () => stub.listFailures({ limit: 50, class: RARE.class }),
     pageStatusRare: () => stub.listFailures({ limit: 50, status: RARE.status }),
     pageNoMatch: () => stub.listFailures({ limit: 50, status: "exhausted" }),
+    // the same rare filters with the store's order lists turned off: the page walks the time order
+    pageGroupRareNoLists: () => stub.listFailuresWith({ orderLists: false }, { limit: 50, group: RARE.group }),
+    pageClassRareNoLists: () => stub.listFailuresWith({ orderLists: false }, { limit: 50, class: RARE.class }),
+    pageStatusRareNoLists: () => stub.listFailuresWith({ orderLists: false }, { limit: 50, status: RARE.status }),
     // search (q= and field=&value=): a word in 15 % of error messages, a word in none, one user's jobs (0.1 %)
     searchCommon: () => stub.listFailures({ limit: 50, q: "TIMED OUT" }),
     searchNoMatch: () => stub.listFailures({ limit: 50, q: "no failure says this" }),
     searchField: () => stub.listFailures({ limit: 50, field: { path: "requestedBy", value: "user-42" } }),
   };
 
-  const RARE_OPS = new Set(["pageGroupRare", "pageClassRare", "pageStatusRare"]);
+  const RARE_OPS = new Set(["pageGroupRare", "pageClassRare", "pageStatusRare", "pageGroupRareNoLists", "pageClassRareNoLists", "pageStatusRareNoLists"]);
   const points = [];
   for (const size of sizes.read) {
     await phase(`read: ${size.toLocaleString("en-US")} failures`);
@@ -78,9 +82,31 @@ it("read latency vs size", async ({ task }) => {
       if (!ran) break;
     }
     const latency = Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, summary(s)]));
+    // Without the order lists, a rare filter's first 50 matches take many budgeted pages: how many, and how long in all.
+    const withoutLists = fill ? await firstMatchesWithoutLists(stub) : null;
     const ledgerBytes = await stub.databaseSize();
-    points.push({ size, fill: fill && { ...fill, ms: fillMs }, latency, ledgerBytes, bytesPerFailure: ledgerBytes / size });
+    points.push({ size, fill: fill && { ...fill, ms: fillMs }, latency, withoutLists, ledgerBytes, bytesPerFailure: ledgerBytes / size });
     console.log(`read @${size}: ${Object.entries(latency).map(([n, l]) => `${n} p50 ${l.p50} p99 ${l.p99}`).join(", ")}; ${ledgerBytes} bytes`);
   }
   task.meta.bench = { realPathFailures: 1_000, points };
 });
+
+/** For each rare filter, with the order lists off: the pages (and their total ms) until 50 matches or the end. */
+async function firstMatchesWithoutLists(stub: ReturnType<typeof ledger>["stub"]) {
+  const filters = { group: { group: RARE.group }, class: { class: RARE.class }, status: { status: RARE.status } } as const;
+  const out: Record<string, { pages: number; ms: number; found: number }> = {};
+  for (const [name, filter] of Object.entries(filters)) {
+    let pages = 0;
+    let found = 0;
+    let after: { lastFailedAt: number; jobId: string } | undefined;
+    const started = Date.now();
+    do {
+      const page = await stub.listFailuresWith({ orderLists: false }, { limit: 50, ...filter, after });
+      pages++;
+      found += page.items.length;
+      after = page.next ?? undefined;
+    } while (found < 50 && after && pages < 1_000);
+    out[name] = { pages, ms: Date.now() - started, found };
+  }
+  return out;
+}

@@ -12,7 +12,7 @@ import { lowestPendingId, touchOutbox, writeOutbox } from "./outbox";
 import { FailureStore } from "./store";
 import { Circuits } from "./recovery/circuit";
 import { scheduleIfAbsent } from "./scheduler";
-import type { LedgerSettings } from "./setup";
+import type { LedgerSettings, LedgerSetup } from "./setup";
 
 /** What live sockets hear about a committed change (live/feed.ts). */
 export interface LiveChange {
@@ -39,11 +39,19 @@ export class Change {
     readonly sql: SqlStorage,
     readonly env: Env,
     readonly tenant: string,
-    readonly settings: LedgerSettings,
+    private readonly setup: LedgerSetup,
     readonly now: number,
-    readonly random: () => number,
   ) {
     this.buckets = new NoticeBuckets(sql);
+  }
+
+  get settings(): LedgerSettings {
+    return this.setup.settings;
+  }
+
+  /** The ledger's source of jitter. */
+  get random(): () => number {
+    return this.setup.random;
   }
 
   /** The head row, read on first use and written once at commit. */
@@ -53,7 +61,11 @@ export class Change {
 
   /** The failures and what orders them (store/): the only way a change reads or writes them. */
   get store(): FailureStore {
-    return (this.storeOfChange ??= new FailureStore(this.sql, { tails: () => this.head.tails, pendingFrom: () => lowestPendingId(this.sql) }));
+    return (this.storeOfChange ??= new FailureStore(
+      this.sql,
+      { tails: () => this.head.tails, pendingFrom: () => lowestPendingId(this.sql) },
+      this.setup.mechanisms,
+    ));
   }
 
   get circuits(): Circuits {

@@ -36,7 +36,7 @@ export class LedgerCore {
 
   /** The failures, for reads outside a change (a change writes through its own, `c.store`). */
   get store(): FailureStore {
-    return FailureStore.readOnly(this.sql);
+    return FailureStore.readOnly(this.sql, this.setup.mechanisms);
   }
 
   get settings(): LedgerSettings {
@@ -55,7 +55,7 @@ export class LedgerCore {
   /** Runs `step` as one change, in one transaction: all of it is durable, with what it owes, or none of it. */
   transact<T>(step: (c: Change) => T, now = this.now()): T {
     return this.storage.transactionSync(() => {
-      const c = new Change(this.sql, this.env, this.tenant, this.setup.settings, now, this.setup.random);
+      const c = new Change(this.sql, this.env, this.tenant, this.setup, now);
       const result = step(c);
       c.commit();
       this.committed.push(c.live);

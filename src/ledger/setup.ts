@@ -3,6 +3,7 @@
 // a development stack (DEV_ROUTES) may also retune a running ledger through its `tune` RPC.
 
 import { readConfig, type Config, type NotifyConfig, type RecoveryConfig } from "../config";
+import { ALL_MECHANISMS, type Mechanisms } from "./store/mechanisms";
 
 export type LedgerSettings = Pick<Config, "devRoutes" | "flushDelayMs" | "retention" | "d1" | "recovery" | "notify">;
 
@@ -10,11 +11,14 @@ export interface LedgerSetup {
   readonly settings: LedgerSettings;
   readonly clock: () => number;
   readonly random: () => number;
+  readonly mechanisms: Readonly<Mechanisms>;
 }
 
 export interface LedgerOptions {
   clock?: () => number;
   random?: () => number;
+  /** The store's mechanisms (all on unless the bench turns one off to measure it). */
+  mechanisms?: Partial<Mechanisms>;
 }
 
 export function setupFor(env: Env, options: LedgerOptions = {}): LedgerSetup {
@@ -23,6 +27,7 @@ export function setupFor(env: Env, options: LedgerOptions = {}): LedgerSetup {
     settings: { devRoutes, flushDelayMs, retention, d1, recovery, notify },
     clock: options.clock ?? (() => Date.now()),
     random: options.random ?? Math.random,
+    mechanisms: { ...ALL_MECHANISMS, ...options.mechanisms },
   };
 }
 
@@ -53,6 +58,7 @@ export function tuned(setup: LedgerSetup, t: Tuning): LedgerSetup {
     },
     clock: now === undefined ? setup.clock : now === null ? () => Date.now() : () => now,
     random: t.seed === undefined ? setup.random : seeded(t.seed),
+    mechanisms: setup.mechanisms,
   };
 }
 

@@ -15,6 +15,7 @@ import type { TailsPart } from "../head";
 import { keepRefFields, refTo, releaseKeptFields, resolveOccurrences } from "./archive-refs";
 import { filterClauses, type FailureFilter, type FailureQuery } from "./cursor";
 import { evictOldest, oldestHeld } from "./eviction";
+import { ALL_MECHANISMS, type Mechanisms } from "./mechanisms";
 import { groupSummaries, listGroups, readGroups, upsertGroups, type GroupDelta, type GroupSummary } from "./groups";
 import { ListAppends, orderList } from "./order-lists";
 import { failureFieldsOf, failureSummaries, getFailure, listFailures, matchingFailures, type FailureDetail, type FailurePage, type FailureSummary } from "./pages";
@@ -52,8 +53,10 @@ export interface StoreDeps {
   pendingFrom(): number | null;
 }
 
+export { ALL_MECHANISMS, type Mechanisms } from "./mechanisms";
+
 export class FailureStore {
-  private readonly lists = new ListAppends();
+  private readonly lists: ListAppends;
   private readonly recent = new RecentAppends();
   private readonly statuses = new Map<FailureStatus, Set<string>>();
   /** The failures this change read or wrote, as held now. */
@@ -67,10 +70,13 @@ export class FailureStore {
   constructor(
     private readonly sql: SqlStorage,
     private readonly deps: StoreDeps | null,
-  ) {}
+    private readonly mechanisms: Readonly<Mechanisms> = ALL_MECHANISMS,
+  ) {
+    this.lists = new ListAppends(mechanisms.listTails ? undefined : 1);
+  }
 
-  static readOnly(sql: SqlStorage): FailureStore {
-    return new FailureStore(sql, null);
+  static readOnly(sql: SqlStorage, mechanisms: Readonly<Mechanisms> = ALL_MECHANISMS): FailureStore {
+    return new FailureStore(sql, null, mechanisms);
   }
 
   // ——— recording ———
@@ -98,7 +104,7 @@ export class FailureStore {
       after = insertFailure(this.sql, f, w);
     } else {
       // The row is to hold this occurrence's fields: the ones its pending ref stands for are kept.
-      if (latest && !this.inRow.has(f.jobId) && before.archiveRef !== null && this.refPending(before.archiveRef)) {
+      if (this.mechanisms.archiveRefs && latest && !this.inRow.has(f.jobId) && before.archiveRef !== null && this.refPending(before.archiveRef)) {
         keepRefFields(this.sql, f.jobId, before.archiveRef, f);
       }
       after = updateFailure(this.sql, f, before, latest, w);
@@ -106,8 +112,8 @@ export class FailureStore {
     this.held.set(f.jobId, after);
     if (latest) this.inRow.set(f.jobId, this.recorded.length);
     this.recorded.push(f);
-    this.lists.add(orderList.status(after.status), f.jobId, after.lastFailedAt);
-    if (latest) {
+    if (this.mechanisms.orderLists) this.lists.add(orderList.status(after.status), f.jobId, after.lastFailedAt);
+    if (latest && this.mechanisms.orderLists) {
       this.lists.add(orderList.group(after.group), f.jobId, after.lastFailedAt);
       this.lists.add(orderList.class(after.class), f.jobId, after.lastFailedAt);
     }
@@ -126,7 +132,7 @@ export class FailureStore {
    * copy for any other.
    */
   outboxOccurrences(tenantId: string, recordedAt: number): OutboxOccurrence[] {
-    const refs = new Set(this.inRow.values());
+    const refs = new Set(this.mechanisms.archiveRefs ? this.inRow.values() : []);
     return this.recorded.map(({ sealedBody: _, ...f }, i): OutboxOccurrence =>
       refs.has(i) ? refTo(f, tenantId, recordedAt) : { ...f, tenantId, recordedAt },
     );
@@ -140,6 +146,7 @@ export class FailureStore {
 
   setStatus(jobId: string, status: FailureStatus): void {
     writeStatus(this.sql, jobId, status);
+    if (!this.mechanisms.orderLists) return;
     const jobs = this.statuses.get(status) ?? new Set<string>();
     jobs.add(jobId);
     this.statuses.set(status, jobs);
@@ -152,7 +159,7 @@ export class FailureStore {
   /** Edit and requeue: the new body is kept; the occurrence that failed is archived as it came. */
   replaceBody(jobId: string, body: StoredBody): void {
     const ref = archiveRefOf(this.sql, jobId);
-    if (ref !== null && this.refPending(ref)) keepRefFields(this.sql, jobId, ref);
+    if (this.mechanisms.archiveRefs && ref !== null && this.refPending(ref)) keepRefFields(this.sql, jobId, ref);
     writeBody(this.sql, jobId, body);
   }
 
@@ -190,7 +197,7 @@ export class FailureStore {
   // ——— reads ———
 
   page(tenantId: string, query: FailureQuery): FailurePage {
-    return listFailures(this.sql, tenantId, query);
+    return listFailures(this.sql, tenantId, query, undefined, this.mechanisms.orderLists);
   }
 
   failure(tenantId: string, jobId: string): FailureDetail | null {

@@ -41,6 +41,9 @@ export const PRUNE_STEP_MS = 3600_000;
 export class ListAppends {
   private readonly lists = new Map<string, Map<string, number>>();
 
+  /** `tailEntries`: a tail spills into a list row once it holds this many (1: no tails, a row per change). */
+  constructor(readonly tailEntries = TAIL_ENTRIES) {}
+
   /** These held jobs, at their current last_failed_at (a status change outside record()). */
   addHeld(storage: SqlStorage, list: string, jobIds: readonly string[]): void {
     for (const chunk of fitting(jobIds, 1)) {
@@ -75,7 +78,7 @@ export class ListAppends {
         append(storage, list, [...entries], now);
         continue;
       }
-      const { keep, spill } = grown(tails.get(list), entries);
+      const { keep, spill } = grown(tails.get(list), entries, this.tailEntries);
       append(storage, list, spill, now);
       tails.set(list, keep);
     }
@@ -87,9 +90,9 @@ export class ListAppends {
  * A tail with new entries, once per job (the new entry wins: it is never older): the tail to
  * keep, or none and the entries to spill into a list row once there are TAIL_ENTRIES of them.
  */
-function grown(tail: readonly Entry[], entries: Iterable<Entry>): { keep: Entry[]; spill: Entry[] } {
+function grown(tail: readonly Entry[], entries: Iterable<Entry>, tailEntries: number): { keep: Entry[]; spill: Entry[] } {
   const all = [...new Map([...tail, ...entries])];
-  return all.length < TAIL_ENTRIES ? { keep: all, spill: [] } : { keep: [], spill: all };
+  return all.length < tailEntries ? { keep: all, spill: [] } : { keep: [], spill: all };
 }
 
 function append(storage: SqlStorage, list: string, entries: readonly Entry[], now: number): void {
@@ -111,7 +114,7 @@ function append(storage: SqlStorage, list: string, entries: readonly Entry[], no
  */
 export function nextGroupTail(lists: ListAppends, fingerprint: string, stored: readonly Entry[]): string {
   const list = orderList.group(fingerprint);
-  const { keep, spill } = grown(stored, lists.take(list));
+  const { keep, spill } = grown(stored, lists.take(list), lists.tailEntries);
   for (const [jobId, at] of spill) lists.add(list, jobId, at);
   return JSON.stringify(keep);
 }

@@ -73,12 +73,13 @@ export function listFailures(
   tenantId: string,
   query: FailureQuery,
   scanBudget = query.q !== undefined || query.field !== undefined ? SEARCH_SCAN_BUDGET : SCAN_BUDGET,
+  useLists = true,
 ): FailurePage {
   const counters = readCounters(storage);
   const groupCount = query.group === undefined ? undefined : storedGroupCount(storage, query.group);
   if (matchesNothing(counters, query, groupCount)) return { items: [], next: null };
   const filters = [...filterClauses(query), ...searchClauses(query)];
-  for (const list of shortLists(counters, query, groupCount, scanBudget)) {
+  for (const list of useLists ? shortLists(counters, query, groupCount, scanBudget) : []) {
     const candidates = listEntries(storage, list, query.after, MAX_LIST_ENTRIES);
     if (candidates) return listedPage(storage, tenantId, candidates, query, filters);
   }
