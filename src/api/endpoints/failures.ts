@@ -5,8 +5,9 @@ import { archivedFailure } from "../../sinks/d1";
 import { Cursor, encodeCursor } from "../cursor";
 import { notFound } from "../errors";
 import { defineRoute } from "../route";
-import { FailureClassSchema, FailurePage, FailureStatusSchema, FailureView, Fingerprint } from "../schemas";
+import { FailureClassSchema, FailurePage, FailureStatusSchema, FailureView } from "../../contract/schemas";
 import { TenantParam, ledgerFor, tenantOf } from "../tenant";
+import { Fingerprint } from "../validate";
 
 export const TenantQuery = z.object({ tenant: TenantParam.optional() }).strict();
 

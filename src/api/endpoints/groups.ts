@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineRoute } from "../route";
-import { Groups } from "../schemas";
+import { Groups } from "../../contract/schemas";
 import { TenantParam, ledgerFor, tenantOf } from "../tenant";
 
 export const GroupsQuery = z

@@ -7,7 +7,7 @@ import type { Auth } from "../auth";
 import { originMayConnect } from "../cors";
 import { ApiError } from "../errors";
 import { defineRoute, reply } from "../route";
-import { LiveClientMessage, LiveServerMessage, LiveTicket, type LiveScope } from "../schemas";
+import { LiveClientMessage, LiveServerMessage, LiveTicket, type LiveScope } from "../../contract/schemas";
 import { TenantParam, ledgerFor, tenantOf } from "../tenant";
 
 /** The scope a ticket carries: the one place that maps a token to it. */

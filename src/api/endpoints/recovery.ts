@@ -8,8 +8,9 @@ import { archivedFailure } from "../../sinks/d1";
 import { notFound } from "../errors";
 import { unlessRefused } from "../refusals";
 import { defineRoute, reply } from "../route";
-import { FailureClassSchema, FailureStatusSchema, FailureWithBody, Fingerprint, History, Operation, OperationList, OperationPreview } from "../schemas";
+import { FailureClassSchema, FailureStatusSchema, FailureWithBody, History, Operation, OperationList, OperationPreview } from "../../contract/schemas";
 import { actorOf, ledgerFor, TenantParam, tenantOf } from "../tenant";
+import { Fingerprint } from "../validate";
 import { JobParams, TenantQuery, noSuchFailure } from "./failures";
 
 /** A replacement body, as sent to the queue, is at most what a queue message may carry. */

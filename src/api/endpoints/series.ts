@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { notFound } from "../errors";
 import { defineRoute } from "../route";
-import { FailureSeries, Fingerprint } from "../schemas";
+import { FailureSeries } from "../../contract/schemas";
 import { TenantParam, ledgerFor, tenantOf } from "../tenant";
+import { Fingerprint } from "../validate";
 
 export const SeriesQuery = z
   .object({

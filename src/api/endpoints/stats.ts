@@ -2,7 +2,7 @@ import { z } from "zod";
 import { FAILURE_CLASSES, FAILURE_STATUSES, type FailureClass, type FailureStatus } from "../../model";
 import { ApiError } from "../errors";
 import { defineRoute } from "../route";
-import { CrossTenantStats, LedgerStats } from "../schemas";
+import { CrossTenantStats, LedgerStats } from "../../contract/schemas";
 import { TenantParam, ledgerFor, tenantOf } from "../tenant";
 import { allShards } from "../../sinks/shards";
 

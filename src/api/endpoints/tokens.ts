@@ -5,7 +5,7 @@ import { TenantId } from "../../envelope";
 import { newToken, sha256, toHex } from "../auth";
 import { notFound } from "../errors";
 import { SCOPES, defineRoute, reply, type Scope } from "../route";
-import { CreatedToken, TokenList, TokenView } from "../schemas";
+import { CreatedToken, TokenList, TokenView } from "../../contract/schemas";
 import { actorOf, ledgerFor } from "../tenant";
 
 export const TokenLabel = z
