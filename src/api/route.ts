@@ -5,13 +5,9 @@
 
 import type { IRequest } from "itty-router";
 import type { z } from "zod";
-import type { Auth } from "./auth";
+import type { Auth, Scope } from "./auth";
 
 export type Method = "GET" | "POST" | "DELETE";
-
-/** What a tenant token may do: read (view only), or operate (also change failures). */
-export type Scope = "read" | "operate";
-export const SCOPES: readonly Scope[] = ["read", "operate"];
 
 /**
  * public: anyone · dev: anyone, and only when DEV_ROUTES=true · token: any valid token ·
