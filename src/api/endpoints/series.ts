@@ -2,7 +2,7 @@ import { z } from "zod";
 import { notFound } from "../errors";
 import { defineRoute } from "../route";
 import { FailureSeries } from "../../contract/schemas";
-import { TenantParam, ledgerFor, tenantOf } from "../tenant";
+import { TenantParam } from "../tenant";
 import { Fingerprint } from "../validate";
 
 export const SeriesQuery = z
@@ -25,10 +25,10 @@ export const getSeries = defineRoute({
   query: SeriesQuery,
   notFound: noSuchGroup,
   responses: { 200: { description: "The series", schema: FailureSeries } },
-  async handler({ request, env, query }) {
-    const tenant = tenantOf(request, query);
-    const series = await ledgerFor(env, tenant).series(query.group);
+  async handler({ query, tenant }) {
+    const { id, ledger } = tenant();
+    const series = await ledger.series(query.group);
     if (!series) throw notFound(noSuchGroup());
-    return { tenant, group: query.group ?? null, ...series };
+    return { tenant: id, group: query.group ?? null, ...series };
   },
 });
