@@ -2,8 +2,8 @@
 // token, answers typed by the worker's own zod schemas, errors in the API's one shape.
 
 import type { z } from "zod";
-import type * as S from "../../src/api/schemas";
-import type { ErrorBody } from "../../src/api/errors";
+import type * as S from "../../src/contract/schemas";
+import type { ErrorBody } from "../../src/contract/errors";
 
 export type Stats = z.infer<typeof S.LedgerStats>;
 export type CrossTenant = z.infer<typeof S.CrossTenantStats>;

@@ -5,7 +5,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
-import type * as S from "../../src/api/schemas";
+import type * as S from "../../src/contract/schemas";
 import { api, tenantQuery, type Failure, type Group, type Operation, type Stats } from "./api";
 
 type ServerMessage = z.infer<typeof S.LiveServerMessage>;

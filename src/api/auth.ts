@@ -2,7 +2,10 @@
 // tokens are random, shown once, and stored only as their SHA-256 in D1 (api_tokens).
 
 import { ApiError } from "./errors";
-import type { Scope } from "./route";
+
+/** What a tenant token may do: read (view only), or operate (also change failures). */
+export type Scope = "read" | "operate";
+export const SCOPES: readonly Scope[] = ["read", "operate"];
 
 /** The admin token holds scope "admin", above read and operate; a tenant token holds its own. */
 export type Auth =

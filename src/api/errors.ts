@@ -1,6 +1,7 @@
-// One error shape for every 4xx and 5xx: { error: { code, message, details? } }.
+// Errors the API throws, answered in the one error shape (src/contract/errors.ts).
 
 import { z } from "zod";
+import { errorResponse } from "../contract/errors";
 
 export class ApiError extends Error {
   constructor(
@@ -16,20 +17,6 @@ export class ApiError extends Error {
 }
 
 export const notFound = (message: string) => new ApiError(404, "not_found", message);
-
-export const ErrorBody = z
-  .object({
-    error: z.object({
-      code: z.string().meta({ description: "Stable, machine-readable: invalid_request, unauthorized, not_found, rate_limited …" }),
-      message: z.string().meta({ description: "What went wrong and, where it helps, what to do." }),
-      details: z.unknown().optional().meta({ description: "For invalid_request: one { path, message } per problem." }),
-    }),
-  })
-  .meta({ description: "The one error shape of every 4xx and 5xx response." });
-
-export function errorResponse(status: number, code: string, message: string, details?: unknown, headers?: HeadersInit): Response {
-  return Response.json({ error: { code, message, ...(details === undefined ? {} : { details }) } }, { status, headers });
-}
 
 export function toErrorResponse(error: unknown): Response {
   if (error instanceof ApiError) return errorResponse(error.status, error.code, error.message, error.details, error.headers);

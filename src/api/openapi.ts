@@ -2,7 +2,7 @@
 // 2020-12 is OpenAPI 3.1's schema dialect, and zod 4's default target).
 
 import { z } from "zod";
-import { ErrorBody } from "./errors";
+import { ErrorBody } from "../contract/errors";
 import { errorStatuses, isTenantRoute, scopeNeeded, type Route } from "./route";
 
 const ERRORS: Record<number, { code: string; description: string }> = {

@@ -5,13 +5,9 @@
 
 import type { IRequest } from "itty-router";
 import type { z } from "zod";
-import type { Auth } from "./auth";
+import type { Auth, Scope } from "./auth";
 
 export type Method = "GET" | "POST" | "DELETE";
-
-/** What a tenant token may do: read (view only), or operate (also change failures). */
-export type Scope = "read" | "operate";
-export const SCOPES: readonly Scope[] = ["read", "operate"];
 
 /**
  * public: anyone · dev: anyone, and only when DEV_ROUTES=true · token: any valid token ·
@@ -99,15 +95,26 @@ export interface BodySpec<B extends z.ZodType> {
   raw?: { contentTypes: string[] };
 }
 
-/** What the router hands a handler: the request and env, and its inputs, parsed. */
-export interface Call<Q, P, B> {
+/** The tenant a call acts on and that tenant's ledger. */
+export interface TenantLedger {
+  /** A tenant token's own tenant, or the one the admin token names with ?tenant=. */
+  id: string;
+  ledger: ReturnType<Env["FAILURE_LEDGER"]["getByName"]>;
+}
+
+/**
+ * What the router hands a handler: the request and env, and its inputs, parsed. A tenant route
+ * also gets `tenant()`, which resolves the tenant (tenantOf) only when called, so whatever the
+ * handler checks first is still answered first.
+ */
+export type Call<Q, P, B, A extends Access = Access> = {
   request: ApiRequest;
   env: Env;
   ctx: ExecutionContext;
   query: Q;
   params: P;
   body: B;
-}
+} & (A extends `tenant:${Scope}` ? { tenant: () => TenantLedger } : unknown);
 
 export interface ApiRequest extends IRequest {
   /** Who is calling; set for every route that takes a token. */
@@ -116,14 +123,20 @@ export interface ApiRequest extends IRequest {
   served?: { route: Route; params: Record<string, string> };
 }
 
-export interface RouteSpec<Q extends AnyObject | undefined, P extends AnyObject | undefined, B extends z.ZodType | undefined, R extends Responses> {
+export interface RouteSpec<
+  Q extends AnyObject | undefined,
+  P extends AnyObject | undefined,
+  B extends z.ZodType | undefined,
+  R extends Responses,
+  A extends Access,
+> {
   method: Method;
   /** itty-router pattern, e.g. /api/queue/dlq/failures/:jobId */
   path: string;
   summary: string;
   description?: string;
   tag: string;
-  access: Access;
+  access: A;
   query?: Q;
   params?: P;
   body?: B extends z.ZodType ? BodySpec<B> : undefined;
@@ -138,7 +151,8 @@ export interface RouteSpec<Q extends AnyObject | undefined, P extends AnyObject 
     call: Call<
       Q extends AnyObject ? z.output<Q> : Record<string, never>,
       P extends AnyObject ? z.output<P> : Record<string, never>,
-      B extends z.ZodType ? z.output<B> : undefined
+      B extends z.ZodType ? z.output<B> : undefined,
+      A
     >,
   ) => Promise<Result<R>> | Result<R>;
 }
@@ -157,7 +171,7 @@ export interface Route {
   responses: Responses;
   errors?: ExtraError[];
   notFound?: (params: Record<string, unknown>) => string;
-  handler: (call: Call<any, any, any>) => Promise<unknown> | unknown;
+  handler: (call: Call<any, any, any> & { tenant?: () => TenantLedger }) => Promise<unknown> | unknown;
 }
 
 export function defineRoute<
@@ -165,7 +179,8 @@ export function defineRoute<
   P extends AnyObject | undefined = undefined,
   B extends z.ZodType | undefined = undefined,
   R extends Responses = Responses,
->(spec: RouteSpec<Q, P, B, R>): Route {
+  A extends Access = Access,
+>(spec: RouteSpec<Q, P, B, R, A>): Route {
   return spec as unknown as Route;
 }
 

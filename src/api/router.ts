@@ -5,9 +5,11 @@ import { Router, type IRequest } from "itty-router";
 import { readConfig } from "../config";
 import { authenticate, enforceRateLimit } from "./auth";
 import { corsHeaders, preflight } from "./cors";
-import { ApiError, errorResponse, toErrorResponse } from "./errors";
-import { isReply, permits, scopeNeeded, type ApiRequest, type Needed, type Route } from "./route";
+import { errorResponse } from "../contract/errors";
+import { ApiError, toErrorResponse } from "./errors";
+import { isReply, isTenantRoute, permits, scopeNeeded, type ApiRequest, type Needed, type Route } from "./route";
 import { ROUTES } from "./routes";
+import { tenantLedger } from "./tenant";
 import { pathParam, readBodyBytes, readJson } from "./validate";
 
 type Args = [Env, ExecutionContext];
@@ -44,7 +46,8 @@ function serve(route: Route) {
       }
     }
 
-    const result = await route.handler({ request, env, ctx, query, params, body });
+    const tenant = isTenantRoute(route) ? () => tenantLedger(request, env, query) : undefined;
+    const result = await route.handler({ request, env, ctx, query, params, body, tenant });
     if (result instanceof Response) return result; // a WebSocket upgrade, answered by the ledger
     const [status, payload] = isReply(result) ? [result.status, result.body] : [defaultStatus, result];
     if (textType !== null && typeof payload === "string") return new Response(payload, { status, headers: { "content-type": textType } });

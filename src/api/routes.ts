@@ -17,7 +17,7 @@ import { getStats } from "./endpoints/stats";
 import { createToken, listTokens, revokeToken } from "./endpoints/tokens";
 import { openApiDocument } from "./openapi";
 import { defineRoute, reply, type Route } from "./route";
-import { Health } from "./schemas";
+import { Health } from "../contract/schemas";
 
 const health = defineRoute({
   method: "GET",

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { TenantId } from "../envelope";
 import { QUARANTINE_TENANT } from "../model";
 import { ApiError, notFound } from "./errors";
-import type { ApiRequest } from "./route";
+import type { ApiRequest, TenantLedger } from "./route";
 
 export const TenantParam = z.union([TenantId, z.literal(QUARANTINE_TENANT)]).meta({
   description: "The tenant to act on. A tenant token acts on its own tenant and may omit it; the admin token must name one.",
@@ -24,7 +24,7 @@ function notVisible(request: ApiRequest): ApiError {
  * A tenant token acts on its own tenant: naming another gets the same 404 as a missing
  * resource, never a hint that the tenant or the resource exists. The admin token names one.
  */
-export function tenantOf(request: ApiRequest, query: { tenant?: string | undefined }): string {
+function tenantOf(request: ApiRequest, query: { tenant?: string | undefined }): string {
   const auth = request.auth;
   if (!auth) throw new Error("tenantOf called on a route that takes no token");
   if (auth.kind === "tenant") {
@@ -37,6 +37,12 @@ export function tenantOf(request: ApiRequest, query: { tenant?: string | undefin
     ]);
   }
   return query.tenant;
+}
+
+/** What a tenant route's `tenant()` answers: the tenant the request acts on, and its ledger. */
+export function tenantLedger(request: ApiRequest, env: Env, query: { tenant?: string | undefined }): TenantLedger {
+  const id = tenantOf(request, query);
+  return { id, ledger: ledgerFor(env, id) };
 }
 
 /** Who is acting, for the audit trail: the token's label ("admin" for the admin token). */

@@ -5,6 +5,9 @@ import { z } from "zod";
 import { decodeUtf8 } from "../bytes";
 import { ApiError } from "./errors";
 
+/** A group named in a request (?group=): its fingerprint. */
+export const Fingerprint = z.string().regex(/^[0-9a-f]{16}$/, "group must be a 16-hex-digit fingerprint");
+
 export function parseQuery<S extends z.ZodType>(request: IRequest, schema: S): z.output<S> {
   return schema.parse({ ...request.query });
 }

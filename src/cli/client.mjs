@@ -47,7 +47,7 @@ export class Client {
   }
 
   /**
-   * The answer's type is the caller's to name: the route's response type from src/api/schemas.ts
+   * The answer's type is the caller's to name: the route's response type from src/contract/schemas.ts
    * (derived from its zod schema), given as the JSDoc type of the variable the answer goes to.
    * @template [T=unknown]
    * @param {string} method

@@ -88,7 +88,7 @@ export function csvField(value) {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** @param {import("../api/schemas").FailureSummary} f a failure summary from the API */
+/** @param {import("../contract/schemas").FailureSummary} f a failure summary from the API */
 export function csvRow(f) {
   return (
     [

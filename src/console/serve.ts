@@ -3,7 +3,7 @@
 // matches no file, reaches the worker, and gets the console's page with the same headers.
 
 import securityHeaders from "../../console/security-headers.json";
-import { errorResponse } from "../api/errors";
+import { errorResponse } from "../contract/errors";
 
 export const CONSOLE_HEADERS: Readonly<Record<string, string>> = securityHeaders;
 

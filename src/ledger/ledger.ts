@@ -4,7 +4,7 @@
 // deployed as FailureLedger (src/failure-ledger.ts), with the real sinks.
 
 import { DurableObject } from "cloudflare:workers";
-import type { LedgerStats } from "../api/schemas";
+import type { LedgerStats } from "../contract/schemas";
 import type { FailureInput, LedgerSinks } from "../model";
 import { runDueWork } from "./alarm";
 import { LedgerCore } from "./core";

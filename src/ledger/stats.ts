@@ -1,8 +1,8 @@
 // The ledger's stats, assembled from its counters (no read scans the failures table), the
 // outbox, the deliveries table and the circuits: the API's LedgerStats, one source in
-// src/api/schemas.ts, with the parts built by other modules proven to fit it exactly.
+// src/contract/schemas.ts, with the parts built by other modules proven to fit it exactly.
 
-import type { LedgerStats } from "../api/schemas";
+import type { LedgerStats } from "../contract/schemas";
 import { FAILURE_CLASSES, FAILURE_STATUSES, TERMINAL_STATUSES, type FailureClass, type FailureStatus } from "../model";
 import type { Same } from "../same";
 import { counterKey, occurrencesInWindow, readCounters } from "./aggregates/counters";

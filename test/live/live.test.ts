@@ -5,7 +5,7 @@ import { abortAllDurableObjects, createExecutionContext, runInDurableObject } fr
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { PUSH_INTERVAL_MS, MAX_CHANGED } from "../../src/ledger/live/feed";
-import { LiveServerMessage } from "../../src/api/schemas";
+import { LiveServerMessage } from "../../src/contract/schemas";
 import worker from "../../src/index";
 import { apiFetch, createToken } from "../support/api";
 import { deliver, envelope, message } from "../support/dlq";

@@ -1,5 +1,5 @@
 import { exports } from "cloudflare:workers";
-import type { LiveServerMessage } from "../../src/api/schemas";
+import type { LiveServerMessage } from "../../src/contract/schemas";
 import { ADMIN_TOKEN, apiFetch } from "./api";
 
 type Message = Extract<LiveServerMessage, { type: string }>;

@@ -2,7 +2,8 @@
 
 import type { IRequest } from "itty-router";
 import { decodeUtf8 } from "../../bytes";
-import { ApiError, ErrorBody } from "../errors";
+import { ErrorBody } from "../../contract/errors";
+import { ApiError } from "../errors";
 import { readBodyBytes } from "../validate";
 
 /**

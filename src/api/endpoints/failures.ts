@@ -5,8 +5,9 @@ import { archivedFailure } from "../../sinks/d1";
 import { Cursor, encodeCursor } from "../cursor";
 import { notFound } from "../errors";
 import { defineRoute } from "../route";
-import { FailureClassSchema, FailurePage, FailureStatusSchema, FailureView, Fingerprint } from "../schemas";
-import { TenantParam, ledgerFor, tenantOf } from "../tenant";
+import { FailureClassSchema, FailurePage, FailureStatusSchema, FailureView } from "../../contract/schemas";
+import { TenantParam } from "../tenant";
+import { Fingerprint } from "../validate";
 
 export const TenantQuery = z.object({ tenant: TenantParam.optional() }).strict();
 
@@ -52,11 +53,11 @@ export const listFailures = defineRoute({
   access: "tenant:read",
   query: FailuresQuery,
   responses: { 200: { description: "One page of failures", schema: FailurePage } },
-  async handler({ request, env, query }) {
+  async handler({ query, tenant }) {
     const { tenant: _, cursor, field, value, ...filters } = query;
     const after = cursor && { lastFailedAt: cursor.at, jobId: cursor.id };
     const match = field !== undefined && value !== undefined ? { field: { path: field, value } } : {};
-    const page = await ledgerFor(env, tenantOf(request, query)).listFailures({ ...filters, ...match, after });
+    const page = await tenant().ledger.listFailures({ ...filters, ...match, after });
     return { items: page.items, nextCursor: page.next ? encodeCursor({ at: page.next.lastFailedAt, id: page.next.jobId }) : null };
   },
 });
@@ -76,10 +77,10 @@ export const getFailure = defineRoute({
   params: JobParams,
   notFound: noSuchFailure,
   responses: { 200: { description: "The failure", schema: FailureView } },
-  async handler({ request, env, query, params }) {
-    const tenant = tenantOf(request, query);
+  async handler({ env, params, tenant }) {
+    const { id, ledger } = tenant();
     const { jobId } = params;
-    const [live, record] = await Promise.all([ledgerFor(env, tenant).getFailure(jobId), archivedFailure(env, tenant, jobId)]);
+    const [live, record] = await Promise.all([ledger.getFailure(jobId), archivedFailure(env, id, jobId)]);
     const envelope = record?.archive ? await readArchivedLine(env.ARCHIVE, record.archive.key, record.archive.offset, record.archive.length) : null;
     const archive = record?.archive ? { ...record.archive, envelope } : null;
     if (live) {

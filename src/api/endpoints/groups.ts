@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineRoute } from "../route";
-import { Groups } from "../schemas";
-import { TenantParam, ledgerFor, tenantOf } from "../tenant";
+import { Groups } from "../../contract/schemas";
+import { TenantParam } from "../tenant";
 
 export const GroupsQuery = z
   .object({
@@ -18,7 +18,7 @@ export const listGroups = defineRoute({
   access: "tenant:read",
   query: GroupsQuery,
   responses: { 200: { description: "The groups", schema: Groups } },
-  async handler({ request, env, query }) {
-    return { items: await ledgerFor(env, tenantOf(request, query)).listGroups(query.limit) };
+  async handler({ query, tenant }) {
+    return { items: await tenant().ledger.listGroups(query.limit) };
   },
 });

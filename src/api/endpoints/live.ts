@@ -7,8 +7,8 @@ import type { Auth } from "../auth";
 import { originMayConnect } from "../cors";
 import { ApiError } from "../errors";
 import { defineRoute, reply } from "../route";
-import { LiveClientMessage, LiveServerMessage, LiveTicket, type LiveScope } from "../schemas";
-import { TenantParam, ledgerFor, tenantOf } from "../tenant";
+import { LiveClientMessage, LiveServerMessage, LiveTicket, type LiveScope } from "../../contract/schemas";
+import { TenantParam, ledgerFor } from "../tenant";
 
 /** The scope a ticket carries: the one place that maps a token to it. */
 export function liveScope(auth: Auth): LiveScope {
@@ -40,17 +40,17 @@ export const createLiveTicket = defineRoute({
   access: "tenant:read",
   query: TicketQuery,
   responses: { 201: { description: "The ticket", schema: LiveTicket } },
-  async handler({ request, env, query }) {
-    const tenant = tenantOf(request, query);
+  async handler({ request, tenant }) {
+    const { id, ledger } = tenant();
     const auth = request.auth!;
     const scope = liveScope(auth);
-    const { ticket, expiresAt } = await ledgerFor(env, tenant).issueLiveTicket({
+    const { ticket, expiresAt } = await ledger.issueLiveTicket({
       tokenId: auth.kind === "admin" ? "admin" : auth.tokenId,
       scope,
       actor: auth.label,
     });
-    const url = `/api/live?${new URLSearchParams({ tenant, ticket })}`;
-    return reply(201, { ticket, tenant, scope, expiresAt: new Date(expiresAt).toISOString(), url });
+    const url = `/api/live?${new URLSearchParams({ tenant: id, ticket })}`;
+    return reply(201, { ticket, tenant: id, scope, expiresAt: new Date(expiresAt).toISOString(), url });
   },
 });
 

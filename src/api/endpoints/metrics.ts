@@ -3,7 +3,7 @@
 
 import type { z } from "zod";
 import { defineRoute } from "../route";
-import type { LedgerStats } from "../schemas";
+import type { LedgerStats } from "../../contract/schemas";
 import { ledgerFor } from "../tenant";
 import { allShards } from "../../sinks/shards";
 

@@ -5,7 +5,7 @@ import { listInbox, markInboxRead } from "../../sinks/inbox";
 import { shardIfAssigned } from "../../sinks/shards";
 import { Cursor, encodeCursor } from "../cursor";
 import { defineRoute } from "../route";
-import { TenantParam, tenantOf } from "../tenant";
+import { TenantParam } from "../tenant";
 
 const UserId = z.string().min(1).max(256);
 
@@ -43,12 +43,12 @@ export const listNotifications = defineRoute({
   access: "tenant:read",
   query: NotificationsQuery,
   responses: { 200: { description: "A page of notices, with the user's unread count", schema: NoticePage } },
-  async handler({ request, env, query }) {
-    const tenant = tenantOf(request, query);
-    const db = await shardIfAssigned(env, tenant);
+  async handler({ env, query, tenant }) {
+    const { id } = tenant();
+    const db = await shardIfAssigned(env, id);
     // A tenant that never flushed has no database yet, and so no notices.
     const page = db
-      ? await listInbox(db, tenant, {
+      ? await listInbox(db, id, {
           userId: query.userId,
           unread: query.unread,
           limit: query.limit,
@@ -68,9 +68,9 @@ export const markNotificationsRead = defineRoute({
   query: z.object({ tenant: TenantParam.optional() }).strict(),
   body: { schema: MarkReadRequest },
   responses: { 200: { description: "How many notices were newly marked read", schema: z.object({ marked: z.number().int() }) } },
-  async handler({ request, env, query, body }) {
-    const tenant = tenantOf(request, query);
-    const db = await shardIfAssigned(env, tenant);
-    return { marked: db ? await markInboxRead(db, tenant, body.userId, body.ids, Date.now()) : 0 };
+  async handler({ env, body, tenant }) {
+    const { id } = tenant();
+    const db = await shardIfAssigned(env, id);
+    return { marked: db ? await markInboxRead(db, id, body.userId, body.ids, Date.now()) : 0 };
   },
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineRoute } from "../route";
-import { Parked } from "../schemas";
+import { Parked } from "../../contract/schemas";
 
 export const ParkingQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
 

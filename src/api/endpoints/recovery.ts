@@ -8,8 +8,9 @@ import { archivedFailure } from "../../sinks/d1";
 import { notFound } from "../errors";
 import { unlessRefused } from "../refusals";
 import { defineRoute, reply } from "../route";
-import { FailureClassSchema, FailureStatusSchema, FailureWithBody, Fingerprint, History, Operation, OperationList, OperationPreview } from "../schemas";
-import { actorOf, ledgerFor, TenantParam, tenantOf } from "../tenant";
+import { FailureClassSchema, FailureStatusSchema, FailureWithBody, History, Operation, OperationList, OperationPreview } from "../../contract/schemas";
+import { actorOf, TenantParam } from "../tenant";
+import { Fingerprint } from "../validate";
 import { JobParams, TenantQuery, noSuchFailure } from "./failures";
 
 /** A replacement body, as sent to the queue, is at most what a queue message may carry. */
@@ -107,8 +108,8 @@ export const requeueFailure = defineRoute({
   notFound: noSuchFailure,
   errors: [409, 503],
   responses: { 200: { description: "The failure, now retrying", schema: FailureWithBody } },
-  async handler({ request, env, query, params, body }) {
-    return withBody(unlessRefused(await ledgerFor(env, tenantOf(request, query)).requeue(params.jobId, actorOf(request), body.delaySeconds, replacementOf(body))));
+  async handler({ request, params, body, tenant }) {
+    return withBody(unlessRefused(await tenant().ledger.requeue(params.jobId, actorOf(request), body.delaySeconds, replacementOf(body))));
   },
 });
 
@@ -123,8 +124,8 @@ export const abandonFailure = defineRoute({
   body: { schema: AbandonRequest },
   notFound: noSuchFailure,
   responses: { 200: { description: "The failure, now abandoned", schema: FailureWithBody } },
-  async handler({ request, env, query, params, body }) {
-    return withBody(unlessRefused(await ledgerFor(env, tenantOf(request, query)).abandon(params.jobId, actorOf(request), body.reason)));
+  async handler({ request, params, body, tenant }) {
+    return withBody(unlessRefused(await tenant().ledger.abandon(params.jobId, actorOf(request), body.reason)));
   },
 });
 
@@ -138,12 +139,11 @@ export const failureHistory = defineRoute({
   params: JobParams,
   notFound: noSuchFailure,
   responses: { 200: { description: "The audit trail of the failure (empty when nobody acted on it)", schema: History } },
-  async handler({ request, env, query, params }) {
-    const tenant = tenantOf(request, query);
-    const ledger = ledgerFor(env, tenant);
+  async handler({ env, params, tenant }) {
+    const { id, ledger } = tenant();
     const items = await ledger.history(params.jobId);
     // No actions: a failure nobody acted on, or no failure at all (which is a 404 like the others).
-    if (items.length === 0 && !(await ledger.getFailure(params.jobId)) && !(await archivedFailure(env, tenant, params.jobId))) {
+    if (items.length === 0 && !(await ledger.getFailure(params.jobId)) && !(await archivedFailure(env, id, params.jobId))) {
       throw notFound(noSuchFailure(params));
     }
     return { items };
@@ -165,9 +165,9 @@ export const createOperation = defineRoute({
     200: { description: "Dry run: what would be affected", schema: OperationPreview },
     202: { description: "Started", schema: Operation },
   },
-  async handler({ request, env, query, body }) {
+  async handler({ request, body, tenant }) {
     const { dryRun, ...operation } = body;
-    const ledger = ledgerFor(env, tenantOf(request, query));
+    const { ledger } = tenant();
     if (dryRun) return { dryRun: true as const, action: operation.action, ...(await ledger.previewOperation(operation)) };
     return reply(202, unlessRefused(await ledger.startOperation(operation, actorOf(request))));
   },
@@ -185,8 +185,8 @@ export const getOperation = defineRoute({
   params: OperationParams,
   notFound: noSuchOperation,
   responses: { 200: { description: "The operation", schema: Operation } },
-  async handler({ request, env, query, params }) {
-    const operation = await ledgerFor(env, tenantOf(request, query)).getOperation(params.id);
+  async handler({ params, tenant }) {
+    const operation = await tenant().ledger.getOperation(params.id);
     if (!operation) throw notFound(noSuchOperation(params));
     return operation;
   },
@@ -204,7 +204,7 @@ export const listOperations = defineRoute({
   access: "tenant:read",
   query: OperationsQuery,
   responses: { 200: { description: "Recent operations with their progress", schema: OperationList } },
-  async handler({ request, env, query }) {
-    return { items: await ledgerFor(env, tenantOf(request, query)).listOperations(query.limit) };
+  async handler({ query, tenant }) {
+    return { items: await tenant().ledger.listOperations(query.limit) };
   },
 });

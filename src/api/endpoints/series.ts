@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { notFound } from "../errors";
 import { defineRoute } from "../route";
-import { FailureSeries, Fingerprint } from "../schemas";
-import { TenantParam, ledgerFor, tenantOf } from "../tenant";
+import { FailureSeries } from "../../contract/schemas";
+import { TenantParam } from "../tenant";
+import { Fingerprint } from "../validate";
 
 export const SeriesQuery = z
   .object({
@@ -24,10 +25,10 @@ export const getSeries = defineRoute({
   query: SeriesQuery,
   notFound: noSuchGroup,
   responses: { 200: { description: "The series", schema: FailureSeries } },
-  async handler({ request, env, query }) {
-    const tenant = tenantOf(request, query);
-    const series = await ledgerFor(env, tenant).series(query.group);
+  async handler({ query, tenant }) {
+    const { id, ledger } = tenant();
+    const series = await ledger.series(query.group);
     if (!series) throw notFound(noSuchGroup());
-    return { tenant, group: query.group ?? null, ...series };
+    return { tenant: id, group: query.group ?? null, ...series };
   },
 });

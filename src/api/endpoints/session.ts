@@ -1,5 +1,5 @@
 import { defineRoute } from "../route";
-import { Session } from "../schemas";
+import { Session } from "../../contract/schemas";
 
 /** Who the token belongs to: what a client (the console) needs to decide where to go. */
 export const getSession = defineRoute({

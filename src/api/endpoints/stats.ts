@@ -2,8 +2,8 @@ import { z } from "zod";
 import { FAILURE_CLASSES, FAILURE_STATUSES, type FailureClass, type FailureStatus } from "../../model";
 import { ApiError } from "../errors";
 import { defineRoute } from "../route";
-import { CrossTenantStats, LedgerStats } from "../schemas";
-import { TenantParam, ledgerFor, tenantOf } from "../tenant";
+import { CrossTenantStats, LedgerStats } from "../../contract/schemas";
+import { TenantParam } from "../tenant";
 import { allShards } from "../../sinks/shards";
 
 export const StatsQuery = z
@@ -29,14 +29,14 @@ export const getStats = defineRoute({
   access: "tenant:read",
   query: StatsQuery,
   responses: { 200: { description: "A tenant's live stats, or (admin, no tenant) the cross-tenant totals", schema: z.union([LedgerStats, CrossTenantStats]) } },
-  async handler({ request, env, query }) {
+  async handler({ request, env, query, tenant }) {
     if (request.auth?.kind === "admin" && query.tenant === undefined) return crossTenantStats(allShards(env).map((s) => s.db), query.limit ?? 100);
     if (query.limit !== undefined) {
       throw new ApiError(400, "invalid_request", "limit: applies only to cross-tenant stats (the admin token, no tenant)", [
         { path: "limit", message: "applies only to cross-tenant stats" },
       ]);
     }
-    return ledgerFor(env, tenantOf(request, query)).stats();
+    return tenant().ledger.stats();
   },
 });
 

@@ -2,10 +2,10 @@
 
 import { z } from "zod";
 import { TenantId } from "../../envelope";
-import { newToken, sha256, toHex } from "../auth";
+import { SCOPES, newToken, sha256, toHex, type Scope } from "../auth";
 import { notFound } from "../errors";
-import { SCOPES, defineRoute, reply, type Scope } from "../route";
-import { CreatedToken, TokenList, TokenView } from "../schemas";
+import { defineRoute, reply } from "../route";
+import { CreatedToken, TokenList, TokenView } from "../../contract/schemas";
 import { actorOf, ledgerFor } from "../tenant";
 
 export const TokenLabel = z

@@ -7,7 +7,7 @@ import { CSV_COLUMNS, csvRow, progress } from "../format.mjs";
 import { intOption, readFilter, stringOption, tenantQuery } from "../context.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
-/** @import { FailurePage } from "../../api/schemas" */
+/** @import { FailurePage } from "../../contract/schemas" */
 
 /** Failures per request: the API's largest page. */
 const PAGE = 500;

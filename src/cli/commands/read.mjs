@@ -5,7 +5,7 @@ import { CLASSES, intOption, printJson, readFilter, stringOption, tenantQuery } 
 import { ago, counts, table } from "../format.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
-/** @import { CrossTenantStats, FailurePage, FailureSeries, FailureView, Groups, History, LedgerStats } from "../../api/schemas" */
+/** @import { CrossTenantStats, FailurePage, FailureSeries, FailureView, Groups, History, LedgerStats } from "../../contract/schemas" */
 
 /** @param {Context} ctx */
 export async function stats(ctx) {

@@ -6,7 +6,7 @@ import { intOption, printJson, readFilter, stringOption, tenantQuery } from "../
 import { progress } from "../format.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
-/** @import { FailureWithBody, Operation, OperationPreview } from "../../api/schemas" */
+/** @import { FailureWithBody, Operation, OperationPreview } from "../../contract/schemas" */
 
 /**
  * A replacement body from a file: JSON when the file parses as JSON, otherwise its text.

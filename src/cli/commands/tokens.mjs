@@ -5,7 +5,7 @@ import { printJson, stringOption } from "../context.mjs";
 import { table } from "../format.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
-/** @import { CreatedToken, TokenList, TokenView } from "../../api/schemas" */
+/** @import { CreatedToken, TokenList, TokenView } from "../../contract/schemas" */
 
 const USAGE = "dlq tokens create --tenant <tenant> --label <who> [--scope read|operate] | dlq tokens list [--tenant <tenant>] [--revoked] | dlq tokens revoke <tokenId>";
 

@@ -5,9 +5,9 @@
 // holds only what changed since the last push (a few ids) and a cache of the seq. With no socket
 // connected a change costs one getWebSockets() call and nothing else.
 
-import { errorResponse } from "../../api/errors";
-import { LiveClientMessage, type LiveServerMessage } from "../../api/schemas";
-import type { LedgerStats } from "../../api/schemas";
+import { errorResponse } from "../../contract/errors";
+import { LiveClientMessage, type LiveServerMessage } from "../../contract/schemas";
+import type { LedgerStats } from "../../contract/schemas";
 import type { LiveChange } from "../change";
 import { FailureStore } from "../store";
 import { viewOperation, type OperationView } from "../recovery/operation-views";

@@ -2,7 +2,7 @@
 // authenticated POST gets a ticket instead: random, single use, valid for about a minute, and
 // kept here only as its SHA-256. It lives in the tenant's own ledger, so it opens nothing else.
 
-import type { LiveScope } from "../../api/schemas";
+import type { LiveScope } from "../../contract/schemas";
 import { run, sql as q } from "../../sql";
 
 export const TICKET_TTL_MS = 60_000;

@@ -2,7 +2,7 @@
 // its counts, first and last seen, a sample, and the tail of its order list (order-lists.ts),
 // so a batch that touches a group writes that one row for all of it.
 
-import type * as Api from "../../api/schemas";
+import type * as Api from "../../contract/schemas";
 import type { FailureClass, FailureInput } from "../../model";
 import { fitting, run, sql } from "../../sql";
 import type { Entry } from "./cursor";

@@ -1,7 +1,7 @@
 // Read paths of the ledger: a failures page (keyset pagination, newest first), one failure,
 // the groups. All are served from the ledger's own tables, live.
 
-import type * as Api from "../../api/schemas";
+import type * as Api from "../../contract/schemas";
 import { POISON_STREAK, fieldsOf, type ErrorInfo, type FailureColumns, type FailureFields, type FailureStatus } from "../../model";
 import { MAX_BOUND_PARAMETERS, fitting, run, sql, type Sql } from "../../sql";
 import { counterKey, readCounters } from "../aggregates/counters";

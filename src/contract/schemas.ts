@@ -1,5 +1,7 @@
-// Response schemas: what the API answers, one per resource. They document the API (OpenAPI)
-// and type the handlers: a handler's result must fit its route's schema or it does not compile.
+// The wire contract: what the API answers and the live socket carries, one schema per resource.
+// They document the API (OpenAPI) and type the handlers: a handler's result must fit its route's
+// schema or it does not compile. The ledger builds these answers too (stats, failures, groups,
+// live messages), so it and the API both import them from here, never from each other.
 
 import { z } from "zod";
 import { FAILURE_CLASSES, FAILURE_STATUSES, type ErrorInfo as ErrorInfoType } from "../model";
@@ -12,7 +14,6 @@ const statusCounts = z.object(Object.fromEntries(FAILURE_STATUSES.map((s) => [s,
 
 export const FailureClassSchema = z.enum(FAILURE_CLASSES);
 export const FailureStatusSchema = z.enum(FAILURE_STATUSES);
-export const Fingerprint = z.string().regex(/^[0-9a-f]{16}$/, "group must be a 16-hex-digit fingerprint");
 
 export const ErrorInfo = z.object({
   name: z.string(),
