@@ -55,6 +55,15 @@ export default defineConfig(async () => {
                 tenants: Number(process.env.CHAOS_TENANTS ?? 4),
                 timeoutMs: Number(process.env.CHAOS_TIMEOUT_MS ?? 120_000),
               },
+              // The model-based test's size: short and seeded in `npm test`, set by `npm run model` (MODEL_* env).
+              model: {
+                runs: Number(process.env.MODEL_RUNS ?? 60),
+                seed: Number(process.env.MODEL_SEED ?? 1),
+                path: process.env.MODEL_PATH || undefined,
+                replayPath: process.env.MODEL_REPLAY_PATH || undefined,
+                maxCommands: Number(process.env.MODEL_MAX_COMMANDS ?? 40),
+                timeoutMs: Number(process.env.MODEL_TIMEOUT_MS ?? 120_000),
+              },
             },
             name: "workers",
             include: ["test/**/*.test.ts"],

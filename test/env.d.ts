@@ -28,5 +28,6 @@ declare global {
 declare module "vitest" {
   export interface ProvidedContext {
     chaos: { seeds: number[]; jobs: number; tenants: number; timeoutMs: number };
+    model: { runs: number; seed: number; path?: string; replayPath?: string; maxCommands: number; timeoutMs: number };
   }
 }

@@ -12,7 +12,7 @@ import { digestFor } from "./notify/users";
 import { stepOperation } from "./recovery/operations";
 import { presumeRecovered, sendDueRetries } from "./recovery/retries";
 import { applyRetention } from "./retention";
-import { DUE_KINDS, dueNow, isDueKind, postpone, unschedule, type DueKind } from "./scheduler";
+import { DUE_KINDS, dueNow, isDueKind, postpone, stillDue, unschedule, type DueKind } from "./scheduler";
 
 /** Armed before any work, so that due work left by a run that throws gets another run. */
 const ALARM_SAFETY_MS = 60_000;
@@ -57,7 +57,9 @@ export async function runDueWork(core: LedgerCore): Promise<void> {
     }
   }
   for (const kind of DUE_KINDS) {
-    const keys = due.get(kind);
-    if (keys) await handlers[kind](core, keys, now);
+    // Read again: a step before may have done or moved some of it (a bulk requeue unschedules
+    // the job's retry and presumption; sending them after it would send the job twice).
+    const keys = due.has(kind) ? stillDue(core.sql, kind, due.get(kind)!, now) : [];
+    if (keys.length > 0) await handlers[kind](core, keys, now);
   }
 }

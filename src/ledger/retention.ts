@@ -48,7 +48,10 @@ export function applyRetention(held: Holding, policy: RetentionPolicy, now: numb
   }
   const owed = liveRows(held.head) > policy.maxRows || oldest < cutoff;
   const blocked = owed && evicted === 0;
-  const next = !owed ? oldest + policy.maxAgeMs : blocked ? now + BLOCKED_RETRY_MS : now;
+  // A failure is due once it is older than the age bound (dated before the cutoff): the first
+  // moment the oldest is, not the moment it is exactly maxAgeMs old (a pass then finds nothing
+  // and would re-arm at the same time, again and again while the clock reads the same).
+  const next = !owed ? oldest + policy.maxAgeMs + 1 : blocked ? now + BLOCKED_RETRY_MS : now;
   scheduleAt(storage, "retention", "ledger", next);
   // Over the row bound and nothing could leave: until the outbox's oldest row is flushed, a
   // record over the bound leaves eviction to the retry.

@@ -1,6 +1,8 @@
 // The table of due work behind the ledger's single alarm. Every change re-arms the alarm to the
 // earliest due time, or deletes it when nothing is due.
 
+import { fitting, run, sql as q } from "../sql";
+
 /** The kinds of due work, in the order one alarm run takes them. */
 export const DUE_KINDS = ["flush", "retention", "d1-retention", "operation", "deliver", "digest", "resolve", "presume", "retry"] as const;
 export type DueKind = (typeof DUE_KINDS)[number];
@@ -43,6 +45,18 @@ export function dueNow(sql: SqlStorage, now: number, limit = 100): { kind: strin
       limit,
     )
     .toArray();
+}
+
+/** Those of `keys` whose work of this kind is still due by `now` (an earlier step may have done or moved it). */
+export function stillDue(sql: SqlStorage, kind: DueKind, keys: readonly string[], now: number): string[] {
+  const due = new Set(
+    fitting(keys, 1, 2).flatMap((chunk) =>
+      run<{ key: string }>(sql, q`SELECT key FROM due_work WHERE kind = ${kind} AND due_at <= ${now} AND key IN ${q.list(chunk)}`)
+        .toArray()
+        .map((r) => r.key),
+    ),
+  );
+  return keys.filter((key) => due.has(key));
 }
 
 export async function rearm(storage: DurableObjectStorage): Promise<number | null> {

@@ -49,7 +49,7 @@ describe("ledger retention", () => {
     await stub.record([failureInput({ jobId: "old", lastFailedAt: t0 - day, ...userError }), failureInput({ jobId: "new", lastFailedAt: t0, ...userError })]);
     expect(await runDurableObjectAlarm(stub)).toBe(true); // the flush
 
-    expect(await retentionDueAt(stub)).toBe(t0 + day);
+    expect(await retentionDueAt(stub)).toBe(t0 + day + 1);
 
     await tuneLedger(stub, { now: t0 + day + 1 });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -57,6 +57,25 @@ describe("ledger retention", () => {
     expect(await stub.getFailure("old")).toBeNull();
     expect(await stub.getFailure("new")).not.toBeNull();
     expect(await stub.stats()).toMatchObject({ total: 2, rows: 1, evicted: 1, byClass: { USER_ERROR: 2 } });
-    expect(await retentionDueAt(stub)).toBe(t0 + 2 * day);
+    expect(await retentionDueAt(stub)).toBe(t0 + 2 * day + 1);
+  });
+
+  it("does not ring again at once when its oldest failure is exactly as old as the age bound", async () => {
+    const stub = ledger(uniqueTenant());
+    const day = 24 * 3600_000;
+    const t0 = FUTURE;
+    await tuneLedger(stub, { now: t0, flushDelayMs: 0, retention: { maxAgeMs: day } });
+    const userError = { class: "USER_ERROR" as const, userId: undefined };
+    await stub.record([failureInput({ jobId: "edge", lastFailedAt: t0 - day, ...userError })]);
+    expect(await runDurableObjectAlarm(stub)).toBe(true); // the flush, and a pass that finds nothing older than the bound
+
+    // Not yet older than a day: kept, and the next pass is due the first moment it is.
+    expect(await stub.getFailure("edge")).not.toBeNull();
+    expect(await retentionDueAt(stub)).toBe(t0 + 1);
+    expect(await runInDurableObject(stub, (_i: FailureLedger, state) => state.storage.getAlarm())).toBeGreaterThan(t0);
+
+    await tuneLedger(stub, { now: t0 + 1 });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stub.getFailure("edge")).toBeNull();
   });
 });

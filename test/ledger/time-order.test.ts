@@ -181,7 +181,7 @@ describe("the time order", () => {
     await runInDurableObject(stub, (_instance: FailureLedger, state) => {
       const sql = state.storage.sql;
       expect(sql.exec(`SELECT entries FROM recent`).toArray()).toEqual([{ entries: JSON.stringify([["ahead", t + 2 * MINUTE + day]]) }]);
-      expect(sql.exec<{ due_at: number }>(`SELECT due_at FROM due_work WHERE kind = 'retention'`).one().due_at).toBe(t + 2 * MINUTE + 2 * day);
+      expect(sql.exec<{ due_at: number }>(`SELECT due_at FROM due_work WHERE kind = 'retention'`).one().due_at).toBe(t + 2 * MINUTE + 2 * day + 1);
     });
   });
 });

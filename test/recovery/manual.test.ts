@@ -178,3 +178,23 @@ describe("bulk operations", () => {
     expect((await call("GET", `/api/queue/dlq/operations/op-00000000-0000-0000-0000-000000000000?tenant=${tenant}`)).status).toBe(404);
   });
 });
+
+describe("a bulk requeue and due work in one alarm run", () => {
+  it("sends a job whose retry was due once: the requeue takes the retry's place", async () => {
+    const tenant = uniqueTenant("bulk-due");
+    const stub = ledger(tenant);
+    await tuneLedger(stub, { now: FUTURE });
+    await stub.record([recoverable(tenant, "r1")]);
+    const due = (await dueRetries(stub)).r1!;
+    // Started when the retry is already due: its step runs in the same alarm run as the retry.
+    await tuneLedger(stub, { now: due });
+    const op = await stub.startOperation({ action: "requeue", filter: { queue: "recovery-test" }, rate: 100 }, "ana");
+    expect(op).toMatchObject({ status: "running", total: 1 });
+    await alarmAt(stub, due);
+
+    expect(await stub.getOperation((op as { id: string }).id)).toMatchObject({ status: "done", succeeded: 1 });
+    expect((await stub.stats()).recovery).toMatchObject({ manualRequeues: 1, retriesSent: 0, scheduledRetries: 0 });
+    expect(await stub.getFailure("r1")).toMatchObject({ status: "retrying", recovery: { attempts: 0 } });
+    await waitReceived(tenant, 1);
+  });
+});
