@@ -11,7 +11,7 @@ import { refuse, type Refusable } from "../refusal";
 import { scheduleAt, unschedule } from "../scheduler";
 import { markAbandoned, markRequeued, requeueBlocker, type Actor } from "./manual";
 import { sendToOrigins } from "./send";
-import { run, sql, type Sql } from "../../sql";
+import { fitting, run, sql, type Sql } from "../../sql";
 
 /** Per run of the alarm, at most this many items (and at most `rate`). */
 const CHUNK = 100;
@@ -57,8 +57,9 @@ export function startOperation(c: Change, request: OperationRequest, by: string)
 }
 
 /**
- * One chunk of an operation; schedules the next one at the pace its rate allows. Returns the
- * jobs it changed.
+ * One chunk of an operation: requeues or abandons the next items of its snapshot (at most CHUNK,
+ * and at most its rate), records each item's outcome and the operation's progress, and schedules
+ * the next chunk at the pace the rate allows, or finishes the operation after its last item.
  */
 export async function stepOperation(core: LedgerCore, id: string, now: number): Promise<void> {
   const storage = core.sql;
@@ -68,9 +69,9 @@ export async function stepOperation(core: LedgerCore, id: string, now: number): 
     return;
   }
   const size = Math.min(CHUNK, op.rate);
-  const items = run<{ seq: number; job_id: string }>(
+  const items = run<{ seq: number; job_id: string; state: string }>(
     storage,
-    sql`SELECT seq, job_id FROM operation_items WHERE operation_id = ${id} AND seq >= ${op.next_seq} ORDER BY seq LIMIT ${size}`,
+    sql`SELECT seq, job_id, state FROM operation_items WHERE operation_id = ${id} AND seq >= ${op.next_seq} ORDER BY seq LIMIT ${size}`,
   ).toArray();
   const options = JSON.parse(op.options) as { reason: string | null; delaySeconds: number };
   const by: Actor = { actor: op.actor, operationId: id };
@@ -83,12 +84,14 @@ export async function stepOperation(core: LedgerCore, id: string, now: number): 
       outcome.set(i.job_id, blocked);
       return blocked === null;
     });
-    // Marked before sending: after a crash here, the resumed run counts what it sends again.
+    // Marked before sending: after a crash here, the resumed run finds them 'sending' and counts
+    // what it sends again. (The states were read above, with nothing awaited since.)
+    const resent = sendable.filter((i) => i.state === "sending").length;
+    const toMark = sendable.filter((i) => i.state !== "sending").map((i) => i.seq);
     core.transact(({ deltas }) => {
-      for (const i of sendable) {
-        const state = run<{ state: string }>(storage, sql`SELECT state FROM operation_items WHERE operation_id = ${id} AND seq = ${i.seq}`).one().state;
-        if (state === "sending") deltas.add(counterKey.resends, 1);
-        else run(storage, sql`UPDATE operation_items SET state = 'sending' WHERE operation_id = ${id} AND seq = ${i.seq}`);
+      deltas.add(counterKey.resends, resent);
+      for (const seqs of fitting(toMark, 1, 1)) {
+        run(storage, sql`UPDATE operation_items SET state = 'sending' WHERE operation_id = ${id} AND seq IN ${sql.list(seqs)}`);
       }
     }, now);
     const errors = await sendToOrigins(
