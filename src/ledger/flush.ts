@@ -15,6 +15,7 @@ import { scheduleAt, scheduleIfAbsent, unschedule } from "./scheduler";
 import { countInSeries } from "./aggregates/series";
 import { readState, writeState } from "./state";
 import { readCounterStats } from "./stats";
+import { run, sql } from "../sql";
 
 /** How often D1 retention looks at a tenant that keeps flushing: once a day (see sinks/d1-retention.ts). */
 export const D1_RETENTION_EVERY_MS = 24 * 60 * 60 * 1000;
@@ -78,10 +79,10 @@ export async function flush(core: LedgerCore, now: number): Promise<FlushReport 
 }
 
 async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> {
-  const sql = core.sql;
-  const store = FailureStore.readOnly(sql);
+  const storage = core.sql;
+  const store = FailureStore.readOnly(storage);
   const t = { tenant: core.tenant, epoch: core.epoch(), now };
-  const rows = pendingOutbox(sql).map((row) => ({ row, occurrences: store.archived(row.id, JSON.parse(row.occurrences) as OutboxOccurrence[]) }));
+  const rows = pendingOutbox(storage).map((row) => ({ row, occurrences: store.archived(row.id, JSON.parse(row.occurrences) as OutboxOccurrence[]) }));
   const report: FlushReport = { rows: rows.length, occurrences: 0, segmentKey: null, d1RowsWritten: 0 };
   if (rows.length === 0) return report;
 
@@ -102,7 +103,7 @@ async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> 
     await core.sinks.putSegment(t.tenant, key, concat(chunks));
     core.transact(() => {
       for (const r of fresh) {
-        sql.exec(`UPDATE outbox SET archive_key = ?, archive_offset = ? WHERE id = ?`, r.row.archive_key, r.row.archive_offset, r.row.id);
+        run(storage, sql`UPDATE outbox SET archive_key = ${r.row.archive_key}, archive_offset = ${r.row.archive_offset} WHERE id = ${r.row.id}`);
       }
     }, now);
     report.segmentKey = key;
@@ -123,8 +124,8 @@ async function flushOutbox(core: LedgerCore, now: number): Promise<FlushReport> 
   await core.sinks.writePoints(t.tenant, occurrences);
   core.transact((c) => {
     // Counted as the rows leave the outbox, in one transaction: a retried flush counts nothing twice.
-    countInSeries(sql, occurrences, t.now);
-    for (const r of rows) sql.exec(`DELETE FROM outbox WHERE id = ?`, r.row.id);
+    countInSeries(storage, occurrences, t.now);
+    for (const r of rows) run(storage, sql`DELETE FROM outbox WHERE id = ${r.row.id}`);
     // The rows flushed are the oldest pending: no row at or below the last of them is left.
     c.store.flushedThrough(rows[rows.length - 1]!.row.id);
   }, now);

@@ -8,6 +8,8 @@
 //
 // A change reads the row once, on first use, and writes it once, last thing at commit.
 
+import { run, sql } from "../sql";
+
 /** [job id, its last_failed_at]: an order-list entry as the store keeps it. */
 export type TailEntry = [string, number];
 
@@ -25,7 +27,7 @@ export class Head {
   readonly outbox: OutboxPart;
 
   private constructor(
-    private readonly sql: SqlStorage,
+    private readonly storage: SqlStorage,
     totals: Map<string, number>,
     dayBuckets: Map<number, number>,
     minuteCounts: Map<number, number>,
@@ -40,10 +42,10 @@ export class Head {
     this.outbox = new OutboxPart(outboxNext, touch);
   }
 
-  static read(sql: SqlStorage): Head {
-    const row = sql.exec<HeadRow>(`SELECT totals, day_buckets, minute_counts, list_tails, outbox_next FROM ledger_head WHERE id = 1`).one();
+  static read(storage: SqlStorage): Head {
+    const row = run<HeadRow>(storage, sql`SELECT totals, day_buckets, minute_counts, list_tails, outbox_next FROM ledger_head WHERE id = 1`).one();
     return new Head(
-      sql,
+      storage,
       new Map(Object.entries(JSON.parse(row.totals) as Record<string, number>)),
       numbers(row.day_buckets),
       numbers(row.minute_counts),
@@ -56,13 +58,14 @@ export class Head {
   save(): void {
     if (!this.touched) return;
     const a = this.aggregates.snapshot();
-    this.sql.exec(
-      `UPDATE ledger_head SET totals = ?, day_buckets = ?, minute_counts = ?, list_tails = ?, outbox_next = ? WHERE id = 1`,
-      JSON.stringify(Object.fromEntries(a.totals)),
-      JSON.stringify(Object.fromEntries(a.dayBuckets)),
-      JSON.stringify(Object.fromEntries(a.minuteCounts)),
-      JSON.stringify(Object.fromEntries(this.tails.snapshot())),
-      this.outbox.next,
+    run(
+      this.storage,
+      sql`UPDATE ledger_head SET totals = ${JSON.stringify(Object.fromEntries(a.totals))},
+        day_buckets = ${JSON.stringify(Object.fromEntries(a.dayBuckets))},
+        minute_counts = ${JSON.stringify(Object.fromEntries(a.minuteCounts))},
+        list_tails = ${JSON.stringify(Object.fromEntries(this.tails.snapshot()))},
+        outbox_next = ${this.outbox.next}
+      WHERE id = 1`,
     );
     this.touched = false;
   }

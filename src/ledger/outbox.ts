@@ -4,7 +4,7 @@
 import type { OutboxOccurrence, UserNotice } from "../model";
 import { scheduleIfAbsent } from "./scheduler";
 import type { OutboxPart } from "./head";
-import { run, sql as q } from "../sql";
+import { run, sql } from "../sql";
 
 export type OutboxRow = {
   id: number;
@@ -36,7 +36,7 @@ export function reserveOutboxIds(ids: OutboxPart, count: number): { firstId: num
  * went to.
  */
 export function writeOutbox(
-  sql: SqlStorage,
+  storage: SqlStorage,
   firstId: number,
   now: number,
   occurrences: readonly OutboxOccurrence[],
@@ -51,8 +51,8 @@ export function writeOutbox(
   const refs = new Map<string, number>();
   const emit = () => {
     run(
-      sql,
-      q`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices, archive_bytes)
+      storage,
+      sql`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices, archive_bytes)
         VALUES (${id++}, ${now}, ${JSON.stringify([...jobs])}, ${`[${chunk.join(",")}]`}, ${JSON.stringify(pendingNotices)}, ${lineBytes})`,
     );
     chunk = [];
@@ -80,7 +80,7 @@ export function writeOutbox(
  * keeps them until it is flushed), or null when nothing is owed.
  */
 export function touchOutbox(
-  sql: SqlStorage,
+  storage: SqlStorage,
   ids: OutboxPart,
   jobIds: readonly string[],
   now: number,
@@ -90,19 +90,19 @@ export function touchOutbox(
   if (jobIds.length === 0 && notices.length === 0) return null;
   const { firstId } = reserveOutboxIds(ids, 1);
   run(
-    sql,
-    q`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices)
+    storage,
+    sql`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices)
       VALUES (${firstId}, ${now}, ${JSON.stringify(jobIds)}, '[]', ${JSON.stringify(notices)})`,
   );
-  scheduleIfAbsent(sql, "flush", "outbox", flushAt);
+  scheduleIfAbsent(storage, "flush", "outbox", flushAt);
   return firstId;
 }
 
 /** The oldest pending rows, up to a size budget (of the lines they archive) for one flush. */
-export function pendingOutbox(sql: SqlStorage, maxBytes = 8 * 1024 * 1024, maxRows = 200): OutboxRow[] {
+export function pendingOutbox(storage: SqlStorage, maxBytes = 8 * 1024 * 1024, maxRows = 200): OutboxRow[] {
   const rows: OutboxRow[] = [];
   let size = 0;
-  for (const row of sql.exec<OutboxRow>(`SELECT * FROM outbox ORDER BY id LIMIT ?`, maxRows)) {
+  for (const row of run<OutboxRow>(storage, sql`SELECT * FROM outbox ORDER BY id LIMIT ${maxRows}`)) {
     const bytes = Math.max(row.archive_bytes, row.occurrences.length);
     if (rows.length > 0 && size + bytes > maxBytes) break;
     rows.push(row);
@@ -116,12 +116,12 @@ export interface OutboxDepth {
   oldestPendingAt: number | null;
 }
 
-export function outboxDepth(sql: SqlStorage): OutboxDepth {
-  const row = sql.exec<{ n: number; oldest: number | null }>(`SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox`).one();
+export function outboxDepth(storage: SqlStorage): OutboxDepth {
+  const row = run<{ n: number; oldest: number | null }>(storage, sql`SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox`).one();
   return { pendingRows: row.n, oldestPendingAt: row.oldest };
 }
 
 /** Failures stamped at or above this are still owed to D1 or R2. */
-export function lowestPendingId(sql: SqlStorage): number | null {
-  return sql.exec<{ id: number | null }>(`SELECT MIN(id) AS id FROM outbox`).one().id;
+export function lowestPendingId(storage: SqlStorage): number | null {
+  return run<{ id: number | null }>(storage, sql`SELECT MIN(id) AS id FROM outbox`).one().id;
 }

@@ -10,6 +10,10 @@
 //
 // Column order matters: ALTER TABLE ADD COLUMN appends, so BASELINE lists each table's columns in
 // the order v14's steps left them, and a later step that adds a column adds it at the end.
+//
+// The DDL is static text run as it is; the statements that take values go through the sql tag.
+
+import { run, sql } from "../sql";
 
 /** The version BASELINE creates. */
 export const BASELINE_VERSION = 15;
@@ -230,10 +234,9 @@ export const SCHEMA_VERSION = BASELINE_VERSION + LEDGER_STEPS.length;
  * know how to upgrade.
  */
 export function migrate(storage: DurableObjectStorage, steps = LEDGER_STEPS): number {
-  const sql = storage.sql;
   const newest = BASELINE_VERSION + steps.length;
-  sql.exec(`CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`);
-  const found = schemaVersion(sql);
+  storage.sql.exec(`CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID`);
+  const found = schemaVersion(storage.sql);
   if (found > newest) {
     throw new Error(
       `Ledger schema is at v${found} but this code knows only v${newest}: deploy the newer code, or roll the schema forward, never back.`,
@@ -248,20 +251,20 @@ export function migrate(storage: DurableObjectStorage, steps = LEDGER_STEPS): nu
     );
   }
   storage.transactionSync(() => {
-    if (found === 0) for (const statement of BASELINE) sql.exec(statement);
-    if (found === OLDEST_UPGRADABLE) for (const statement of FROM_V14) sql.exec(statement);
+    if (found === 0) for (const statement of BASELINE) storage.sql.exec(statement);
+    if (found === OLDEST_UPGRADABLE) for (const statement of FROM_V14) storage.sql.exec(statement);
     const from = Math.max(found, BASELINE_VERSION);
-    for (const step of steps.slice(from - BASELINE_VERSION)) for (const statement of step) sql.exec(statement);
-    sql.exec(
-      `INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)
+    for (const step of steps.slice(from - BASELINE_VERSION)) for (const statement of step) storage.sql.exec(statement);
+    run(
+      storage.sql,
+      sql`INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ${newest})
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      newest,
     );
   });
   return found;
 }
 
-export function schemaVersion(sql: SqlStorage): number {
-  const row = sql.exec<{ value: number }>(`SELECT value FROM ledger_meta WHERE key = 'schema_version'`).toArray()[0];
+export function schemaVersion(storage: SqlStorage): number {
+  const row = run<{ value: number }>(storage, sql`SELECT value FROM ledger_meta WHERE key = 'schema_version'`).toArray()[0];
   return row?.value ?? 0;
 }

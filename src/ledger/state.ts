@@ -1,5 +1,7 @@
 // Small named values the ledger keeps about itself (its tenant, archive epoch, flush health).
 
+import { run, sql } from "../sql";
+
 export type StateKey =
   | "tenant"
   | "epoch"
@@ -12,22 +14,21 @@ export type StateKey =
   /** the outbox row a retention pass found eviction waiting for (retention.ts) */
   | "retention_blocked_on";
 
-export function readState(sql: SqlStorage, key: StateKey): string | null {
-  return sql.exec<{ value: string }>(`SELECT value FROM ledger_state WHERE key = ?`, key).toArray()[0]?.value ?? null;
+export function readState(storage: SqlStorage, key: StateKey): string | null {
+  return run<{ value: string }>(storage, sql`SELECT value FROM ledger_state WHERE key = ${key}`).toArray()[0]?.value ?? null;
 }
 
-export function writeState(sql: SqlStorage, key: StateKey, value: string | number | null): void {
-  if (value === null) sql.exec(`DELETE FROM ledger_state WHERE key = ?`, key);
+export function writeState(storage: SqlStorage, key: StateKey, value: string | number | null): void {
+  if (value === null) run(storage, sql`DELETE FROM ledger_state WHERE key = ${key}`);
   else
-    sql.exec(
-      `INSERT INTO ledger_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-      key,
-      String(value),
+    run(
+      storage,
+      sql`INSERT INTO ledger_state (key, value) VALUES (${key}, ${String(value)}) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
     );
 }
 
-export function readStates(sql: SqlStorage): Partial<Record<StateKey, string>> {
+export function readStates(storage: SqlStorage): Partial<Record<StateKey, string>> {
   const out: Partial<Record<StateKey, string>> = {};
-  for (const row of sql.exec<{ key: string; value: string }>(`SELECT key, value FROM ledger_state`)) out[row.key as StateKey] = row.value;
+  for (const row of run<{ key: string; value: string }>(storage, sql`SELECT key, value FROM ledger_state`)) out[row.key as StateKey] = row.value;
   return out;
 }

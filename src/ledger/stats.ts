@@ -11,6 +11,7 @@ import { deliveryHealth, type DeliveryHealth } from "./notify/delivery-queue";
 import { outboxDepth } from "./outbox";
 import { Circuits, type CircuitView } from "./recovery/circuit";
 import { readStates } from "./state";
+import { run, sql } from "../sql";
 
 const sameCircuits: Same<LedgerStats["circuits"][string], CircuitView> = true;
 const sameDeliveries: Same<Omit<LedgerStats["notifications"]["deliveries"], "sent" | "failures" | "dropped">, DeliveryHealth> = true;
@@ -26,22 +27,22 @@ export interface StatsSource {
 }
 
 export function readStats(core: StatsSource): LedgerStats {
-  const sql = core.sql;
+  const storage = core.sql;
   const now = core.now();
-  const state = readStates(sql);
-  const depth = outboxDepth(sql);
-  const values = readCounters(sql);
+  const state = readStates(storage);
+  const depth = outboxDepth(storage);
+  const values = readCounters(storage);
   const count = (key: string) => values.get(key) ?? 0;
   return {
     tenant: core.tenant,
-    ...fromCounters(sql, values, now),
+    ...fromCounters(storage, values, now),
     notifications: {
       sent: count(counterKey.noticesSent),
       suppressed: count(counterKey.noticesSuppressed),
       digests: count(counterKey.digests),
       alerts: count(counterKey.alerts),
       deliveries: {
-        ...deliveryHealth(sql, now),
+        ...deliveryHealth(storage, now),
         sent: count(counterKey.deliveriesSent),
         failures: count(counterKey.deliveryFailures),
         dropped: count(counterKey.deliveriesDropped),
@@ -57,7 +58,7 @@ export function readStats(core: StatsSource): LedgerStats {
           : null,
       consecutiveFlushFailures: Number(state.flush_failures ?? 0),
     },
-    circuits: new Circuits(sql, core.settings.recovery.circuit).view(now),
+    circuits: new Circuits(storage, core.settings.recovery.circuit).view(now),
   };
 }
 
@@ -65,18 +66,18 @@ export function readStats(core: StatsSource): LedgerStats {
 type CounterSnapshot = Omit<LedgerStats, "tenant" | "outbox" | "circuits" | "notifications">;
 
 /** The stats kept as counters alone: what D1's tenant summary is written from at each flush. */
-export function readCounterStats(sql: SqlStorage, now: number): CounterSnapshot {
-  return fromCounters(sql, readCounters(sql), now);
+export function readCounterStats(storage: SqlStorage, now: number): CounterSnapshot {
+  return fromCounters(storage, readCounters(storage), now);
 }
 
-function fromCounters(sql: SqlStorage, values: Map<string, number>, now: number): CounterSnapshot {
+function fromCounters(storage: SqlStorage, values: Map<string, number>, now: number): CounterSnapshot {
   const get = (key: string) => values.get(key) ?? 0;
   const byQueue: Record<string, number> = {};
   for (const [key, value] of values) if (key.startsWith("queue:")) byQueue[key.slice(6)] = value;
   const byClass = Object.fromEntries(FAILURE_CLASSES.map((c) => [c, get(counterKey.byClass(c))])) as Record<FailureClass, number>;
   const byStatus = Object.fromEntries(FAILURE_STATUSES.map((s) => [s, get(counterKey.byStatus(s))])) as Record<FailureStatus, number>;
   const total = get(counterKey.total);
-  const last24h = occurrencesInWindow(sql, now);
+  const last24h = occurrencesInWindow(storage, now);
   return {
     total,
     occurrences: get(counterKey.occurrences),
@@ -102,7 +103,7 @@ function fromCounters(sql: SqlStorage, values: Map<string, number>, now: number)
       d1Evicted: get(counterKey.d1Evicted),
     },
     recovery: {
-      scheduledRetries: sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM due_work WHERE kind = 'retry'`).one().n,
+      scheduledRetries: run<{ n: number }>(storage, sql`SELECT COUNT(*) AS n FROM due_work WHERE kind = 'retry'`).one().n,
       retriesSent: get(counterKey.retriesSent),
       resends: get(counterKey.resends),
       sendFailures: get(counterKey.sendFailures),

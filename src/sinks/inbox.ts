@@ -1,5 +1,7 @@
 // The users' inbox in D1 (user_notifications): read newest first, marked read by id.
 
+import { prepare, sql, type Sql } from "../sql";
+
 export interface InboxNotice {
   id: string;
   userId: string;
@@ -32,16 +34,12 @@ export async function listInbox(
   tenant: string,
   query: { userId: string; unread: boolean; limit: number; after?: InboxCursor },
 ): Promise<{ items: InboxNotice[]; next: InboxCursor | null; unread: number }> {
-  const where = [`tenant_id = ?`, `user_id = ?`];
-  const params: (string | number)[] = [tenant, query.userId];
-  if (query.unread) where.push(`read_at IS NULL`);
-  if (query.after) {
-    where.push(`(created_at, id) < (?, ?)`);
-    params.push(query.after.createdAt, query.after.id);
-  }
+  const where: Sql[] = [sql`tenant_id = ${tenant}`, sql`user_id = ${query.userId}`];
+  if (query.unread) where.push(sql`read_at IS NULL`);
+  if (query.after) where.push(sql`(created_at, id) < (${query.after.createdAt}, ${query.after.id})`);
   const [page, unread] = await db.batch<InboxRow | { n: number }>([
-    db.prepare(`SELECT * FROM user_notifications WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`).bind(...params, query.limit + 1),
-    db.prepare(`SELECT COUNT(*) AS n FROM user_notifications WHERE tenant_id = ? AND user_id = ? AND read_at IS NULL`).bind(tenant, query.userId),
+    prepare(db, sql`SELECT * FROM user_notifications WHERE ${sql.join(where, " AND ")} ORDER BY created_at DESC, id DESC LIMIT ${query.limit + 1}`),
+    prepare(db, sql`SELECT COUNT(*) AS n FROM user_notifications WHERE tenant_id = ${tenant} AND user_id = ${query.userId} AND read_at IS NULL`),
   ]);
   const rows = (page?.results ?? []) as InboxRow[];
   const items = rows.slice(0, query.limit);
@@ -62,14 +60,15 @@ export async function listInbox(
   };
 }
 
-/** Marks the user's notices read; returns how many changed (already read or unknown ids count 0). */
+/**
+ * Marks the user's notices read; returns how many changed (already read or unknown ids count 0).
+ * One statement: the API takes at most 50 ids, well within the parameter bound.
+ */
 export async function markInboxRead(db: D1Database, tenant: string, userId: string, ids: readonly string[], now: number): Promise<number> {
   if (ids.length === 0) return 0;
-  const result = await db
-    .prepare(
-      `UPDATE user_notifications SET read_at = ? WHERE tenant_id = ? AND user_id = ? AND read_at IS NULL AND id IN (${ids.map(() => "?").join(", ")})`,
-    )
-    .bind(now, tenant, userId, ...ids)
-    .run();
+  const result = await prepare(
+    db,
+    sql`UPDATE user_notifications SET read_at = ${now} WHERE tenant_id = ${tenant} AND user_id = ${userId} AND read_at IS NULL AND id IN ${sql.list(ids)}`,
+  ).run();
   return result.meta.changes ?? 0;
 }

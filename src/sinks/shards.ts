@@ -5,6 +5,7 @@
 // tenants spread over the longer list, existing ones stay where their rows are.
 
 import { readConfig } from "../config";
+import { prepare, sql } from "../sql";
 
 /** An assignment never changes, so an isolate may keep what it has read. */
 const assigned = new Map<string, string>();
@@ -54,8 +55,8 @@ export async function shardFor(env: Env, tenant: string): Promise<D1Database> {
   const candidate = shards[hash(tenant) % shards.length]!;
   // Insert-if-absent, then read: of two first flushes racing, the first write wins for both.
   const [, row] = await env.DB.batch<{ shard: string }>([
-    env.DB.prepare(`INSERT INTO tenant_shards (tenant_id, shard, assigned_at) VALUES (?, ?, ?) ON CONFLICT (tenant_id) DO NOTHING`).bind(tenant, candidate, Date.now()),
-    env.DB.prepare(`SELECT shard FROM tenant_shards WHERE tenant_id = ?`).bind(tenant),
+    prepare(env.DB, sql`INSERT INTO tenant_shards (tenant_id, shard, assigned_at) VALUES (${tenant}, ${candidate}, ${Date.now()}) ON CONFLICT (tenant_id) DO NOTHING`),
+    prepare(env.DB, sql`SELECT shard FROM tenant_shards WHERE tenant_id = ${tenant}`),
   ]);
   return known(env, tenant, row!.results[0]!.shard);
 }
@@ -64,6 +65,6 @@ export async function shardFor(env: Env, tenant: string): Promise<D1Database> {
 export async function shardIfAssigned(env: Env, tenant: string): Promise<D1Database | null> {
   const cached = assigned.get(tenant);
   if (cached) return known(env, tenant, cached);
-  const row = await env.DB.prepare(`SELECT shard FROM tenant_shards WHERE tenant_id = ?`).bind(tenant).first<{ shard: string }>();
+  const row = await prepare(env.DB, sql`SELECT shard FROM tenant_shards WHERE tenant_id = ${tenant}`).first<{ shard: string }>();
   return row ? known(env, tenant, row.shard) : null;
 }

@@ -6,6 +6,7 @@
 
 import type { FailureClass, FailureStatus } from "../../model";
 import type { AggregatesPart } from "../head";
+import { run, sql } from "../../sql";
 
 export const WINDOW_MS = 24 * 60 * 60 * 1000;
 /** The rolling 24 h window is kept in 5-minute buckets. */
@@ -82,14 +83,14 @@ export class CounterDeltas {
 }
 
 /** Every counter by key. */
-export function readCounters(sql: SqlStorage): Map<string, number> {
-  const row = sql.exec<{ totals: string }>(`SELECT totals FROM ledger_head WHERE id = 1`).one();
+export function readCounters(storage: SqlStorage): Map<string, number> {
+  const row = run<{ totals: string }>(storage, sql`SELECT totals FROM ledger_head WHERE id = 1`).one();
   return new Map(Object.entries(JSON.parse(row.totals) as Record<string, number>));
 }
 
 /** Occurrences in the 24 h window ending `now`. */
-export function occurrencesInWindow(sql: SqlStorage, now: number): number {
-  const row = sql.exec<{ day_buckets: string }>(`SELECT day_buckets FROM ledger_head WHERE id = 1`).one();
+export function occurrencesInWindow(storage: SqlStorage, now: number): number {
+  const row = run<{ day_buckets: string }>(storage, sql`SELECT day_buckets FROM ledger_head WHERE id = 1`).one();
   const oldest = oldestLiveBucket(now);
   return Object.entries(JSON.parse(row.day_buckets) as Record<string, number>).reduce((n, [bucket, count]) => (Number(bucket) >= oldest ? n + count : n), 0);
 }

@@ -13,6 +13,7 @@ import { FailureStore } from "../store";
 import { viewOperation, type OperationView } from "../recovery/operation-views";
 import { withSparklines } from "../aggregates/series";
 import { consumeTicket, revokeTickets, type LiveGrant } from "./tickets";
+import { run, sql } from "../../sql";
 
 /** At most one update per socket per this much ledger time; changes in between are merged. */
 export const PUSH_INTERVAL_MS = 250;
@@ -195,18 +196,18 @@ export class LiveFeed {
       return;
     }
     this.nextPushAt = now + PUSH_INTERVAL_MS;
-    const { sql } = this.sources;
+    const storage = this.sources.sql;
     let update: Omit<LiveUpdate, "seq">;
     try {
-      const failures = FailureStore.readOnly(sql).summaries(this.sources.tenant(), jobs.ids);
+      const failures = FailureStore.readOnly(storage).summaries(this.sources.tenant(), jobs.ids);
       const held = new Set(failures.map((f) => f.jobId));
       update = {
         type: "update",
         stats: await this.sources.stats(),
         failures,
         removed: jobs.ids.filter((id) => !held.has(id)),
-        groups: withSparklines(sql, FailureStore.readOnly(sql).groupSummaries(groups.ids), now),
-        operations: operationViews(sql, operations.ids),
+        groups: withSparklines(storage, FailureStore.readOnly(storage).groupSummaries(groups.ids), now),
+        operations: operationViews(storage, operations.ids),
         truncated: jobs.overflowed || groups.overflowed,
       };
     } catch (error) {
@@ -248,9 +249,8 @@ export class LiveFeed {
       broadcast([ws], seq, JSON.stringify({ type: "resumed", seq } satisfies LiveServerMessage));
       return;
     }
-    const { sql } = this.sources;
-    const running = sql
-      .exec<{ id: string }>(`SELECT id FROM operations WHERE status = 'running' ORDER BY created_at DESC LIMIT ?`, MAX_OPERATIONS)
+    const storage = this.sources.sql;
+    const running = run<{ id: string }>(storage, sql`SELECT id FROM operations WHERE status = 'running' ORDER BY created_at DESC LIMIT ${MAX_OPERATIONS}`)
       .toArray()
       .map((o) => o.id);
     const snapshot: LiveServerMessage = {
@@ -258,9 +258,9 @@ export class LiveFeed {
       seq,
       tenant: this.sources.tenant(),
       stats: await this.sources.stats(),
-      failures: FailureStore.readOnly(sql).page(this.sources.tenant(), { limit: 50 }).items,
-      groups: withSparklines(sql, FailureStore.readOnly(sql).groups(100), this.sources.now()),
-      operations: operationViews(sql, running),
+      failures: FailureStore.readOnly(storage).page(this.sources.tenant(), { limit: 50 }).items,
+      groups: withSparklines(storage, FailureStore.readOnly(storage).groups(100), this.sources.now()),
+      operations: operationViews(storage, running),
     };
     broadcast([ws], seq, JSON.stringify(snapshot));
   }
@@ -276,8 +276,8 @@ function fit(update: LiveUpdate): string {
   return text;
 }
 
-function operationViews(sql: SqlStorage, ids: readonly string[]): OperationView[] {
-  return ids.map((id) => viewOperation(sql, id)).filter((op) => op !== null);
+function operationViews(storage: SqlStorage, ids: readonly string[]): OperationView[] {
+  return ids.map((id) => viewOperation(storage, id)).filter((op) => op !== null);
 }
 
 function attachmentOf(ws: WebSocket): Attachment | null {

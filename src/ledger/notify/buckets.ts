@@ -3,20 +3,20 @@
 // many of their jobs failed in it.
 
 import type { NotifyConfig } from "../../config";
-import { run, sql as q } from "../../sql";
+import { run, sql } from "../../sql";
 
 export type Bucket = { tokens: number; refilled_at: number; suppressed: number; suppressed_jobs: string };
 
 export class NoticeBuckets {
   private readonly touched = new Map<string, Bucket>();
 
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly storage: SqlStorage) {}
 
   /** The user's bucket as of `now`, refilled for the time since it was last written. */
   read(userId: string, now: number, notify: Pick<NotifyConfig, "userLimit" | "userWindowMs">): Bucket {
     const touched = this.touched.get(userId);
     if (touched) return touched;
-    const row = this.sql.exec<Bucket>(`SELECT tokens, refilled_at, suppressed, suppressed_jobs FROM user_buckets WHERE user_id = ?`, userId).toArray()[0];
+    const row = run<Bucket>(this.storage, sql`SELECT tokens, refilled_at, suppressed, suppressed_jobs FROM user_buckets WHERE user_id = ${userId}`).toArray()[0];
     const limit = notify.userLimit;
     if (!row) return { tokens: limit, refilled_at: now, suppressed: 0, suppressed_jobs: "[]" };
     const refill = ((now - row.refilled_at) * limit) / notify.userWindowMs;
@@ -30,8 +30,8 @@ export class NoticeBuckets {
   save(): void {
     for (const [userId, b] of this.touched) {
       run(
-        this.sql,
-        q`INSERT INTO user_buckets (user_id, tokens, refilled_at, suppressed, suppressed_jobs)
+        this.storage,
+        sql`INSERT INTO user_buckets (user_id, tokens, refilled_at, suppressed, suppressed_jobs)
           VALUES (${userId}, ${b.tokens}, ${b.refilled_at}, ${b.suppressed}, ${b.suppressed_jobs})
           ON CONFLICT (user_id) DO UPDATE SET tokens = excluded.tokens, refilled_at = excluded.refilled_at,
             suppressed = excluded.suppressed, suppressed_jobs = excluded.suppressed_jobs`,

@@ -3,15 +3,15 @@
 
 import type { Destination } from "../../model";
 import { scheduleIfAbsent } from "../scheduler";
-import { run, sql as q } from "../../sql";
+import { run, sql } from "../../sql";
 
-export function enqueueDelivery(sql: SqlStorage, id: string, destination: Destination, payload: unknown, now: number): void {
+export function enqueueDelivery(storage: SqlStorage, id: string, destination: Destination, payload: unknown, now: number): void {
   run(
-    sql,
-    q`INSERT INTO deliveries (id, destination, payload, created_at, next_at)
+    storage,
+    sql`INSERT INTO deliveries (id, destination, payload, created_at, next_at)
       VALUES (${id}, ${destination}, ${JSON.stringify(payload)}, ${now}, ${now}) ON CONFLICT (id) DO NOTHING`,
   );
-  scheduleIfAbsent(sql, "deliver", destination, now);
+  scheduleIfAbsent(storage, "deliver", destination, now);
 }
 
 export interface DeliveryHealth {
@@ -20,10 +20,11 @@ export interface DeliveryHealth {
   lastError: string | null;
 }
 
-export function deliveryHealth(sql: SqlStorage, now: number): DeliveryHealth {
-  const row = sql.exec<{ n: number; oldest: number | null }>(`SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries`).one();
-  const lastError = sql
-    .exec<{ last_error: string }>(`SELECT last_error FROM deliveries WHERE last_error IS NOT NULL ORDER BY next_at DESC LIMIT 1`)
-    .toArray()[0];
+export function deliveryHealth(storage: SqlStorage, now: number): DeliveryHealth {
+  const row = run<{ n: number; oldest: number | null }>(storage, sql`SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries`).one();
+  const lastError = run<{ last_error: string }>(
+    storage,
+    sql`SELECT last_error FROM deliveries WHERE last_error IS NOT NULL ORDER BY next_at DESC LIMIT 1`,
+  ).toArray()[0];
   return { pending: row.n, oldestPendingAgeMs: row.oldest === null ? null : now - row.oldest, lastError: lastError?.last_error ?? null };
 }

@@ -9,6 +9,7 @@ import type { Change } from "../change";
 import { countThisMinute, counterKey } from "../aggregates/counters";
 import { scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./delivery-queue";
+import { run, sql } from "../../sql";
 
 type AlertRow = { state: "triggered" | "resolved"; fingerprint: string | null; changed_at: number };
 
@@ -22,13 +23,11 @@ export function raise(
   alert: { key: string; severity: Severity; summary: string; fingerprint?: string; details: OpsAlert["details"] },
 ): void {
   const dedupKey = `${c.tenant}:${alert.key}`;
-  const row = c.sql.exec<AlertRow>(`SELECT state, fingerprint, changed_at FROM alerts WHERE dedup_key = ?`, dedupKey).toArray()[0];
-  c.sql.exec(
-    `INSERT INTO alerts (dedup_key, state, fingerprint, changed_at) VALUES (?, 'triggered', ?, ?)
+  const row = run<AlertRow>(c.sql, sql`SELECT state, fingerprint, changed_at FROM alerts WHERE dedup_key = ${dedupKey}`).toArray()[0];
+  run(
+    c.sql,
+    sql`INSERT INTO alerts (dedup_key, state, fingerprint, changed_at) VALUES (${dedupKey}, 'triggered', ${alert.fingerprint ?? null}, ${c.now})
      ON CONFLICT (dedup_key) DO UPDATE SET state = 'triggered', changed_at = excluded.changed_at`,
-    dedupKey,
-    alert.fingerprint ?? null,
-    c.now,
   );
   if (row?.state === "triggered") return;
   const payload: OpsAlert = { action: "trigger", dedupKey, severity: alert.severity, summary: alert.summary, tenant: c.tenant, details: alert.details };
@@ -40,12 +39,12 @@ export function raise(
 /** Resolves now (the condition is known to be over), if the alert is open. */
 export function resolve(c: Change, key: string): void {
   const dedupKey = `${c.tenant}:${key}`;
-  const row = c.sql.exec<AlertRow>(`SELECT state FROM alerts WHERE dedup_key = ?`, dedupKey).toArray()[0];
+  const row = run<Pick<AlertRow, "state">>(c.sql, sql`SELECT state FROM alerts WHERE dedup_key = ${dedupKey}`).toArray()[0];
   if (row?.state === "triggered") resolveKey(c, dedupKey);
 }
 
 function resolveKey(c: Change, dedupKey: string): void {
-  c.sql.exec(`UPDATE alerts SET state = 'resolved', changed_at = ? WHERE dedup_key = ?`, c.now, dedupKey);
+  run(c.sql, sql`UPDATE alerts SET state = 'resolved', changed_at = ${c.now} WHERE dedup_key = ${dedupKey}`);
   unschedule(c.sql, "resolve", dedupKey);
   if (c.settings.notify.pagerDutyRoutingKey) {
     const payload: OpsAlert = { action: "resolve", dedupKey, severity: "info", summary: "resolved", tenant: c.tenant, details: {} };
@@ -55,7 +54,7 @@ function resolveKey(c: Change, dedupKey: string): void {
 
 /** Due: resolve when quiet long enough, otherwise look again when it would be. */
 export function resolveIfQuiet(c: Change, dedupKey: string): void {
-  const row = c.sql.exec<AlertRow>(`SELECT state, fingerprint, changed_at FROM alerts WHERE dedup_key = ?`, dedupKey).toArray()[0];
+  const row = run<AlertRow>(c.sql, sql`SELECT state, fingerprint, changed_at FROM alerts WHERE dedup_key = ${dedupKey}`).toArray()[0];
   if (!row || row.state !== "triggered") {
     unschedule(c.sql, "resolve", dedupKey);
     return;
@@ -80,9 +79,7 @@ export function alertsForBatch(c: Change, occurrences: readonly Occurrence[]): v
   for (const { failure: f, status, previousStatus } of occurrences) {
     if (ALERTING.includes(f.class) && !seen.has(f.fingerprint)) {
       seen.add(f.fingerprint);
-      const open = c.sql
-        .exec<{ state: string }>(`SELECT state FROM alerts WHERE dedup_key = ?`, `${c.tenant}:group:${f.fingerprint}`)
-        .toArray()[0];
+      const open = run<{ state: string }>(c.sql, sql`SELECT state FROM alerts WHERE dedup_key = ${`${c.tenant}:group:${f.fingerprint}`}`).toArray()[0];
       if (open?.state !== "triggered") {
         raise(c, {
           key: `group:${f.fingerprint}`,

@@ -4,7 +4,7 @@
 import type { FailureStatus } from "../../model";
 import { counterKey } from "../aggregates/counters";
 import type { Change } from "../change";
-import { run, sql as q } from "../../sql";
+import { run, sql } from "../../sql";
 
 /** Moves a failure to `to`, keeping the status counters in step; D1 is owed the job's new state. */
 export function setStatus(c: Change, jobId: string, from: FailureStatus, to: FailureStatus): void {
@@ -15,13 +15,13 @@ export function setStatus(c: Change, jobId: string, from: FailureStatus, to: Fai
 }
 
 export function logAction(
-  sql: SqlStorage,
+  storage: SqlStorage,
   entry: { jobId: string | null; operationId?: string; action: string; actor: string; at: number; detail?: unknown },
 ): void {
   const detail = entry.detail === undefined ? null : JSON.stringify(entry.detail);
   run(
-    sql,
-    q`INSERT INTO actions (job_id, operation_id, action, actor, at, detail)
+    storage,
+    sql`INSERT INTO actions (job_id, operation_id, action, actor, at, detail)
       VALUES (${entry.jobId}, ${entry.operationId}, ${entry.action}, ${entry.actor}, ${entry.at}, ${detail})`,
   );
 }

@@ -12,6 +12,7 @@ import { sendBlocker } from "./policy";
 import { FailureStore, type FailureDetail, type RecoveryView } from "../store";
 import { identityBlocker, prepareReplacement, previousBodySha256, type PreparedReplacement, type Replacement } from "./replace";
 import { sendToOrigins } from "./send";
+import { run, sql } from "../../sql";
 
 export interface Actor {
   actor: string;
@@ -36,24 +37,24 @@ export function markRequeued(
   delaySeconds: number,
   detail: Record<string, string | number> = {},
 ): void {
-  const sql = c.sql;
+  const storage = c.sql;
   setStatus(c, row.jobId, row.status, "retrying");
   c.store.patchRecovery(row.jobId, { lastRetryAt: c.now, retryInFlight: null });
-  unschedule(sql, "retry", row.jobId);
-  scheduleAt(sql, "presume", row.jobId, c.now + delaySeconds * 1000 + c.settings.recovery.presumeAfterMs);
+  unschedule(storage, "retry", row.jobId);
+  scheduleAt(storage, "presume", row.jobId, c.now + delaySeconds * 1000 + c.settings.recovery.presumeAfterMs);
   c.circuits.release(row.queue, row.jobId, c.now);
-  logAction(sql, { jobId: row.jobId, operationId: by.operationId, action: "requeue", actor: by.actor, at: c.now, detail: { delaySeconds, ...detail } });
+  logAction(storage, { jobId: row.jobId, operationId: by.operationId, action: "requeue", actor: by.actor, at: c.now, detail: { delaySeconds, ...detail } });
   c.deltas.add(counterKey.manualRequeues, 1);
 }
 
 export function markAbandoned(c: Change, row: RecoveryView, by: Actor, reason: string): void {
-  const sql = c.sql;
+  const storage = c.sql;
   setStatus(c, row.jobId, row.status, "abandoned");
   c.store.patchRecovery(row.jobId, { sealedBody: null, retryInFlight: null, recoveryNote: `abandoned: ${reason}` });
-  unschedule(sql, "retry", row.jobId);
-  unschedule(sql, "presume", row.jobId);
+  unschedule(storage, "retry", row.jobId);
+  unschedule(storage, "presume", row.jobId);
   c.circuits.release(row.queue, row.jobId, c.now);
-  logAction(sql, { jobId: row.jobId, operationId: by.operationId, action: "abandon", actor: by.actor, at: c.now, detail: { reason } });
+  logAction(storage, { jobId: row.jobId, operationId: by.operationId, action: "abandon", actor: by.actor, at: c.now, detail: { reason } });
   c.deltas.add(counterKey.abandoned, 1);
 }
 
@@ -126,13 +127,11 @@ export interface ActionEntry {
   detail: Record<string, string | number | null> | null;
 }
 
-export function history(sql: SqlStorage, jobId: string, limit = 50): ActionEntry[] {
-  return sql
-    .exec<{ action: string; actor: string; at: number; operation_id: string | null; detail: string | null }>(
-      `SELECT action, actor, at, operation_id, detail FROM actions WHERE job_id = ? ORDER BY id DESC LIMIT ?`,
-      jobId,
-      limit,
-    )
+export function history(storage: SqlStorage, jobId: string, limit = 50): ActionEntry[] {
+  return run<{ action: string; actor: string; at: number; operation_id: string | null; detail: string | null }>(
+    storage,
+    sql`SELECT action, actor, at, operation_id, detail FROM actions WHERE job_id = ${jobId} ORDER BY id DESC LIMIT ${limit}`,
+  )
     .toArray()
     .map((a) => ({
       action: a.action,

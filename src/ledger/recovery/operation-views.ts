@@ -2,6 +2,7 @@
 // and the view the API and the live feed show (operations.ts runs them).
 
 import type { FailureFilter } from "../store";
+import { run, sql } from "../../sql";
 
 export type OperationAction = "requeue" | "abandon";
 
@@ -49,14 +50,13 @@ export type OperationRow = {
   finished_at: number | null;
 };
 
-export function viewOperation(sql: SqlStorage, id: string): OperationView | null {
-  const op = sql.exec<OperationRow>(`SELECT * FROM operations WHERE id = ?`, id).toArray()[0];
+export function viewOperation(storage: SqlStorage, id: string): OperationView | null {
+  const op = run<OperationRow>(storage, sql`SELECT * FROM operations WHERE id = ${id}`).toArray()[0];
   if (!op) return null;
-  const errors = sql
-    .exec<{ job_id: string; error: string }>(
-      `SELECT job_id, error FROM operation_items WHERE operation_id = ? AND state = 'failed' ORDER BY seq LIMIT 100`,
-      id,
-    )
+  const errors = run<{ job_id: string; error: string }>(
+    storage,
+    sql`SELECT job_id, error FROM operation_items WHERE operation_id = ${id} AND state = 'failed' ORDER BY seq LIMIT 100`,
+  )
     .toArray()
     .map((e) => ({ jobId: e.job_id, error: e.error }));
   return {
@@ -78,9 +78,8 @@ export function viewOperation(sql: SqlStorage, id: string): OperationView | null
 }
 
 /** The most recent operations, newest first. Operations are few (people start them), so a scan is fine. */
-export function recentOperations(sql: SqlStorage, limit: number): OperationView[] {
-  return sql
-    .exec<{ id: string }>(`SELECT id FROM operations ORDER BY created_at DESC, id LIMIT ?`, limit)
+export function recentOperations(storage: SqlStorage, limit: number): OperationView[] {
+  return run<{ id: string }>(storage, sql`SELECT id FROM operations ORDER BY created_at DESC, id LIMIT ${limit}`)
     .toArray()
-    .flatMap((row) => viewOperation(sql, row.id) ?? []);
+    .flatMap((row) => viewOperation(storage, row.id) ?? []);
 }

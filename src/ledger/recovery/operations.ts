@@ -11,7 +11,7 @@ import { refuse, type Refusable } from "../refusal";
 import { scheduleAt, unschedule } from "../scheduler";
 import { markAbandoned, markRequeued, requeueBlocker, type Actor } from "./manual";
 import { sendToOrigins } from "./send";
-import { run, sql as q, type Sql } from "../../sql";
+import { fitting, run, sql, type Sql } from "../../sql";
 
 /** Per run of the alarm, at most this many items (and at most `rate`). */
 const CHUNK = 100;
@@ -19,66 +19,63 @@ const CHUNK = 100;
 export const MAX_SNAPSHOT = 100_000;
 
 /** The failures an action can apply to: never abandoned ones, nor recovered ones for a requeue. */
-function matching(sql: SqlStorage, filter: FailureFilter, action: OperationAction): Sql {
-  const source = FailureStore.readOnly(sql).matching(filter, action === "abandon" ? ["abandoned"] : ["abandoned", "recovered"]);
-  return q`FROM ${source}`;
+function matching(storage: SqlStorage, filter: FailureFilter, action: OperationAction): Sql {
+  const source = FailureStore.readOnly(storage).matching(filter, action === "abandon" ? ["abandoned"] : ["abandoned", "recovered"]);
+  return sql`FROM ${source}`;
 }
 
-export function preview(sql: SqlStorage, request: Pick<OperationRequest, "action" | "filter">): { matched: number; sample: string[] } {
-  const m = matching(sql, request.filter, request.action);
-  const matched = run<{ n: number }>(sql, q`SELECT COUNT(*) AS n ${m}`).one().n;
-  const sample = run<{ job_id: string }>(sql, q`SELECT job_id ${m} ORDER BY last_failed_at DESC, job_id LIMIT 10`)
+export function preview(storage: SqlStorage, request: Pick<OperationRequest, "action" | "filter">): { matched: number; sample: string[] } {
+  const m = matching(storage, request.filter, request.action);
+  const matched = run<{ n: number }>(storage, sql`SELECT COUNT(*) AS n ${m}`).one().n;
+  const sample = run<{ job_id: string }>(storage, sql`SELECT job_id ${m} ORDER BY last_failed_at DESC, job_id LIMIT 10`)
     .toArray()
     .map((r) => r.job_id);
   return { matched, sample };
 }
 
 export function startOperation(c: Change, request: OperationRequest, by: string): Refusable<OperationView> {
-  const sql = c.sql;
+  const storage = c.sql;
   const id = `op-${crypto.randomUUID()}`;
-  const { matched } = preview(sql, request);
+  const { matched } = preview(storage, request);
   if (matched > MAX_SNAPSHOT) return refuse("too_many", `the filter matches ${matched} failures; narrow it to at most ${MAX_SNAPSHOT} per operation`);
-  const m = matching(sql, request.filter, request.action);
+  const m = matching(storage, request.filter, request.action);
   // The snapshot: exactly these jobs, whatever arrives later.
   run(
-    sql,
-    q`INSERT INTO operation_items (operation_id, seq, job_id, state)
+    storage,
+    sql`INSERT INTO operation_items (operation_id, seq, job_id, state)
       SELECT ${id}, ROW_NUMBER() OVER (ORDER BY last_failed_at, job_id) - 1, job_id, 'pending' ${m}`,
   );
   const options = JSON.stringify({ reason: request.reason ?? null, delaySeconds: request.delaySeconds ?? 0 });
   run(
-    sql,
-    q`INSERT INTO operations (id, action, filter, rate, options, status, total, actor, created_at, updated_at)
+    storage,
+    sql`INSERT INTO operations (id, action, filter, rate, options, status, total, actor, created_at, updated_at)
       VALUES (${id}, ${request.action}, ${JSON.stringify(request.filter)}, ${request.rate}, ${options}, 'running', ${matched}, ${by}, ${c.now}, ${c.now})`,
   );
-  scheduleAt(sql, "operation", id, c.now);
+  scheduleAt(storage, "operation", id, c.now);
   c.live.operations.push(id);
-  return viewOperation(sql, id)!;
+  return viewOperation(storage, id)!;
 }
 
 /**
- * One chunk of an operation; schedules the next one at the pace its rate allows. Returns the
- * jobs it changed.
+ * One chunk of an operation: requeues or abandons the next items of its snapshot (at most CHUNK,
+ * and at most its rate), records each item's outcome and the operation's progress, and schedules
+ * the next chunk at the pace the rate allows, or finishes the operation after its last item.
  */
 export async function stepOperation(core: LedgerCore, id: string, now: number): Promise<void> {
-  const sql = core.sql;
-  const op = sql.exec<OperationRow>(`SELECT * FROM operations WHERE id = ?`, id).toArray()[0];
+  const storage = core.sql;
+  const op = run<OperationRow>(storage, sql`SELECT * FROM operations WHERE id = ${id}`).toArray()[0];
   if (!op || op.status !== "running") {
-    core.transact(() => unschedule(sql, "operation", id), now);
+    core.transact(() => unschedule(storage, "operation", id), now);
     return;
   }
   const size = Math.min(CHUNK, op.rate);
-  const items = sql
-    .exec<{ seq: number; job_id: string }>(
-      `SELECT seq, job_id FROM operation_items WHERE operation_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
-      id,
-      op.next_seq,
-      size,
-    )
-    .toArray();
+  const items = run<{ seq: number; job_id: string; state: string }>(
+    storage,
+    sql`SELECT seq, job_id, state FROM operation_items WHERE operation_id = ${id} AND seq >= ${op.next_seq} ORDER BY seq LIMIT ${size}`,
+  ).toArray();
   const options = JSON.parse(op.options) as { reason: string | null; delaySeconds: number };
   const by: Actor = { actor: op.actor, operationId: id };
-  const rows = FailureStore.readOnly(sql).recoveryViews(items.map((i) => i.job_id));
+  const rows = FailureStore.readOnly(storage).recoveryViews(items.map((i) => i.job_id));
   const outcome = new Map<string, string | null>();
 
   if (op.action === "requeue") {
@@ -87,12 +84,14 @@ export async function stepOperation(core: LedgerCore, id: string, now: number): 
       outcome.set(i.job_id, blocked);
       return blocked === null;
     });
-    // Marked before sending: after a crash here, the resumed run counts what it sends again.
+    // Marked before sending: after a crash here, the resumed run finds them 'sending' and counts
+    // what it sends again. (The states were read above, with nothing awaited since.)
+    const resent = sendable.filter((i) => i.state === "sending").length;
+    const toMark = sendable.filter((i) => i.state !== "sending").map((i) => i.seq);
     core.transact(({ deltas }) => {
-      for (const i of sendable) {
-        const state = sql.exec<{ state: string }>(`SELECT state FROM operation_items WHERE operation_id = ? AND seq = ?`, id, i.seq).one().state;
-        if (state === "sending") deltas.add(counterKey.resends, 1);
-        else sql.exec(`UPDATE operation_items SET state = 'sending' WHERE operation_id = ? AND seq = ?`, id, i.seq);
+      deltas.add(counterKey.resends, resent);
+      for (const seqs of fitting(toMark, 1, 1)) {
+        run(storage, sql`UPDATE operation_items SET state = 'sending' WHERE operation_id = ${id} AND seq IN ${sql.list(seqs)}`);
       }
     }, now);
     const errors = await sendToOrigins(
@@ -122,24 +121,21 @@ export async function stepOperation(core: LedgerCore, id: string, now: number): 
       }
       if (error) failed++;
       else done++;
-      sql.exec(
-        `UPDATE operation_items SET state = ?, error = ? WHERE operation_id = ? AND seq = ?`,
-        error ? "failed" : "done",
-        error,
-        id,
-        item.seq,
+      run(
+        storage,
+        sql`UPDATE operation_items SET state = ${error ? "failed" : "done"}, error = ${error} WHERE operation_id = ${id} AND seq = ${item.seq}`,
       );
     }
     const nextSeq = op.next_seq + items.length;
     const finished = nextSeq >= op.total;
     run(
-      sql,
-      q`UPDATE operations SET next_seq = ${nextSeq}, done = done + ${done}, failed = failed + ${failed}, updated_at = ${c.now},
+      storage,
+      sql`UPDATE operations SET next_seq = ${nextSeq}, done = done + ${done}, failed = failed + ${failed}, updated_at = ${c.now},
           status = ${finished ? "done" : "running"}, finished_at = ${finished ? c.now : null}
         WHERE id = ${id}`,
     );
-    if (finished) unschedule(sql, "operation", id);
-    else scheduleAt(sql, "operation", id, c.now + Math.ceil((items.length / op.rate) * 1000));
+    if (finished) unschedule(storage, "operation", id);
+    else scheduleAt(storage, "operation", id, c.now + Math.ceil((items.length / op.rate) * 1000));
     c.deltas.add(counterKey.operationItems, items.length);
     c.live.operations.push(id);
   }, now);

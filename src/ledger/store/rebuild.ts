@@ -6,12 +6,17 @@
 
 import { ENTRIES_PER_ROW, orderList } from "./order-lists";
 import { AHEAD_MS } from "./time-order";
+import { run, sql, type Sql } from "../../sql";
 
 /** Entries per time-order row: as many as a batch of record() writes. */
 const RECENT_ROW = 100;
 
-const LISTS_FROM_FAILURES = `INSERT INTO order_lists (list, seq, at, entries)
-  SELECT list, n / ${ENTRIES_PER_ROW} + 1, MAX(last_failed_at), json_group_array(json_array(job_id, last_failed_at))
+// The row sizes are integer divisors, spliced in as text so that n / size stays integer division.
+const PER_LIST_ROW = sql.raw(String(ENTRIES_PER_ROW));
+const PER_RECENT_ROW = sql.raw(String(RECENT_ROW));
+
+const LISTS_FROM_FAILURES = sql`INSERT INTO order_lists (list, seq, at, entries)
+  SELECT list, n / ${PER_LIST_ROW} + 1, MAX(last_failed_at), json_group_array(json_array(job_id, last_failed_at))
   FROM (
     SELECT list, job_id, last_failed_at, ROW_NUMBER() OVER (PARTITION BY list ORDER BY last_failed_at, job_id) - 1 AS n
     FROM (
@@ -20,27 +25,28 @@ const LISTS_FROM_FAILURES = `INSERT INTO order_lists (list, seq, at, entries)
       UNION ALL SELECT 's:' || status, job_id, last_failed_at FROM failures
     )
   )
-  GROUP BY list, n / ${ENTRIES_PER_ROW}`;
+  GROUP BY list, n / ${PER_LIST_ROW}`;
 
-function recentFromFailures(now: number): string[] {
+function recentFromFailures(now: number): Sql[] {
+  const ahead = now + AHEAD_MS;
   return [
-    `INSERT INTO recent (seq, at, oldest, n, entries)
-     SELECT n / ${RECENT_ROW} + 1, MAX(MIN(last_failed_at, ${now} + ${AHEAD_MS})), MIN(last_failed_at), COUNT(*),
+    sql`INSERT INTO recent (seq, at, oldest, n, entries)
+     SELECT n / ${PER_RECENT_ROW} + 1, MAX(MIN(last_failed_at, ${ahead})), MIN(last_failed_at), COUNT(*),
        json_group_array(json_array(job_id, last_failed_at))
      FROM (SELECT job_id, last_failed_at, ROW_NUMBER() OVER (ORDER BY last_failed_at, job_id) - 1 AS n FROM failures)
-     GROUP BY n / ${RECENT_ROW}`,
-    `INSERT INTO order_lists (list, seq, at, entries)
-     SELECT '${orderList.ahead}', COALESCE((SELECT MAX(seq) FROM order_lists WHERE list = '${orderList.ahead}'), 0) + 1,
+     GROUP BY n / ${PER_RECENT_ROW}`,
+    sql`INSERT INTO order_lists (list, seq, at, entries)
+     SELECT ${orderList.ahead}, COALESCE((SELECT MAX(seq) FROM order_lists WHERE list = ${orderList.ahead}), 0) + 1,
        MAX(last_failed_at), json_group_array(json_array(job_id, last_failed_at))
-     FROM failures WHERE last_failed_at > ${now} + ${AHEAD_MS} HAVING COUNT(*) > 0`,
+     FROM failures WHERE last_failed_at > ${ahead} HAVING COUNT(*) > 0`,
   ];
 }
 
 /** The time order and the order lists from the failure rows; the lists' tails are the caller's to clear. */
-export function rebuildOrder(sql: SqlStorage, now: number): void {
-  sql.exec(`DELETE FROM order_lists`);
-  sql.exec(LISTS_FROM_FAILURES);
-  sql.exec(`DELETE FROM recent`);
-  for (const statement of recentFromFailures(now)) sql.exec(statement);
-  sql.exec(`UPDATE groups SET list_tail = '[]'`);
+export function rebuildOrder(storage: SqlStorage, now: number): void {
+  run(storage, sql`DELETE FROM order_lists`);
+  run(storage, LISTS_FROM_FAILURES);
+  run(storage, sql`DELETE FROM recent`);
+  for (const statement of recentFromFailures(now)) run(storage, statement);
+  run(storage, sql`UPDATE groups SET list_tail = '[]'`);
 }
