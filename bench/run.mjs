@@ -315,7 +315,6 @@ if (tp) {
       ["path", "failures/s", "× bare loop"],
       ["DLQ consumer → one ledger RPC per batch", fmt(r.consumer), fmt(r.consumer / r.bareLoop, 2)],
       ["  ledger record() alone, 100 per RPC", fmt(r.recordOnly), fmt(r.recordOnly / r.bareLoop, 2)],
-      ...(r.recordNoRefs ? [["    the same, archive refs off", fmt(r.recordNoRefs), fmt(r.recordNoRefs / r.bareLoop, 2)]] : []),
       ["  bare INSERTs, 100 per RPC", fmt(r.barePerBatch), fmt(r.barePerBatch / r.bareLoop, 2)],
       ["bare INSERT loop in a DO (baseline)", fmt(r.bareLoop), "1.00"],
     ]),

@@ -162,7 +162,7 @@ export class MeteredLedger extends FailureLedger {
         rareJob,
       );
       const head = Head.read(sql);
-      new FailureStore(sql, { tails: () => head.tails, pendingFrom: () => null }).rebuildOrder(sim.now);
+      new FailureStore(sql, { tails: () => head.tails }).rebuildOrder(sim.now);
       for (const [key, delta] of counters) head.aggregates.addToCounter(key, delta);
       head.save();
     });

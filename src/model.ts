@@ -57,8 +57,8 @@ export interface ArchivedOccurrence extends FailureInput {
 }
 
 /**
- * An occurrence whose failure row holds its fields (it is the row's latest): the outbox keeps
- * only what the row does not, and the flush archives it from the row (src/ledger/store/archive-refs.ts).
+ * An occurrence whose failure row held its fields when it was recorded: outbox rows written
+ * before ledger v16 kept only what the row did not (src/ledger/store/legacy-refs.ts).
  */
 export interface OccurrenceRef {
   ref: true;
@@ -75,7 +75,7 @@ export interface OccurrenceRef {
   recordedAt: number;
 }
 
-/** What an outbox row lists: whole occurrences, or refs to the failure rows that hold them. */
+/** What an outbox row lists: whole occurrences (and, in rows from before v16, refs). */
 export type OutboxOccurrence = ArchivedOccurrence | OccurrenceRef;
 
 /** Where an archived occurrence's line lies in its R2 segment. */

@@ -9,7 +9,6 @@ import { it } from "vitest";
 import type { FailureInput } from "../../src/model";
 import { deliver, ledger, median, phase, sizes } from "../harness";
 import { sim } from "../meter";
-import { mechanismTenant } from "../worker";
 import { batches } from "../workload";
 
 const REPEAT_RATE = 0;
@@ -54,7 +53,7 @@ it("ingest throughput", async ({ task }) => {
   const warm = await consumerRun("tp-warmup", 500);
   await bareRun("tp-warmup-loop", warm.rows, 1000);
 
-  const reps: { consumerMs: number; recordMs: number; recordNoRefsMs: number; bareLoopMs: number; barePerBatchMs: number }[] = [];
+  const reps: { consumerMs: number; recordMs: number; bareLoopMs: number; barePerBatchMs: number }[] = [];
   for (let rep = 0; rep < sizes.throughputReps; rep++) {
     const ours = await consumerRun(`tp-${rep}`, n);
     if (ours.rows.length !== n) throw new Error(`captured ${ours.rows.length} rows, expected ${n}`);
@@ -63,20 +62,17 @@ it("ingest throughput", async ({ task }) => {
     // Same rows, one RPC per 100: what is left of the gap is the consumer and record() themselves.
     const barePerBatchMs = await bareRun(`tp-batch-${rep}`, ours.rows, 100);
     const recordMs = await recordRun(`tp-record-${rep}`, ours.rows);
-    // The same with the store's archive refs off (every occurrence copied into the outbox): what they save here.
-    const recordNoRefsMs = await recordRun(mechanismTenant("archiveRefs", `tp-record-${rep}`), ours.rows);
-    reps.push({ consumerMs: ours.ms, recordMs, recordNoRefsMs, bareLoopMs, barePerBatchMs });
+    reps.push({ consumerMs: ours.ms, recordMs, bareLoopMs, barePerBatchMs });
   }
   const rate = (ms: number) => Math.round((n / Math.max(ms, 1)) * 1000);
   const consumer = rate(median(reps.map((r) => r.consumerMs)));
   const bareLoop = rate(median(reps.map((r) => r.bareLoopMs)));
   const barePerBatch = rate(median(reps.map((r) => r.barePerBatchMs)));
   const recordOnly = rate(median(reps.map((r) => r.recordMs)));
-  const recordNoRefs = rate(median(reps.map((r) => r.recordNoRefsMs)));
   task.meta.bench = {
     failures: n,
     reps,
-    perSecond: { consumer, recordOnly, recordNoRefs, bareLoop, barePerBatch },
+    perSecond: { consumer, recordOnly, bareLoop, barePerBatch },
     ratio: { consumerVsBareLoop: consumer / bareLoop },
   };
   console.log(`ingest: consumer ${consumer}/s, record() only ${recordOnly}/s, bare loop ${bareLoop}/s, bare per batch ${barePerBatch}/s`);

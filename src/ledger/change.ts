@@ -4,11 +4,11 @@
 // the inbox and the notice buckets it touched, and its store gathers the order entries of the
 // failures it wrote; commit() writes each of them once, in the order it gives with why.
 
-import type { OutboxOccurrence, UserNotice } from "../model";
+import type { ArchivedOccurrence, UserNotice } from "../model";
 import { CounterDeltas } from "./aggregates/counters";
 import { Head } from "./head";
 import { NoticeBuckets } from "./notify/buckets";
-import { lowestPendingId, touchOutbox, writeOutbox } from "./outbox";
+import { touchOutbox, writeOutbox } from "./outbox";
 import { FailureStore } from "./store";
 import { Circuits } from "./recovery/circuit";
 import { scheduleIfAbsent } from "./scheduler";
@@ -29,7 +29,7 @@ export class Change {
   readonly live: Required<{ [K in keyof LiveChange]: string[] }> = { jobs: [], groups: [], operations: [] };
   private readonly owed = new Set<string>();
   private readonly notices: UserNotice[] = [];
-  private archived: { firstId: number; occurrences: OutboxOccurrence[] } | null = null;
+  private archived: { firstId: number; occurrences: ArchivedOccurrence[] } | null = null;
   private readonly afterCommit: (() => void)[] = [];
   private circuitsOfChange: Circuits | null = null;
   private headOfChange: Head | null = null;
@@ -63,7 +63,7 @@ export class Change {
   get store(): FailureStore {
     return (this.storeOfChange ??= new FailureStore(
       this.sql,
-      { tails: () => this.head.tails, pendingFrom: () => lowestPendingId(this.sql) },
+      { tails: () => this.head.tails },
       this.setup.mechanisms,
     ));
   }
@@ -91,11 +91,8 @@ export class Change {
     this.notices.push(notice);
   }
 
-  /**
-   * New occurrences for R2, D1 and Analytics Engine, in outbox rows from `firstId` on (the
-   * failures written with a ref name `firstId` as its row; see archive-refs.ts).
-   */
-  archive(firstId: number, occurrences: OutboxOccurrence[]): void {
+  /** New occurrences for R2, D1 and Analytics Engine, in outbox rows from `firstId` on. */
+  archive(firstId: number, occurrences: ArchivedOccurrence[]): void {
     this.archived = { firstId, occurrences };
   }
 
@@ -123,8 +120,7 @@ export class Change {
     this.storeOfChange?.commit(this.now);
     const owed = [...this.owed];
     if (this.archived && this.archived.occurrences.length > 0) {
-      const refRows = writeOutbox(this.sql, this.archived.firstId, this.now, this.archived.occurrences, this.notices);
-      this.store.refsWentTo(refRows, this.archived.firstId);
+      writeOutbox(this.sql, this.archived.firstId, this.now, this.archived.occurrences, this.notices);
       scheduleIfAbsent(this.sql, "flush", "outbox", this.flushAt);
       this.oweTouched(owed, []);
     } else {

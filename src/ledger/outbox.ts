@@ -1,7 +1,7 @@
 // The outbox: every record writes the side effects it owes D1, R2 and Analytics Engine as rows
 // here, in the same transaction. The alarm flushes them in batches (see flush.ts).
 
-import type { OutboxOccurrence, UserNotice } from "../model";
+import type { ArchivedOccurrence, UserNotice } from "../model";
 import { scheduleIfAbsent } from "./scheduler";
 import type { OutboxPart } from "./head";
 import { run, sql } from "../sql";
@@ -32,33 +32,29 @@ export function reserveOutboxIds(ids: OutboxPart, count: number): { firstId: num
 
 /**
  * Writes the occurrences in chunks, each listing the jobs whose state it must carry to D1; the
- * first row also carries the user notices for the D1 inbox. Returns, for each ref, the row it
- * went to.
+ * first row also carries the user notices for the D1 inbox.
  */
 export function writeOutbox(
   storage: SqlStorage,
   firstId: number,
   now: number,
-  occurrences: readonly OutboxOccurrence[],
+  occurrences: readonly ArchivedOccurrence[],
   notices: readonly UserNotice[] = [],
-): Map<string, number> {
+): void {
   let id = firstId;
   let chunk: string[] = [];
   let jobs = new Set<string>();
   let size = 0;
-  let lineBytes = 0;
   let pendingNotices = notices;
-  const refs = new Map<string, number>();
   const emit = () => {
     run(
       storage,
       sql`INSERT INTO outbox (id, created_at, job_ids, occurrences, notices, archive_bytes)
-        VALUES (${id++}, ${now}, ${JSON.stringify([...jobs])}, ${`[${chunk.join(",")}]`}, ${JSON.stringify(pendingNotices)}, ${lineBytes})`,
+        VALUES (${id++}, ${now}, ${JSON.stringify([...jobs])}, ${`[${chunk.join(",")}]`}, ${JSON.stringify(pendingNotices)}, ${size})`,
     );
     chunk = [];
     jobs = new Set();
     size = 0;
-    lineBytes = 0;
     pendingNotices = [];
   };
   for (const occurrence of occurrences) {
@@ -66,12 +62,9 @@ export function writeOutbox(
     if (chunk.length > 0 && size + json.length > CHUNK_BYTES) emit();
     chunk.push(json);
     jobs.add(occurrence.jobId);
-    if ("ref" in occurrence) refs.set(occurrence.jobId, id);
     size += json.length;
-    lineBytes += "ref" in occurrence ? occurrence.lineBytes : json.length;
   }
   if (chunk.length > 0 || pendingNotices.length > 0) emit();
-  return refs;
 }
 
 /**

@@ -224,7 +224,19 @@ const FROM_V14: readonly string[] = [];
  * The steps after the baseline: entry i brings a ledger from v(15 + i) to v(16 + i). Append only;
  * never edit an entry once released. ALTER TABLE ADD COLUMN puts a column last, wherever written.
  */
-export const LEDGER_STEPS: readonly (readonly string[])[] = [];
+export const LEDGER_STEPS: readonly (readonly string[])[] = [
+  // v16: occurrences are no longer archived from their failure rows (the outbox copies each one).
+  // Outbox rows still pending may hold refs to rows that are about to move on: their fields are
+  // kept beside them, as v15 kept them when a row moved on, so the flush archives them as they
+  // came (store/legacy-refs.ts). The rows' archive_ref column stays, unused: dropping it would
+  // rewrite every row.
+  [
+    `INSERT INTO archived_fields (outbox_id, job_id, class, reason, group_fp, error, body, body_encoding, body_redacted)
+     SELECT archive_ref, job_id, class, reason, group_fp, error, body, body_encoding, body_redacted FROM failures
+     WHERE archive_ref >= (SELECT MIN(id) FROM outbox)
+     ON CONFLICT DO NOTHING`,
+  ],
+];
 
 export const SCHEMA_VERSION = BASELINE_VERSION + LEDGER_STEPS.length;
 

@@ -1,7 +1,5 @@
 // Ledger storage as older code left it, and the schema of a ledger as data to compare.
 
-import { resolveOccurrences } from "../../src/ledger/store/archive-refs";
-import type { OutboxOccurrence } from "../../src/model";
 import { migrateAsOldCode } from "./ledger-v14";
 
 /** The ledger's own tables: not SQLite's (sqlite_*) nor the runtime's (_cf_*). */
@@ -44,19 +42,6 @@ export function asV14(storage: DurableObjectStorage): void {
       }
     }
   });
-}
-
-/**
- * The outbox as a v13 ledger upgraded by v14 code still held it until its next flush: every
- * occurrence a whole copy, no failure row referred to, no fields kept.
- */
-export function wholeCopiesAsBeforeV14(sql: SqlStorage): void {
-  for (const row of sql.exec<{ id: number; occurrences: string }>(`SELECT id, occurrences FROM outbox`).toArray()) {
-    const whole = resolveOccurrences(sql, row.id, JSON.parse(row.occurrences) as OutboxOccurrence[]);
-    sql.exec(`UPDATE outbox SET occurrences = ?, archive_bytes = 0 WHERE id = ?`, JSON.stringify(whole), row.id);
-  }
-  sql.exec(`DELETE FROM archived_fields`);
-  sql.exec(`UPDATE failures SET archive_ref = NULL`);
 }
 
 /**

@@ -1,6 +1,6 @@
 // The failure store: the failures, their groups, and every structure that orders, pages or
-// evicts them (the time order, the order lists and their tails, archive refs and the fields kept
-// for them). Nothing outside this folder reads or writes those tables or knows their layout;
+// evicts them (the time order, the order lists and their tails), and what the outbox carries of
+// them. Nothing outside this folder reads or writes those tables or knows their layout;
 // the rest of the ledger asks through this class.
 //
 // One store serves one Change: it gathers the order-list and time-order entries the change's
@@ -9,20 +9,18 @@
 //
 // How the structures work, and what each saves: docs/ARCHITECTURE.md, "The storage boundary".
 
-import type { FailureInput, FailureStatus, OutboxOccurrence } from "../../model";
+import type { ArchivedOccurrence, FailureInput, FailureStatus, OutboxOccurrence } from "../../model";
 import type { Sql } from "../../sql";
 import type { TailsPart } from "../head";
-import { keepRefFields, refTo, releaseKeptFields, resolveOccurrences } from "./archive-refs";
 import { filterClauses, type FailureFilter, type FailureQuery } from "./cursor";
 import { evictOldest, oldestHeld } from "./eviction";
 import { ALL_MECHANISMS, type Mechanisms } from "./mechanisms";
+import { releaseKeptFields, resolveOccurrences } from "./legacy-refs";
 import { groupSummaries, listGroups, readGroups, upsertGroups, type GroupDelta, type GroupSummary } from "./groups";
 import { ListAppends, orderList } from "./order-lists";
 import { failureFieldsOf, failureSummaries, getFailure, listFailures, matchingFailures, type FailureDetail, type FailurePage, type FailureSummary } from "./pages";
 import {
-  archiveRefOf,
   insertFailure,
-  moveRef,
   patchRecovery,
   readHeld,
   readRecoveryViews,
@@ -34,7 +32,6 @@ import {
   type RecoveryPatch,
   type RecoveryView,
   type StoredBody,
-  type StoredFailure,
   type Written,
 } from "./rows";
 import { rebuildOrder } from "./rebuild";
@@ -49,8 +46,6 @@ export type { HeldFailure, RecoveryPatch, RecoveryPlan, RecoveryView, StoredBody
 export interface StoreDeps {
   /** The head row's list tails (the change writes the row once, at its end). */
   tails(): TailsPart;
-  /** The lowest outbox id not yet flushed, or null: a ref below it is archived already. */
-  pendingFrom(): number | null;
 }
 
 export { ALL_MECHANISMS, type Mechanisms } from "./mechanisms";
@@ -60,12 +55,9 @@ export class FailureStore {
   private readonly recent = new RecentAppends();
   private readonly statuses = new Map<FailureStatus, Set<string>>();
   /** The failures this change read or wrote, as held now. */
-  private readonly held = new Map<string, StoredFailure>();
+  private readonly held = new Map<string, HeldFailure>();
   /** The occurrences this change recorded, in order. */
   private readonly recorded: FailureInput[] = [];
-  /** Per job, the index in `recorded` of the occurrence its row holds now. */
-  private readonly inRow = new Map<string, number>();
-  private pending: number | null | undefined;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -97,25 +89,18 @@ export class FailureStore {
    * order lists. Returns the failure as held now.
    */
   write(f: FailureInput, w: Written): HeldFailure {
+    this.writable();
     const before = this.held.get(f.jobId);
-    let after: StoredFailure;
     const latest = !before || f.lastFailedAt >= before.lastFailedAt;
-    if (!before) {
-      after = insertFailure(this.sql, f, w);
-    } else {
-      // The row is to hold this occurrence's fields: the ones its pending ref stands for are kept.
-      if (this.mechanisms.archiveRefs && latest && !this.inRow.has(f.jobId) && before.archiveRef !== null && this.refPending(before.archiveRef)) {
-        keepRefFields(this.sql, f.jobId, before.archiveRef, f);
-      }
-      after = updateFailure(this.sql, f, before, latest, w);
-    }
+    const after = before ? updateFailure(this.sql, f, before, latest, w) : insertFailure(this.sql, f, w);
     this.held.set(f.jobId, after);
-    if (latest) this.inRow.set(f.jobId, this.recorded.length);
     this.recorded.push(f);
-    if (this.mechanisms.orderLists) this.lists.add(orderList.status(after.status), f.jobId, after.lastFailedAt);
-    if (latest && this.mechanisms.orderLists) {
-      this.lists.add(orderList.group(after.group), f.jobId, after.lastFailedAt);
-      this.lists.add(orderList.class(after.class), f.jobId, after.lastFailedAt);
+    if (this.mechanisms.orderLists) {
+      this.lists.add(orderList.status(after.status), f.jobId, after.lastFailedAt);
+      if (latest) {
+        this.lists.add(orderList.group(after.group), f.jobId, after.lastFailedAt);
+        this.lists.add(orderList.class(after.class), f.jobId, after.lastFailedAt);
+      }
     }
     if (!before || f.lastFailedAt > before.lastFailedAt) this.recent.moved(f.jobId, f.lastFailedAt);
     return after;
@@ -126,16 +111,9 @@ export class FailureStore {
     return upsertGroups(this.sql, groups, this.lists);
   }
 
-  /**
-   * The occurrences recorded in this change as the outbox carries them to R2, D1 and Analytics
-   * Engine: a ref for the one each row holds (the flush builds its line from the row), a whole
-   * copy for any other.
-   */
-  outboxOccurrences(tenantId: string, recordedAt: number): OutboxOccurrence[] {
-    const refs = new Set(this.mechanisms.archiveRefs ? this.inRow.values() : []);
-    return this.recorded.map(({ sealedBody: _, ...f }, i): OutboxOccurrence =>
-      refs.has(i) ? refTo(f, tenantId, recordedAt) : { ...f, tenantId, recordedAt },
-    );
+  /** The occurrences recorded in this change, as the outbox carries them to R2, D1 and Analytics Engine. */
+  outboxOccurrences(tenantId: string, recordedAt: number): ArchivedOccurrence[] {
+    return this.recorded.map(({ sealedBody: _, ...f }) => ({ ...f, tenantId, recordedAt }));
   }
 
   // ——— status and recovery ———
@@ -145,6 +123,7 @@ export class FailureStore {
   }
 
   setStatus(jobId: string, status: FailureStatus): void {
+    this.writable();
     writeStatus(this.sql, jobId, status);
     if (!this.mechanisms.orderLists) return;
     const jobs = this.statuses.get(status) ?? new Set<string>();
@@ -156,10 +135,8 @@ export class FailureStore {
     patchRecovery(this.sql, jobId, patch);
   }
 
-  /** Edit and requeue: the new body is kept; the occurrence that failed is archived as it came. */
+  /** Edit and requeue: the new body is kept (the occurrence that failed was archived as it came). */
   replaceBody(jobId: string, body: StoredBody): void {
-    const ref = archiveRefOf(this.sql, jobId);
-    if (this.mechanisms.archiveRefs && ref !== null && this.refPending(ref)) keepRefFields(this.sql, jobId, ref);
     writeBody(this.sql, jobId, body);
   }
 
@@ -170,17 +147,12 @@ export class FailureStore {
     stampOwed(this.sql, jobIds, outboxId);
   }
 
-  /** The outbox put these refs in other rows than the batch's first (a batch too big for one row). */
-  refsWentTo(rows: ReadonlyMap<string, number>, firstId: number): void {
-    for (const [jobId, id] of rows) if (id !== firstId) moveRef(this.sql, jobId, id);
-  }
-
-  /** An outbox row's occurrences as archived, refs resolved from their rows or the fields kept for them. */
+  /** An outbox row's occurrences as archived (a row from before v16 may hold refs: legacy-refs.ts). */
   archived(outboxId: number, occurrences: readonly OutboxOccurrence[]) {
     return resolveOccurrences(this.sql, outboxId, occurrences);
   }
 
-  /** The outbox rows up to `outboxId` are flushed: the fields kept for their refs go. */
+  /** The outbox rows up to `outboxId` are flushed: the fields kept for their refs (if any) go. */
   flushedThrough(outboxId: number): void {
     releaseKeptFields(this.sql, outboxId);
   }
@@ -242,9 +214,8 @@ export class FailureStore {
    * no tails. `now` dates what is ahead of the clock.
    */
   rebuildOrder(now: number): void {
-    if (!this.deps) throw new Error("a read-only store cannot write");
     rebuildOrder(this.sql, now);
-    this.deps.tails().clear();
+    this.writable().tails().clear();
   }
 
   // ——— commit ———
@@ -263,9 +234,9 @@ export class FailureStore {
     if (!this.lists.empty) this.lists.write(this.sql, tails, now);
   }
 
-  private refPending(outboxId: number): boolean {
-    if (!this.deps) throw new Error("a read-only store cannot write");
-    if (this.pending === undefined) this.pending = this.deps.pendingFrom();
-    return this.pending !== null && outboxId >= this.pending;
+  /** Writes that order entries follow need a change to commit them. */
+  private writable(): StoreDeps {
+    if (!this.deps) throw new Error("a read-only store cannot write: write through a change's store");
+    return this.deps;
   }
 }

@@ -4,11 +4,6 @@
 
 export interface Mechanisms {
   /**
-   * The occurrence a failure row holds is archived from the row (archive-refs.ts): its outbox
-   * row keeps a ref, not a copy. Off: every occurrence is copied into the outbox.
-   */
-  archiveRefs: boolean;
-  /**
    * A list's newest entries ride in a row the change writes anyway (order-lists.ts). Off: a change
    * writes a list row for every list it appends to.
    */
@@ -20,4 +15,4 @@ export interface Mechanisms {
   orderLists: boolean;
 }
 
-export const ALL_MECHANISMS: Readonly<Mechanisms> = { archiveRefs: true, listTails: true, orderLists: true };
+export const ALL_MECHANISMS: Readonly<Mechanisms> = { listTails: true, orderLists: true };

@@ -1,9 +1,8 @@
 // The failures table: one row per job, holding its latest occurrence's fields (class, reason,
 // group, error, body), what every occurrence adds up (occurrences, attempts, first and last
-// failure time), its recovery state, and two stamps the store keeps for itself: `outbox_seq`
-// (the last outbox row that owes D1 this row's state: retention keeps the row until it is
-// flushed) and `archive_ref` (the outbox row that archives the latest occurrence from this row,
-// archive-refs.ts).
+// failure time), its recovery state, and the store's own stamp `outbox_seq` (the last outbox
+// row that owes D1 this row's state: retention keeps the row until it is flushed). Its column
+// `archive_ref` is unused since ledger v16 (legacy-refs.ts): dropping it would rewrite every row.
 
 import type { FailureClass, FailureInput, FailureStatus } from "../../model";
 import { fitting, run, sql, type Sql } from "../../sql";
@@ -35,16 +34,13 @@ export interface RecoveryPlan {
   note?: string | null;
 }
 
-/** An occurrence as written: its plan, whether it owes the user a notice, and its outbox stamps. */
+/** An occurrence as written: its plan, whether it owes the user a notice, and its outbox rows. */
 export interface Written {
   plan: RecoveryPlan;
   notifyUser: boolean;
-  /** The outbox row archiving it (first of the batch) and the last one that owes D1 its state. */
+  /** The change's outbox rows: the last of them owes D1 the failure's state. */
   outbox: { firstId: number; lastId: number };
 }
-
-/** A held row as the store reads it, with its archive ref. */
-export type StoredFailure = HeldFailure & { archiveRef: number | null };
 
 type HeldRow = {
   job_id: string;
@@ -57,16 +53,15 @@ type HeldRow = {
   poison_streak: number;
   user_notified: number;
   recent_keys: string;
-  archive_ref: number | null;
 };
 
 /** The held failures among `jobIds`, one SELECT per statement-sized run of ids. */
-export function readHeld(storage: SqlStorage, jobIds: readonly string[]): Map<string, StoredFailure> {
-  const held = new Map<string, StoredFailure>();
+export function readHeld(storage: SqlStorage, jobIds: readonly string[]): Map<string, HeldFailure> {
+  const held = new Map<string, HeldFailure>();
   for (const chunk of fitting([...new Set(jobIds)], 1)) {
     const rows = run<HeldRow>(
       storage,
-      sql`SELECT job_id, status, class, queue, group_fp, last_failed_at, recovery_attempts, poison_streak, user_notified, recent_keys, archive_ref
+      sql`SELECT job_id, status, class, queue, group_fp, last_failed_at, recovery_attempts, poison_streak, user_notified, recent_keys
           FROM failures WHERE job_id IN ${sql.list(chunk)}`,
     );
     for (const r of rows) {
@@ -80,7 +75,6 @@ export function readHeld(storage: SqlStorage, jobIds: readonly string[]): Map<st
         poisonStreak: r.poison_streak,
         userNotified: r.user_notified === 1,
         recentKeys: JSON.parse(r.recent_keys) as string[],
-        archiveRef: r.archive_ref,
       });
     }
   }
@@ -90,18 +84,18 @@ export function readHeld(storage: SqlStorage, jobIds: readonly string[]): Map<st
 const errorJson = (f: FailureInput) => (f.error ? JSON.stringify(f.error) : null);
 
 /** A job's first occurrence; returns the row as held now. */
-export function insertFailure(storage: SqlStorage, f: FailureInput, w: Written): StoredFailure {
+export function insertFailure(storage: SqlStorage, f: FailureInput, w: Written): HeldFailure {
   const p = w.plan;
   const row = sql.join([
     sql`${f.jobId}, ${f.userId ?? null}, ${f.queue}, ${f.class}, ${f.reason}, ${p.status}, ${f.attempts}, 1, ${f.fingerprint}`,
     sql`${errorJson(f)}, ${f.body}, ${f.bodyEncoding}, ${f.bodyRedacted === true}, ${f.sealedBody ?? null}`,
-    sql`${f.firstFailedAt}, ${f.lastFailedAt}, ${JSON.stringify([f.occurrenceKey])}, ${w.outbox.lastId}, ${w.outbox.firstId}`,
+    sql`${f.firstFailedAt}, ${f.lastFailedAt}, ${JSON.stringify([f.occurrenceKey])}, ${w.outbox.lastId}`,
     sql`${p.recoveryAttempts}, ${p.poisonStreak}, ${p.note ?? null}, ${w.notifyUser}`,
   ]);
   run(
     storage,
     sql`INSERT INTO failures (job_id, user_id, queue, class, reason, status, attempts, occurrences, group_fp,
-          error, body, body_encoding, body_redacted, sealed_body, first_failed_at, last_failed_at, recent_keys, outbox_seq, archive_ref,
+          error, body, body_encoding, body_redacted, sealed_body, first_failed_at, last_failed_at, recent_keys, outbox_seq,
           recovery_attempts, poison_streak, recovery_note, user_notified)
         VALUES (${row})`,
   );
@@ -115,7 +109,6 @@ export function insertFailure(storage: SqlStorage, f: FailureInput, w: Written):
     poisonStreak: p.poisonStreak,
     userNotified: w.notifyUser,
     recentKeys: [f.occurrenceKey],
-    archiveRef: w.outbox.firstId,
   };
 }
 
@@ -124,7 +117,7 @@ export function insertFailure(storage: SqlStorage, f: FailureInput, w: Written):
  * latest (by lastFailedAt, so out-of-order delivery cannot roll it back) its fields become the
  * row's. One UPDATE; returns the row as held now.
  */
-export function updateFailure(storage: SqlStorage, f: FailureInput, held: StoredFailure, latest: boolean, w: Written): StoredFailure {
+export function updateFailure(storage: SqlStorage, f: FailureInput, held: HeldFailure, latest: boolean, w: Written): HeldFailure {
   const p = w.plan;
   const recentKeys = [...held.recentKeys, f.occurrenceKey].slice(-RECENT_KEYS);
   const always = [
@@ -150,7 +143,6 @@ export function updateFailure(storage: SqlStorage, f: FailureInput, held: Stored
     sql`body_encoding = ${f.bodyEncoding}`,
     sql`body_redacted = ${f.bodyRedacted === true}`,
     sql`sealed_body = ${f.sealedBody ?? null}`,
-    sql`archive_ref = ${w.outbox.firstId}`,
   ];
   run(storage, sql`UPDATE failures SET ${sql.join(latest ? [...always, ...onlyIfLatest] : always)} WHERE job_id = ${f.jobId}`);
   return {
@@ -161,7 +153,7 @@ export function updateFailure(storage: SqlStorage, f: FailureInput, held: Stored
     recentKeys,
     userNotified: held.userNotified || w.notifyUser,
     lastFailedAt: Math.max(held.lastFailedAt, f.lastFailedAt),
-    ...(latest ? { class: f.class, group: f.fingerprint, archiveRef: w.outbox.firstId } : {}),
+    ...(latest ? { class: f.class, group: f.fingerprint } : {}),
   };
 }
 
@@ -250,26 +242,16 @@ export interface StoredBody {
   sealedBody: string | null;
 }
 
-/** The row's archive ref, if its latest occurrence is still to be archived from it. */
-export function archiveRefOf(storage: SqlStorage, jobId: string): number | null {
-  return run<{ archive_ref: number | null }>(storage, sql`SELECT archive_ref FROM failures WHERE job_id = ${jobId}`).toArray()[0]?.archive_ref ?? null;
-}
-
-/** A replaced body; the row's latest occurrence no longer stands in its row (its ref is cleared). */
+/** A replaced body (the one that failed was archived with its occurrence). */
 export function writeBody(storage: SqlStorage, jobId: string, b: StoredBody): void {
   run(
     storage,
-    sql`UPDATE failures SET body = ${b.body}, body_encoding = ${b.bodyEncoding}, body_redacted = ${b.bodyRedacted}, sealed_body = ${b.sealedBody},
-          archive_ref = NULL WHERE job_id = ${jobId}`,
+    sql`UPDATE failures SET body = ${b.body}, body_encoding = ${b.bodyEncoding}, body_redacted = ${b.bodyRedacted}, sealed_body = ${b.sealedBody}
+        WHERE job_id = ${jobId}`,
   );
 }
 
 /** These failures' state is owed to D1 by outbox row `outboxId`: retention keeps them until it is flushed. */
 export function stampOwed(storage: SqlStorage, jobIds: readonly string[], outboxId: number): void {
   for (const chunk of fitting(jobIds, 1, 1)) run(storage, sql`UPDATE failures SET outbox_seq = ${outboxId} WHERE job_id IN ${sql.list(chunk)}`);
-}
-
-/** A ref that went to another outbox row than the batch's first (a batch too big for one row). */
-export function moveRef(storage: SqlStorage, jobId: string, outboxId: number): void {
-  run(storage, sql`UPDATE failures SET archive_ref = ${outboxId} WHERE job_id = ${jobId}`);
 }

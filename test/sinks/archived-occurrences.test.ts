@@ -1,17 +1,14 @@
-// The outbox keeps a whole copy of an occurrence only when its failure row does not hold it at
-// the end of its batch; the row's latest occurrence is archived from the row, or from the fields
-// kept for it when the row moves on before the flush. Whatever happens between the
-// record and the flush (a later occurrence, one dated earlier, two in one batch, a flush cut
-// short after its segment), every occurrence is archived as it came, once, and D1 points at
-// the right line.
+// The outbox keeps a whole copy of every occurrence. Whatever happens between the record and the
+// flush (a later occurrence, one dated earlier, two in one batch, a flush cut short after its
+// segment), every occurrence is archived as it came, once, and D1 points at the right line; and
+// a ledger upgraded while its outbox held refs (written before v16, see legacy-refs.ts) archives
+// those as they came too.
 
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
-import { pendingOutbox } from "../../src/ledger/outbox";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
-import { asV14, wholeCopiesAsBeforeV14 } from "../support/schema";
 import { armFault, disarmFaults } from "../../src/faults";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, d1Of, failureInput, flushAll, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
@@ -33,7 +30,7 @@ const occurrence = (jobId: string, n: number, lastFailedAt: number, extra: Parti
     ...extra,
   });
 
-/** Each outbox row's occurrences: `job:n` for a whole copy, `job:n*` for a ref, `job:n+` for a ref whose fields were kept. */
+/** Each outbox row's occurrences: `job:n` for a whole copy, `job:n*` for a ref, `job:n+` for a ref whose fields are kept. */
 const outboxShape = (stub: DurableObjectStub<FailureLedger>) =>
   runInDurableObject(stub, (_i: FailureLedger, state) => {
     const sql = state.storage.sql;
@@ -75,7 +72,7 @@ async function pointedAt(tenant: string): Promise<Map<string, Record<string, unk
 /** An occurrence as its archived line reads (a JSON body inlined). */
 const asArchived = (f: FailureInput, tenant: string, recordedAt: number) => ({ ...f, body: JSON.parse(f.body) as unknown, tenantId: tenant, recordedAt });
 
-describe("occurrences archived from their failure rows", () => {
+describe("occurrences archived as they came", () => {
   it("archives every occurrence as it came: superseded before the flush, dated earlier, or two in one batch", async () => {
     const tenant = uniqueTenant("refs");
     const stub = ledger(tenant);
@@ -91,10 +88,9 @@ describe("occurrences archived from their failure rows", () => {
       occurrence("b", 2, T - 60_000), // dated before b:1: the row keeps b:1
     ];
     await stub.record(second);
-    // a:1's fields were kept when a:2 took its row; a:2 is whole as a:3 followed it in its batch.
     expect(await outboxShape(stub)).toEqual([
-      ["a:1+", "b:1*", "c:1*"],
-      ["c:2*", "a:2", "a:3*", "b:2"],
+      ["a:1", "b:1", "c:1"],
+      ["c:2", "a:2", "a:3", "b:2"],
     ]);
 
     await flushAll(stub);
@@ -108,13 +104,13 @@ describe("occurrences archived from their failure rows", () => {
     expect(pointers.get("c")).toMatchObject({ occurrenceKey: "c:2" });
   });
 
-  it("keeps a segment's pointers right when a ref's fields are kept after the segment was written", async () => {
+  it("keeps a segment's pointers right when the row moves on after the segment was written", async () => {
     const tenant = uniqueTenant("refs-cut");
     const stub = ledger(tenant);
     await tuneLedger(stub, { now: T });
     const first = [occurrence("a", 1, T - 50_000), occurrence("b", 1, T - 50_000), occurrence("c", 1, T - 50_000)];
     await stub.record(first);
-    // The segment is written, then D1 fails: the outbox row stays, its refs already laid out in R2.
+    // The segment is written, then D1 fails: the outbox row stays, its lines already laid out in R2.
     armFault("d1.batch", { key: tenant });
     await runFlush(stub);
     expect(await archived(tenant)).toHaveLength(3);
@@ -123,7 +119,7 @@ describe("occurrences archived from their failure rows", () => {
     await tuneLedger(stub, { now: T + 1000 });
     const later = occurrence("b", 2, T - 10_000, { body: JSON.stringify({ jobId: "b", n: 2, padding: "x".repeat(300) }) });
     await stub.record([later]);
-    expect(await outboxShape(stub)).toEqual([["a:1*", "b:1+", "c:1*"], ["b:2*"]]);
+    expect(await outboxShape(stub)).toEqual([["a:1", "b:1", "c:1"], ["b:2"]]);
 
     await flushAll(stub);
     expect(await archived(tenant)).toEqual([...first.map((f) => asArchived(f, tenant, T)), asArchived(later, tenant, T + 1000)]);
@@ -133,45 +129,63 @@ describe("occurrences archived from their failure rows", () => {
     expect(pointers.get("c")).toEqual(asArchived(first[2]!, tenant, T));
   });
 
-  it("flushes a v14 ledger whose outbox still holds whole copies from before v14: both kinds as they came", async () => {
-    const tenant = uniqueTenant("refs-v14");
+  it("flushes a ledger upgraded while its outbox held refs (written before v16): every occurrence as it came", async () => {
+    const tenant = uniqueTenant("refs-v15");
     const stub = ledger(tenant);
     await tuneLedger(stub, { now: T });
     const first = [occurrence("a", 1, T - 50_000), occurrence("b", 1, T - 50_000)];
     await stub.record(first);
+    await tuneLedger(stub, { now: T + 1000 });
+    const second = [occurrence("a", 2, T - 40_000)];
+    await stub.record(second);
     await runInDurableObject(stub, (_i: FailureLedger, state) => {
       const sql = state.storage.sql;
-      // As a v13 ledger's unflushed outbox stayed once v14 code upgraded it.
-      wholeCopiesAsBeforeV14(sql);
-      asV14(state.storage);
+      // The outbox as v15 code left it: each row's latest occurrence a ref to its row (a:2, b:1),
+      // a:1's fields kept when a:2 took its row.
+      asV15WithRefs(sql);
+      sql.exec(`UPDATE ledger_meta SET value = 15 WHERE key = 'schema_version'`);
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
-      expect(sql.exec(`SELECT archive_ref FROM failures ORDER BY job_id`).toArray()).toEqual([{ archive_ref: null }, { archive_ref: null }]);
     });
-    expect(await outboxShape(stub)).toEqual([["a:1", "b:1"]]);
-    await tuneLedger(stub, { now: T + 1000 });
-    const later = occurrence("a", 2, T - 10_000);
-    await stub.record([later]);
-    expect(await outboxShape(stub)).toEqual([["a:1", "b:1"], ["a:2*"]]);
+    expect(await outboxShape(stub)).toEqual([["a:1+", "b:1+"], ["a:2+"]]);
+    // The row moves on before the flush: the refs' lines come from the fields the upgrade kept.
+    await tuneLedger(stub, { now: T + 2000 });
+    const third = [occurrence("a", 3, T - 30_000, { body: JSON.stringify({ jobId: "a", n: 3, padding: "y".repeat(200) }) })];
+    await stub.record(third);
     await flushAll(stub);
-    expect(await archived(tenant)).toEqual([...first.map((f) => asArchived(f, tenant, T)), asArchived(later, tenant, T + 1000)]);
-  });
-
-  it("budgets a flush by the lines it will archive, not by the refs' size", async () => {
-    const tenant = uniqueTenant("refs-budget");
-    const stub = ledger(tenant);
-    await tuneLedger(stub, { now: T });
-    const big = (jobId: string) => occurrence(jobId, 1, T - 1000, { body: JSON.stringify({ jobId, blob: "x".repeat(60_000) }) });
-    await stub.record([big("a"), big("b")]);
-    await stub.record([big("c"), big("d")]);
+    expect(await archived(tenant)).toEqual([
+      ...first.map((f) => asArchived(f, tenant, T)),
+      ...second.map((f) => asArchived(f, tenant, T + 1000)),
+      ...third.map((f) => asArchived(f, tenant, T + 2000)),
+    ]);
+    expect((await pointedAt(tenant)).get("a")).toEqual(asArchived(third[0]!, tenant, T + 2000));
     await runInDurableObject(stub, (_i: FailureLedger, state) => {
-      const sql = state.storage.sql;
-      const rows = sql.exec<{ occurrences: string; archive_bytes: number }>(`SELECT occurrences, archive_bytes FROM outbox ORDER BY id`).toArray();
-      expect(rows.map((r) => r.occurrences.length < 1000)).toEqual([true, true]);
-      expect(rows.map((r) => r.archive_bytes > 120_000)).toEqual([true, true]);
-      // A budget for one row's lines takes one row, though both rows' refs would fit many times.
-      expect(pendingOutbox(sql, 150_000)).toHaveLength(1);
-      expect(pendingOutbox(sql, 300_000)).toHaveLength(2);
+      expect(state.storage.sql.exec(`SELECT COUNT(*) AS n FROM archived_fields`).one()).toEqual({ n: 0 });
     });
   });
 });
+
+/**
+ * The outbox as v15 code wrote it (the rows hold whole copies now): the occurrence each failure
+ * row holds becomes a ref to it (the row's archive_ref names the outbox row), and an occurrence
+ * its row has moved on from keeps its fields in archived_fields, as v15 did.
+ */
+function asV15WithRefs(sql: SqlStorage): void {
+  const rows = sql.exec<{ id: number; occurrences: string }>(`SELECT id, occurrences FROM outbox ORDER BY id`).toArray();
+  const held = new Map(sql.exec<{ job_id: string; last_failed_at: number }>(`SELECT job_id, last_failed_at FROM failures`).toArray().map((r) => [r.job_id, r.last_failed_at]));
+  for (const row of rows) {
+    const occurrences = (JSON.parse(row.occurrences) as (FailureInput & { tenantId: string; recordedAt: number })[]).map((o) => {
+      const ref = { ref: true, lineBytes: 1000, jobId: o.jobId, occurrenceKey: o.occurrenceKey, ...(o.userId === undefined ? {} : { userId: o.userId }), queue: o.queue, attempts: o.attempts, firstFailedAt: o.firstFailedAt, lastFailedAt: o.lastFailedAt, tenantId: o.tenantId, recordedAt: o.recordedAt };
+      if (held.get(o.jobId) === o.lastFailedAt) {
+        sql.exec(`UPDATE failures SET archive_ref = ? WHERE job_id = ?`, row.id, o.jobId);
+      } else {
+        sql.exec(
+          `INSERT INTO archived_fields (outbox_id, job_id, class, reason, group_fp, error, body, body_encoding, body_redacted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+          row.id, o.jobId, o.class, o.reason, o.fingerprint, o.error ? JSON.stringify(o.error) : null, o.body, o.bodyEncoding,
+        );
+      }
+      return ref;
+    });
+    sql.exec(`UPDATE outbox SET occurrences = ? WHERE id = ?`, JSON.stringify(occurrences), row.id);
+  }
+}
