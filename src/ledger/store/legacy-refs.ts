@@ -1,7 +1,7 @@
 // Outbox rows written before ledger v16 may hold refs (OccurrenceRef): an occurrence the outbox
 // did not copy, because its failure row held its fields; the flush built its archived line from
-// the row. Refs cost more rows than they saved (docs/ARCHITECTURE.md, "What each mechanism
-// saves") and are no longer written. The v16 step kept the fields of every ref still pending in
+// the row. Refs cost more rows than they saved (docs/ARCHITECTURE.md, "Each mechanism,
+// measured with and without it") and are no longer written. The v16 step kept the fields of every ref still pending in
 // `archived_fields`, so such a row still flushes as it came; each is gone one flush after the
 // upgrade, and a later schema step can drop this reader and its table.
 
