@@ -2,8 +2,8 @@
 // each value beside the column it belongs to. Values become bound parameters, never text; a
 // nested sql`` fragment is spliced in with its own parameters. The one bound on parameters per
 // statement (DO SQLite and D1 both allow 100) is kept here. Every Durable Object SQLite statement
-// goes through the tag and run() (only ledger/schema.ts's static DDL runs as plain text), and the
-// sinks' D1 statements through the tag and prepare().
+// goes through the tag and run() (only ledger/schema.ts's static DDL runs as plain text), and
+// every D1 statement through the tag and prepare().
 
 export type SqlValue = string | number | null | ArrayBuffer;
 

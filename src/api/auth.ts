@@ -2,6 +2,7 @@
 // tokens are random, shown once, and stored only as their SHA-256 in D1 (api_tokens).
 
 import { ApiError } from "./errors";
+import { prepare, sql } from "../sql";
 
 /** What a tenant token may do: read (view only), or operate (also change failures). */
 export type Scope = "read" | "operate";
@@ -62,9 +63,7 @@ export async function authenticate(request: Request, env: Env): Promise<Auth> {
     // Looked up by its hash: the index lookup's timing depends on the digest, which reveals
     // nothing about a token; the digests are then compared in constant time anyway.
     const hash = toHex(presented);
-    const row = await env.DB.prepare(`SELECT id, tenant_id, label, scope, token_hash, revoked_at FROM api_tokens WHERE token_hash = ?`)
-      .bind(hash)
-      .first<TokenRow>();
+    const row = await prepare(env.DB, sql`SELECT id, tenant_id, label, scope, token_hash, revoked_at FROM api_tokens WHERE token_hash = ${hash}`).first<TokenRow>();
     if (row && row.revoked_at === null && sameDigest(encoder.encode(row.token_hash), encoder.encode(hash))) {
       return { kind: "tenant", tenant: row.tenant_id, label: row.label, scope: row.scope, tokenId: row.id, rateKey: row.id };
     }

@@ -8,6 +8,7 @@ import { faultPoint } from "../faults";
 import { QUARANTINE_TENANT } from "../model";
 import { redactorFor } from "./consumer";
 import type { Redactor } from "./redact";
+import { prepare, sql } from "../sql";
 
 export const PARKING_PREFIX = "_parking";
 const RETRY_DELAY_SECONDS = 30;
@@ -40,9 +41,11 @@ export async function consumeParking(batch: MessageBatch<unknown>, env: Env, ctx
     faultPoint("parking.d1");
     await env.DB.batch(
       archived.map(({ message, key, bytes }) =>
-        env.DB.prepare(
-          `INSERT OR IGNORE INTO parked_messages (message_id, queue, archive_key, bytes, attempts, parked_at) VALUES (?, ?, ?, ?, ?, ?)`,
-        ).bind(message.id, batch.queue, key, bytes, message.attempts, Date.now()),
+        prepare(
+          env.DB,
+          sql`INSERT OR IGNORE INTO parked_messages (message_id, queue, archive_key, bytes, attempts, parked_at)
+              VALUES ${sql.list([message.id, batch.queue, key, bytes, message.attempts, Date.now()])}`,
+        ),
       ),
     );
   } catch (error) {

@@ -50,7 +50,7 @@ const BASELINE: readonly string[] = [
      user_notified     INTEGER NOT NULL DEFAULT 0,
      archive_ref       INTEGER
    ) WITHOUT ROWID`,
-  // groups by fingerprint, with their newest order-list entries (order-lists.ts)
+  // groups by fingerprint, with their newest order-list entries (store/order-lists.ts)
   `CREATE TABLE groups (
      fingerprint     TEXT PRIMARY KEY,
      queue           TEXT NOT NULL,
@@ -83,7 +83,7 @@ const BASELINE: readonly string[] = [
      PRIMARY KEY (kind, key)
    ) WITHOUT ROWID`,
   `CREATE INDEX due_work_by_time ON due_work (due_at)`,
-  // the outbox flushed to D1 and R2 (outbox.ts, flush.ts), and the fields kept for its refs (archive-refs.ts)
+  // the outbox flushed to D1 and R2 (outbox.ts, flush.ts), and the fields kept for its refs (store/legacy-refs.ts)
   `CREATE TABLE outbox (
      id             INTEGER PRIMARY KEY,
      created_at     INTEGER NOT NULL,
@@ -106,7 +106,7 @@ const BASELINE: readonly string[] = [
      body_redacted INTEGER NOT NULL,
      PRIMARY KEY (outbox_id, job_id)
    ) WITHOUT ROWID`,
-  // the time order (recent.ts) and the order lists per group, class and status (order-lists.ts)
+  // the time order (store/time-order.ts) and the order lists per group, class and status (store/order-lists.ts)
   `CREATE TABLE recent (
      seq     INTEGER PRIMARY KEY,
      at      INTEGER NOT NULL,
@@ -199,7 +199,7 @@ const BASELINE: readonly string[] = [
      expires_at INTEGER NOT NULL
    ) WITHOUT ROWID`,
   `CREATE TABLE live_revoked (token_id TEXT PRIMARY KEY) WITHOUT ROWID`,
-  // failures over time per tenant and group (series.ts)
+  // failures over time per tenant and group (aggregates/series.ts)
   `CREATE TABLE series (
      scope TEXT NOT NULL,
      unit  TEXT NOT NULL,

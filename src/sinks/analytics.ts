@@ -6,7 +6,7 @@
 // fingerprint · double1 attempts summed over the occurrences · double2 occurrences. The doubles
 // keep the meaning they had when each point was one occurrence (attempts, 1), so sums across
 // older and newer points agree. Queries weigh by sampling: SUM(_sample_interval * double2) is the
-// number of failures (README: "Analytics Engine").
+// number of failures (docs/ARCHITECTURE.md, "Analytics Engine: the queries it answers").
 
 import { faultPoint } from "../faults";
 import type { ArchivedOccurrence } from "../model";

@@ -6,6 +6,7 @@ import { defineRoute } from "../route";
 import type { LedgerStats } from "../../contract/schemas";
 import { ledgerFor } from "../tenant";
 import { allShards } from "../../sinks/shards";
+import { prepare, sql } from "../../sql";
 
 /** At most this many tenants per scrape: each costs one Durable Object request (and subrequest). */
 export const METRICS_MAX_TENANTS = 200;
@@ -19,11 +20,11 @@ export async function listTenants(env: Env, max: number): Promise<{ tenants: str
   const db = env.DB;
   const [[withTokens], ...withFailures] = await Promise.all([
     db.batch<{ tenant_id: string | null }>([
-      db.prepare(`SELECT DISTINCT tenant_id FROM api_tokens WHERE revoked_at IS NULL ORDER BY tenant_id LIMIT ?`).bind(max + 1),
+      prepare(db, sql`SELECT DISTINCT tenant_id FROM api_tokens WHERE revoked_at IS NULL ORDER BY tenant_id LIMIT ${max + 1}`),
     ]),
     // Every database: a tenant's summary is in the one that holds its failures.
     ...allShards(env).map(({ db }) =>
-      db.prepare(`SELECT tenant_id FROM tenant_summaries ORDER BY tenant_id LIMIT ?`).bind(max + 1).all<{ tenant_id: string | null }>(),
+      prepare(db, sql`SELECT tenant_id FROM tenant_summaries ORDER BY tenant_id LIMIT ${max + 1}`).all<{ tenant_id: string | null }>(),
     ),
   ]);
   const all = [...new Set([...withFailures.flatMap((r) => r.results), ...(withTokens?.results ?? [])].map((r) => r.tenant_id!))].sort();

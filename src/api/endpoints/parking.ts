@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { defineRoute } from "../route";
 import { Parked } from "../../contract/schemas";
+import { prepare, sql } from "../../sql";
 
 export const ParkingQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict();
 
@@ -18,8 +19,8 @@ export const listParked = defineRoute({
   responses: { 200: { description: "How many are parked, and the most recent", schema: Parked } },
   async handler({ env, query }) {
     const [count, items] = await env.DB.batch<Record<string, unknown>>([
-      env.DB.prepare(`SELECT COUNT(*) AS n FROM parked_messages`),
-      env.DB.prepare(`SELECT * FROM parked_messages ORDER BY parked_at DESC, message_id LIMIT ?`).bind(query.limit),
+      prepare(env.DB, sql`SELECT COUNT(*) AS n FROM parked_messages`),
+      prepare(env.DB, sql`SELECT * FROM parked_messages ORDER BY parked_at DESC, message_id LIMIT ${query.limit}`),
     ]);
     return {
       total: Number(count?.results[0]?.n ?? 0),

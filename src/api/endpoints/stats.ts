@@ -5,6 +5,7 @@ import { defineRoute } from "../route";
 import { CrossTenantStats, LedgerStats } from "../../contract/schemas";
 import { TenantParam } from "../tenant";
 import { allShards } from "../../sinks/shards";
+import { prepare, sql } from "../../sql";
 
 export const StatsQuery = z
   .object({
@@ -49,7 +50,7 @@ type SummaryRow = { tenant_id: string; total: number; by_class: string; by_statu
  * summary row, its ledger's counters as of its last flush, so no failure row is read.
  */
 export async function crossTenantStats(dbs: D1Database[], limit: number): Promise<z.input<typeof CrossTenantStats>> {
-  const perDatabase = await Promise.all(dbs.map((db) => db.prepare(`SELECT tenant_id, total, by_class, by_status FROM tenant_summaries`).all<SummaryRow>()));
+  const perDatabase = await Promise.all(dbs.map((db) => prepare(db, sql`SELECT tenant_id, total, by_class, by_status FROM tenant_summaries`).all<SummaryRow>()));
   const byClass = zeros(FAILURE_CLASSES);
   const byStatus = zeros(FAILURE_STATUSES);
   let total = 0;

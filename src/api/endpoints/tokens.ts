@@ -7,6 +7,7 @@ import { notFound } from "../errors";
 import { defineRoute, reply } from "../route";
 import { CreatedToken, TokenList, TokenView } from "../../contract/schemas";
 import { actorOf, ledgerFor } from "../tenant";
+import { prepare, sql } from "../../sql";
 
 export const TokenLabel = z
   .string()
@@ -71,9 +72,8 @@ export const createToken = defineRoute({
       created_by: actorOf(request),
       revoked_at: null,
     };
-    await env.DB.prepare(`INSERT INTO api_tokens (id, tenant_id, label, scope, token_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .bind(row.id, row.tenant_id, row.label, row.scope, toHex(await sha256(token)), row.created_at, row.created_by)
-      .run();
+    const values = sql.list([row.id, row.tenant_id, row.label, row.scope, toHex(await sha256(token)), row.created_at, row.created_by]);
+    await prepare(env.DB, sql`INSERT INTO api_tokens (id, tenant_id, label, scope, token_hash, created_at, created_by) VALUES ${values}`).run();
     return reply(201, { ...view(row), token });
   },
 });
@@ -87,13 +87,12 @@ export const listTokens = defineRoute({
   query: TokensQuery,
   responses: { 200: { description: "Tokens, newest first", schema: TokenList } },
   async handler({ env, query }) {
-    const where = [query.tenant === undefined ? null : `tenant_id = ?`, query.revoked ? null : `revoked_at IS NULL`].filter((w) => w !== null);
-    const { results } = await env.DB.prepare(
-      `SELECT id, tenant_id, label, scope, created_at, created_by, revoked_at FROM api_tokens
-       ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, id LIMIT 1000`,
-    )
-      .bind(...(query.tenant === undefined ? [] : [query.tenant]))
-      .all<TokenRow>();
+    const where = [...(query.tenant === undefined ? [] : [sql`tenant_id = ${query.tenant}`]), ...(query.revoked ? [] : [sql`revoked_at IS NULL`])];
+    const { results } = await prepare(
+      env.DB,
+      sql`SELECT id, tenant_id, label, scope, created_at, created_by, revoked_at FROM api_tokens
+          ${where.length ? sql`WHERE ${sql.join(where, " AND ")}` : sql``} ORDER BY created_at DESC, id LIMIT 1000`,
+    ).all<TokenRow>();
     return { items: results.map(view) };
   },
 });
@@ -112,12 +111,11 @@ export const revokeToken = defineRoute({
   notFound: noSuchToken,
   responses: { 200: { description: "The revoked token", schema: TokenView } },
   async handler({ env, params }) {
-    const row = await env.DB.prepare(
-      `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?
-       RETURNING id, tenant_id, label, scope, created_at, created_by, revoked_at`,
-    )
-      .bind(Date.now(), params.id)
-      .first<TokenRow>();
+    const row = await prepare(
+      env.DB,
+      sql`UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ${Date.now()}) WHERE id = ${params.id}
+          RETURNING id, tenant_id, label, scope, created_at, created_by, revoked_at`,
+    ).first<TokenRow>();
     if (!row) throw notFound(noSuchToken(params));
     // After the token stopped authenticating, so no new socket can open behind this. If it
     // throws, the revoke answers 500 and repeating it closes them.
