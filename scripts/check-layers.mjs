@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const ledger = join(root, "src", "ledger");
 /** The tables behind the store (src/ledger/schema.ts creates them; only the store uses them). */
-const STORE_TABLES = ["failures", "groups", "recent", "order_lists", "archived_fields"];
+const STORE_TABLES = ["failures", "groups", "group_history", "recent", "order_lists", "archived_fields"];
 const statement = new RegExp(`\\b(?:FROM|INTO|UPDATE|JOIN)\\s+(${STORE_TABLES.join("|")})\\b`, "i");
 
 /** @param {string} dir @returns {string[]} */

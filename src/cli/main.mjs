@@ -59,9 +59,10 @@ const COMMANDS = {
   groups: {
     summary: "Failure groups, most recently seen first",
     run: groups,
-    options: { limit: { type: "string" } },
-    usage: "dlq groups [--limit N]",
-    about: "Failure groups (same error, same job type), most recent first, each with its last 24 hours as a sparkline.",
+    options: { limit: { type: "string" }, note: { type: "string" } },
+    usage: "dlq groups [--limit N] | dlq groups resolve <GROUP> [--note TEXT] | dlq groups ack|reopen <GROUP> | dlq groups history <GROUP> [--limit N]",
+    about:
+      "Failure groups (same error, same job type), most recent first, each with its state and its last 24 hours as a sparkline. resolve: a failure after it reopens the group as regressed, with one alert; ack: a regressed group stays open, as ongoing; reopen: a resolved group is open again; history: who changed its state, and when.",
   },
   series: {
     summary: "Failures over time: per minute, hour and day",

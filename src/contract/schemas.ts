@@ -87,9 +87,25 @@ export const GroupSummary = z.object({
   count,
   firstSeen: time,
   lastSeen: time,
+  state: z.enum(["open", "resolved"]).meta({ description: "Triage state: open, or resolved by a person" }),
+  substate: z
+    .enum(["new", "ongoing", "regressed", "escalating"])
+    .nullable()
+    .meta({ description: "While open: new (first seen in the last 24 h), ongoing, regressed (failed again after a resolve) or escalating; null when not open" }),
+  stateChangedAt: time.nullable().meta({ description: "When the state last changed; null if never" }),
+  stateChangedBy: z.string().nullable().meta({ description: "Who changed it (an actor, or `regression`)" }),
   sparkline: z.array(count).length(24).meta({ description: "Failures per hour over the last 24 hours, oldest first (the current hour last)" }),
 });
 export const Groups = z.object({ items: z.array(GroupSummary) });
+
+export const GroupHistoryEntry = z.object({
+  seq: count.meta({ description: "The entry's place in the group's history: page older entries with ?before=seq" }),
+  at: time,
+  actor: z.string().meta({ description: "Who acted: a token's label, the admin, or `regression`" }),
+  action: z.enum(["resolve", "acknowledge", "reopen", "regressed"]),
+  detail: z.record(z.string(), z.union([z.string(), z.number(), z.null()])).nullable(),
+});
+export const GroupHistory = z.object({ items: z.array(GroupHistoryEntry) });
 
 const SeriesRange = (length: number, step: string) =>
   z.object({
@@ -317,6 +333,8 @@ export type FailurePage = z.output<typeof FailurePage>;
 export type FailureWithBody = z.output<typeof FailureWithBody>;
 export type FailureView = z.output<typeof FailureView>;
 export type ActionEntry = z.output<typeof ActionEntry>;
+export type GroupHistoryEntry = z.output<typeof GroupHistoryEntry>;
+export type GroupHistory = z.output<typeof GroupHistory>;
 export type History = z.output<typeof History>;
 export type GroupSummary = z.output<typeof GroupSummary>;
 export type Groups = z.output<typeof Groups>;

@@ -21,7 +21,8 @@ import { migrate } from "./schema";
 import { seriesOf, withSparklines, type Series } from "./aggregates/series";
 import { setupFor, type LedgerOptions, type Tuning } from "./setup";
 import { readStats } from "./stats";
-import type { FailureDetail, FailurePage, FailureQuery, GroupSummary } from "./store";
+import type { FailureDetail, FailurePage, FailureQuery, GroupHistoryEntry, GroupSummary } from "./store";
+import { triageGroup, type TriageAction } from "./triage";
 
 export class Ledger extends DurableObject<Env> {
   private readonly core: LedgerCore;
@@ -90,7 +91,24 @@ export class Ledger extends DurableObject<Env> {
 
   /** The groups, each with its failures per hour over the last 24 h (oldest first). */
   async listGroups(limit: number): Promise<(GroupSummary & { sparkline: number[] })[]> {
-    return withSparklines(this.core.sql, this.core.store.groups(limit), this.core.now());
+    const now = this.core.now();
+    return withSparklines(this.core.sql, this.core.store.groups(limit, now), now);
+  }
+
+  /** Resolves, acknowledges or reopens a group; answers it as it now is (unchanged if the action changes nothing). */
+  async triageGroup(fingerprint: string, request: TriageAction, actor: string): Promise<Refusable<GroupSummary & { sparkline: number[] }>> {
+    return this.core.run(() =>
+      refusing(() => {
+        this.core.transact((c) => triageGroup(c, fingerprint, request, actor));
+        const now = this.core.now();
+        return withSparklines(this.core.sql, this.core.store.groupSummaries([fingerprint], now), now)[0]!;
+      }),
+    );
+  }
+
+  /** A group's history of state changes, newest first: `limit` entries before `beforeSeq`. */
+  async groupHistory(fingerprint: string, limit: number, beforeSeq?: number): Promise<GroupHistoryEntry[]> {
+    return this.core.store.groupHistory(fingerprint, limit, beforeSeq);
   }
 
   /** Failures over time, of the tenant or of one group; null for a group this ledger never saw. */

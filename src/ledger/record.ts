@@ -11,7 +11,7 @@ import { noticeForFailure } from "./notify/users";
 import { reserveOutboxIds } from "./outbox";
 import { planOccurrence } from "./recovery/planner";
 import { afterRecord } from "./retention";
-import type { GroupDelta } from "./store";
+import type { GroupDelta, Regression } from "./store";
 
 export interface RecordResult {
   /** failures seen for the first time */
@@ -34,13 +34,13 @@ export interface RecordedOccurrence {
 /**
  * Writes a batch's occurrences through the store; the planner decides each one's recovery, the
  * counters learn what it changed. A redelivery of an occurrence already recorded counts only as a
- * duplicate.
+ * duplicate. Returns, besides, the groups that regressed and those whose group alert is held back.
  */
 export function recordFailures(
   c: Change,
   failures: readonly FailureInput[],
   outbox: { firstId: number; lastId: number },
-): { result: RecordResult; occurrences: RecordedOccurrence[] } {
+): { result: RecordResult; occurrences: RecordedOccurrence[]; regressions: Regression[]; held: ReadonlySet<string> } {
   const { deltas, store } = c;
   const result: RecordResult = { created: 0, repeated: 0, duplicates: 0 };
   const occurrences: RecordedOccurrence[] = [];
@@ -89,8 +89,9 @@ export function recordFailures(
       groups.set(f.fingerprint, { input: f, count: 1, firstSeen: f.firstFailedAt, lastSeen: f.lastFailedAt });
     }
   }
-  deltas.add(counterKey.groups, store.writeGroups(groups));
-  return { result, occurrences };
+  const written = store.writeGroups(groups, c.now);
+  deltas.add(counterKey.groups, written.created);
+  return { result, occurrences, regressions: written.regressions, held: new Set(written.held) };
 }
 
 /** A user is told once per job, the first time it fails as USER_ERROR. */
@@ -107,11 +108,11 @@ export function recordBatch(core: LedgerCore, failures: readonly FailureInput[])
     faultPoint("ledger.record.before-commit", c.tenant);
     core.rememberTenant();
     const ids = reserveOutboxIds(c.head.outbox, failures.length);
-    const { result, occurrences } = recordFailures(c, failures, ids);
+    const { result, occurrences, regressions, held } = recordFailures(c, failures, ids);
     for (const o of occurrences) {
       if (o.notifyUser && o.failure.userId) noticeForFailure(c, { ...o.failure, userId: o.failure.userId });
     }
-    alertsForBatch(c, occurrences);
+    alertsForBatch(c, occurrences, { regressions, held });
     c.archive(ids.firstId, c.store.outboxOccurrences(c.tenant, c.now));
     c.atCommit(() => afterRecord(c, c.settings.retention, c.now));
     for (const f of failures) {

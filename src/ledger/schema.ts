@@ -236,6 +236,23 @@ export const LEDGER_STEPS: readonly (readonly string[])[] = [
      WHERE archive_ref >= (SELECT MIN(id) FROM outbox)
      ON CONFLICT DO NOTHING`,
   ],
+  // v17: triage: each group's state (open, resolved), its substate while open (ongoing,
+  // regressed, escalating), who changed it and when, and its history of changes
+  [
+    `ALTER TABLE groups ADD COLUMN state TEXT NOT NULL DEFAULT 'open'`,
+    `ALTER TABLE groups ADD COLUMN substate TEXT NOT NULL DEFAULT 'ongoing'`,
+    `ALTER TABLE groups ADD COLUMN state_changed_at INTEGER`,
+    `ALTER TABLE groups ADD COLUMN state_changed_by TEXT`,
+    `CREATE TABLE group_history (
+       fingerprint TEXT NOT NULL,
+       seq         INTEGER NOT NULL,
+       at          INTEGER NOT NULL,
+       actor       TEXT NOT NULL,
+       action      TEXT NOT NULL,
+       detail      TEXT,
+       PRIMARY KEY (fingerprint, seq)
+     ) WITHOUT ROWID`,
+  ],
 ];
 
 export const SCHEMA_VERSION = BASELINE_VERSION + LEDGER_STEPS.length;

@@ -165,6 +165,22 @@ describe("dlq groups", () => {
     expect(r.stdout).toMatch(/^[0-9a-f]{16}\s+5\s+USER_ERROR\s+jobs\s+.*\s·{22}\S\S\s/m);
   });
 
+  it("resolves a group with a note, reopens it, and shows who did what", async () => {
+    const group = json((await dlq(["groups", "--tenant", TENANT, "--json"], admin())).stdout).items.find((g: any) => g.count === 2).fingerprint;
+    const resolved = await dlq(["groups", "resolve", group, "--note", "fixed in deploy 42", "--tenant", TENANT], admin());
+    expect(resolved.code, resolved.stderr).toBe(0);
+    expect(resolved.stdout).toMatch(new RegExp(`^Group ${group} is resolved \\(by admin, `));
+    expect((await dlq(["groups", "--tenant", TENANT], admin())).stdout).toMatch(new RegExp(`^${group}\\s+2\\s+SYSTEM_ERROR\\s+emails\\s+resolved\\s`, "m"));
+    expect((await dlq(["groups", "reopen", group, "--tenant", TENANT], admin())).stdout).toMatch(/ is open\/ongoing /);
+    const history = await dlq(["groups", "history", group, "--tenant", TENANT], admin());
+    expect(history.stdout.trimEnd().split("\n").slice(1).map((l) => l.split(/\s+/).slice(1, 3).join(" "))).toEqual(["admin reopen", "admin resolve"]);
+    expect(history.stdout).toContain('{"note":"fixed in deploy 42"}');
+    const unknown = await dlq(["groups", "ack", "ffffffffffffffff", "--tenant", TENANT], admin());
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("no group ffffffffffffffff in this tenant");
+    expect((await dlq(["groups", "ack", "--tenant", TENANT], admin())).code).toBe(2);
+  });
+
   it("draws failures over time for the tenant and for one group", async () => {
     const s = json((await dlq(["series", "--tenant", TENANT, "--json"], admin())).stdout);
     const total = (c: number[]) => c.reduce((a, b) => a + b, 0);

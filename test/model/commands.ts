@@ -9,7 +9,7 @@ import type { FailureLedger } from "../../src/failure-ledger";
 import { ledger } from "../support/failures";
 import { compareAll } from "./compare";
 import { FINGERPRINTS, HOUR, JOBS, MINUTE, inputOf, jobId, occurrenceArb, showOccurrence, type Occurrence } from "./inputs";
-import { CLASSES, LedgerModel, ORIGIN, PLAIN, SETTINGS, STATUSES, detailOf, type Filter, type Refusal } from "./model";
+import { CLASSES, LedgerModel, ORIGIN, PLAIN, SETTINGS, STATUSES, detailOf, groupOf, type Filter, type Refusal, type TriageVerb } from "./model";
 
 export type Stub = DurableObjectStub<FailureLedger>;
 
@@ -172,6 +172,24 @@ class Bulk extends Checked {
   }
 }
 
+class Triage extends Checked {
+  constructor(
+    readonly fingerprint: string,
+    readonly verb: TriageVerb,
+  ) {
+    super();
+  }
+  async act(m: LedgerModel, r: Real) {
+    const expected = m.triage(this.fingerprint, this.verb, "model");
+    const actual = await r.stub.triageGroup(this.fingerprint, { action: this.verb }, "model");
+    if (expected === "not_found") expect(isRefusal(actual) ? actual.refused : actual, "triage's answer").toBe("not_found");
+    else expect(isRefusal(actual) ? actual : (({ sparkline: _, ...g }) => g)(actual), "triage's answer").toEqual(groupOf(expected, m.now));
+  }
+  toString() {
+    return `${this.verb} group ${this.fingerprint}`;
+  }
+}
+
 class Tick extends Checked {
   async act(m: LedgerModel, r: Real) {
     await runDueAlarms(r, m.now);
@@ -260,6 +278,9 @@ export const commandArbs: fc.Arbitrary<Command>[] = [
   anyJob.map((job) => new Abandon(job)),
   fc.array(anyJob, { minLength: 1, maxLength: 3 }).map((jobs) => new ReportSucceeded(jobs)),
   fc.tuple(fc.constantFrom("requeue" as const, "abandon" as const), filterArb).map(([action, filter]) => new Bulk(action, filter)),
+  fc
+    .tuple(fc.constantFrom(...FINGERPRINTS, "ffffffffffffffff"), fc.constantFrom<TriageVerb>("resolve", "resolve", "acknowledge", "reopen"))
+    .map(([fingerprint, verb]) => new Triage(fingerprint, verb)),
   fc.constant(new Tick()),
   fc.constantFrom(1000, 60_000, 20 * MINUTE, HOUR, 6 * HOUR).map((ms) => new Advance(ms)),
   fc

@@ -68,7 +68,14 @@ export interface ModelGroup {
   count: number;
   firstSeen: number;
   lastSeen: number;
+  /** triage: resolved by a person, or open (ongoing, or regressed: failed again after a resolve) */
+  state: "open" | "resolved";
+  substate: "ongoing" | "regressed";
+  changedAt: number | null;
+  changedBy: string | null;
 }
+
+export type TriageVerb = "resolve" | "acknowledge" | "reopen";
 
 export interface Filter {
   class?: FailureClass;
@@ -256,9 +263,17 @@ export class LedgerModel {
         count: 1,
         firstSeen: f.firstFailedAt,
         lastSeen: f.lastFailedAt,
+        state: "open",
+        substate: "ongoing",
+        changedAt: null,
+        changedBy: null,
       });
       this.counters.groups++;
       return;
+    }
+    // A failure dated after the group's resolve reopens it as regressed; one dated before does not.
+    if (g.state === "resolved" && g.changedAt !== null && f.lastFailedAt > g.changedAt) {
+      Object.assign(g, { state: "open", substate: "regressed", changedAt: this.now, changedBy: "regression" });
     }
     g.count++;
     g.firstSeen = Math.min(g.firstSeen, f.firstFailedAt);
@@ -476,6 +491,17 @@ export class LedgerModel {
     return [...this.failures.values()].filter((f) => matches(f, filter)).sort(newestFirst);
   }
 
+  /** A person's triage of a group: the group as it then is, or "not_found". An action that would change nothing changes nothing. */
+  triage(fingerprint: string, verb: TriageVerb, actor: string): ModelGroup | "not_found" {
+    const g = this.groups.get(fingerprint);
+    if (!g) return "not_found";
+    const to = (state: ModelGroup["state"]) => Object.assign(g, { state, substate: "ongoing", changedAt: this.now, changedBy: actor });
+    if (verb === "resolve" && g.state !== "resolved") to("resolved");
+    if (verb === "acknowledge" && g.state === "open" && g.substate !== "ongoing") to("open");
+    if (verb === "reopen" && g.state === "resolved") to("open");
+    return g;
+  }
+
   /** The groups, most recently seen first. */
   groupList(): ModelGroup[] {
     return [...this.groups.values()].sort((a, b) => b.lastSeen - a.lastSeen || (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
@@ -524,8 +550,19 @@ export function detailOf(tenantId: string, f: HeldFailure) {
   return { ...summaryOf(tenantId, f), body: f.body, bodyEncoding: f.bodyEncoding };
 }
 
-export function groupOf(g: ModelGroup) {
-  return { ...g, firstSeen: iso(g.firstSeen), lastSeen: iso(g.lastSeen) };
+/** A group as the groups list shows it at `now`: new while first seen in the last 24 h and never triaged. */
+export function groupOf(g: ModelGroup, now: number) {
+  const { state, substate, changedAt, changedBy, ...fields } = g;
+  const fresh = state === "open" && substate === "ongoing" && changedAt === null && now - g.firstSeen < 24 * 3600_000;
+  return {
+    ...fields,
+    firstSeen: iso(g.firstSeen),
+    lastSeen: iso(g.lastSeen),
+    state,
+    substate: state === "open" ? (fresh ? "new" : substate) : null,
+    stateChangedAt: changedAt === null ? null : iso(changedAt),
+    stateChangedBy: changedBy,
+  };
 }
 
 /** The counters as stats() reports them (not the flush, delivery or time-window health, which follow the clock). */

@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { FailureLedger } from "../../src/failure-ledger";
 import { SCHEMA_VERSION, schemaVersion } from "../../src/ledger/schema";
+import { asV14 } from "../support/schema";
 import { armFault, disarmFaults } from "../../src/faults";
 import type { FailureInput } from "../../src/model";
 import { FUTURE, d1Of, failureInput, flushAll, ledger, runFlush, tuneLedger, uniqueTenant } from "../support/failures";
@@ -129,7 +130,7 @@ describe("occurrences archived as they came", () => {
     expect(pointers.get("c")).toEqual(asArchived(first[2]!, tenant, T));
   });
 
-  it("flushes a ledger upgraded while its outbox held refs (written before v16): every occurrence as it came", async () => {
+  it("flushes a ledger upgraded while its outbox held refs (written by v14 and v15): every occurrence as it came", async () => {
     const tenant = uniqueTenant("refs-v15");
     const stub = ledger(tenant);
     await tuneLedger(stub, { now: T });
@@ -143,7 +144,8 @@ describe("occurrences archived as they came", () => {
       // The outbox as v15 code left it: each row's latest occurrence a ref to its row (a:2, b:1),
       // a:1's fields kept when a:2 took its row.
       asV15WithRefs(sql);
-      sql.exec(`UPDATE ledger_meta SET value = 15 WHERE key = 'schema_version'`);
+      // v15's tables are v14's (v15 is the baseline of what v14 left): laid out as v14, then upgraded.
+      asV14(state.storage);
       new FailureLedger(state, env);
       expect(schemaVersion(sql)).toBe(SCHEMA_VERSION);
     });

@@ -71,10 +71,17 @@ export function schemaOf(sql: SqlStorage) {
 }
 
 /** Every row of every table but ledger_meta, sorted. */
-export function rowsOf(sql: SqlStorage): Record<string, unknown[]> {
-  const rows = (t: string) => {
-    const n = sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM pragma_table_info(?)`, t).one().n;
-    return sql.exec(`SELECT * FROM "${t}" ORDER BY ${Array.from({ length: n }, (_, i) => i + 1).join(", ")}`).toArray();
-  };
-  return Object.fromEntries(ledgerTables(sql).filter((t) => t !== "ledger_meta").map((t) => [t, rows(t)]));
+export function rowsOf(sql: SqlStorage, shape: Record<string, string[]> = columnsOf(sql)): Record<string, unknown[]> {
+  const rows = (t: string, columns: string[]) =>
+    sql.exec(`SELECT ${columns.map((c) => `"${c}"`).join(", ")} FROM "${t}" ORDER BY ${columns.map((_, i) => i + 1).join(", ")}`).toArray();
+  return Object.fromEntries(Object.entries(shape).map(([t, columns]) => [t, rows(t, columns)]));
+}
+
+/** Each ledger table's columns (ledger_meta aside): the shape `rowsOf` reads. */
+export function columnsOf(sql: SqlStorage): Record<string, string[]> {
+  return Object.fromEntries(
+    ledgerTables(sql)
+      .filter((t) => t !== "ledger_meta")
+      .map((t) => [t, sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, t).toArray().map((c) => c.name)]),
+  );
 }

@@ -1,8 +1,9 @@
-// dlq stats · dlq list · dlq show · dlq groups
+// dlq stats · dlq list · dlq show · dlq groups (and its triage: triage.mjs)
 
 import { UsageError } from "../errors.mjs";
 import { CLASSES, intOption, printJson, readFilter, stringOption, tenantQuery } from "../context.mjs";
 import { ago, counts, table } from "../format.mjs";
+import { stateOf, triage } from "./triage.mjs";
 
 /** @typedef {import("../context.mjs").Context} Context */
 /** @import { CrossTenantStats, FailurePage, FailureSeries, FailureView, Groups, History, LedgerStats } from "../../contract/schemas" */
@@ -132,6 +133,7 @@ export async function show(ctx) {
 
 /** @param {Context} ctx */
 export async function groups(ctx) {
+  if (ctx.positionals.length > 0) return triage(ctx);
   const limit = intOption(ctx, "limit", 1, 500);
   /** @type {Groups} */
   const res = await ctx.client.request("GET", "/api/queue/dlq/groups", { query: { ...tenantQuery(ctx), limit } });
@@ -143,12 +145,12 @@ export async function groups(ctx) {
   const now = ctx.now();
   ctx.out.write(
     table(
-      ["GROUP", "COUNT", "CLASS", "QUEUE", "LAST SEEN", "LAST 24 H", "ERROR"],
-      res.items.map((g) => [g.fingerprint, g.count, g.class, g.queue, ago(g.lastSeen, now), sparkline(g.sparkline), `${g.errorName}: ${g.messageSample}`]),
+      ["GROUP", "COUNT", "CLASS", "QUEUE", "STATE", "LAST SEEN", "LAST 24 H", "ERROR"],
+      res.items.map((g) => [g.fingerprint, g.count, g.class, g.queue, stateOf(g), ago(g.lastSeen, now), sparkline(g.sparkline), `${g.errorName}: ${g.messageSample}`]),
       ctx.out.isTTY ? ctx.out.columns : undefined,
     ),
   );
-  ctx.err.write("List a group's failures with: dlq list --group <GROUP>\n");
+  ctx.err.write("List a group's failures with: dlq list --group <GROUP>; triage it with: dlq groups resolve|ack|reopen <GROUP>\n");
 }
 
 const BARS = " ▁▂▃▄▅▆▇█";

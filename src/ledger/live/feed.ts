@@ -206,7 +206,7 @@ export class LiveFeed {
         stats: await this.sources.stats(),
         failures,
         removed: jobs.ids.filter((id) => !held.has(id)),
-        groups: withSparklines(storage, FailureStore.readOnly(storage).groupSummaries(groups.ids), now),
+        groups: withSparklines(storage, FailureStore.readOnly(storage).groupSummaries(groups.ids, now), now),
         operations: operationViews(storage, operations.ids),
         truncated: jobs.overflowed || groups.overflowed,
       };
@@ -259,7 +259,7 @@ export class LiveFeed {
       tenant: this.sources.tenant(),
       stats: await this.sources.stats(),
       failures: FailureStore.readOnly(storage).page(this.sources.tenant(), { limit: 50 }).items,
-      groups: withSparklines(storage, FailureStore.readOnly(storage).groups(100), this.sources.now()),
+      groups: withSparklines(storage, FailureStore.readOnly(storage).groups(100, this.sources.now()), this.sources.now()),
       operations: operationViews(storage, running),
     };
     broadcast([ws], seq, JSON.stringify(snapshot));

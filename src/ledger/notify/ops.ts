@@ -6,6 +6,7 @@
 import type { NotifyConfig } from "../../config";
 import type { Destination, FailureInput, FailureStatus, OpsAlert, Severity } from "../../model";
 import type { Change } from "../change";
+import type { Regression } from "../store";
 import { countThisMinute, counterKey } from "../aggregates/counters";
 import { scheduleAt, unschedule } from "../scheduler";
 import { enqueueDelivery } from "./delivery-queue";
@@ -65,6 +66,20 @@ export function resolveIfQuiet(c: Change, dedupKey: string): void {
   else scheduleAt(c.sql, "resolve", dedupKey, lastActive + c.settings.notify.resolveAfterMs);
 }
 
+/** A regression's alert key: one per resolve of the group. */
+export const regressionKey = (fingerprint: string, resolvedAt: number) => `regression:${fingerprint}:${resolvedAt}`;
+
+/** Resolves the group's open alerts: its group alert and its regression alerts. */
+export function resolveGroupAlerts(c: Change, fingerprint: string): void {
+  resolve(c, `group:${fingerprint}`);
+  const prefix = `${c.tenant}:regression:${fingerprint}:`;
+  const open = run<{ dedup_key: string }>(
+    c.sql,
+    sql`SELECT dedup_key FROM alerts WHERE dedup_key >= ${prefix} AND dedup_key < ${`${prefix}\uffff`} AND state = 'triggered'`,
+  ).toArray();
+  for (const { dedup_key } of open) resolveKey(c, dedup_key);
+}
+
 export interface Occurrence {
   failure: FailureInput;
   status: FailureStatus;
@@ -73,9 +88,28 @@ export interface Occurrence {
 
 const ALERTING: readonly string[] = ["SYSTEM_ERROR", "UNKNOWN"];
 
-/** The alerts a recorded batch raises. */
-export function alertsForBatch(c: Change, occurrences: readonly Occurrence[]): void {
-  const seen = new Set<string>();
+/**
+ * The alerts a recorded batch raises. A group that regressed raises its one regression alert
+ * (its own dedup key per resolve, so one incident however many occurrences follow) instead of a
+ * group alert; a group still resolved (a late arrival from before its resolve), or regressed
+ * (until a person acts on it), raises no group alert.
+ */
+export function alertsForBatch(
+  c: Change,
+  occurrences: readonly Occurrence[],
+  groups: { regressions: readonly Regression[]; held: ReadonlySet<string> } = { regressions: [], held: new Set() },
+): void {
+  const seen = new Set<string>(groups.held);
+  for (const r of groups.regressions) {
+    const f = r.first;
+    raise(c, {
+      key: regressionKey(r.fingerprint, r.resolvedAt),
+      fingerprint: r.fingerprint,
+      severity: "error",
+      summary: `regression in ${f.queue}: group ${r.fingerprint}, resolved ${new Date(r.resolvedAt).toISOString()}${r.resolvedBy ? ` by ${r.resolvedBy}` : ""}, failed again: ${f.jobId}`.slice(0, 1024),
+      details: { class: f.class, queue: f.queue, group: r.fingerprint, jobId: f.jobId, resolvedAt: new Date(r.resolvedAt).toISOString(), resolvedBy: r.resolvedBy },
+    });
+  }
   for (const { failure: f, status, previousStatus } of occurrences) {
     if (ALERTING.includes(f.class) && !seen.has(f.fingerprint)) {
       seen.add(f.fingerprint);

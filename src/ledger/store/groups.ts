@@ -1,6 +1,8 @@
 // The failure groups (one per fingerprint: normalised error and job type): a row each, with
-// its counts, first and last seen, a sample, and the tail of its order list (order-lists.ts),
-// so a batch that touches a group writes that one row for all of it.
+// its counts, first and last seen, a sample, its triage state, and the tail of its order list
+// (order-lists.ts), so a batch that touches a group reads and writes that one row for all of it:
+// finding a resolved group regressed costs nothing more. Each change of a group's state is kept
+// in group_history.
 
 import type * as Api from "../../contract/schemas";
 import type { FailureClass, FailureInput } from "../../model";
@@ -10,6 +12,28 @@ import { nextGroupTail, type ListAppends } from "./order-lists";
 
 /** A group as the API answers it, before its sparkline is added. */
 export type GroupSummary = Omit<Api.GroupSummary, "sparkline">;
+
+/** A group's triage state as stored (`new` is a substate computed when read). */
+export interface GroupState {
+  state: "open" | "resolved";
+  substate: "ongoing" | "regressed" | "escalating";
+  changedAt: number | null;
+  changedBy: string | null;
+}
+
+const OPEN: GroupState = { state: "open", substate: "ongoing", changedAt: null, changedBy: null };
+
+/** A resolved group that failed again after it was resolved. */
+export interface Regression {
+  fingerprint: string;
+  /** The first occurrence after the resolve (by failure time). */
+  first: FailureInput;
+  resolvedAt: number;
+  resolvedBy: string | null;
+}
+
+/** A group counts as new while it was first seen within this long. */
+const NEW_FOR_MS = 24 * 3600_000;
 
 /** What one batch saw of a group. */
 export interface GroupDelta {
@@ -29,6 +53,10 @@ type GroupRow = {
   count: number;
   first_seen: number;
   last_seen: number;
+  state: GroupState["state"];
+  substate: GroupState["substate"];
+  state_changed_at: number | null;
+  state_changed_by: string | null;
 };
 
 /** A group row's fields, times in ms: what the API and the D1 flush both start from. */
@@ -46,7 +74,9 @@ function groupFields(g: GroupRow) {
   };
 }
 
-const groupColumns = sql.raw(`fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen`);
+const groupColumns = sql.raw(
+  `fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen, state, substate, state_changed_at, state_changed_by`,
+);
 
 export function readGroups(storage: SqlStorage, fingerprints: readonly string[]) {
   return fitting(fingerprints, 1)
@@ -54,35 +84,55 @@ export function readGroups(storage: SqlStorage, fingerprints: readonly string[])
     .map(groupFields);
 }
 
-export function listGroups(storage: SqlStorage, limit: number): GroupSummary[] {
+export function listGroups(storage: SqlStorage, limit: number, now: number): GroupSummary[] {
   return run<GroupRow>(storage, sql`SELECT ${groupColumns} FROM groups ORDER BY last_seen DESC, fingerprint LIMIT ${limit}`)
     .toArray()
-    .map((g) => toGroupSummary(groupFields(g)));
+    .map((g) => toGroupSummary(g, now));
 }
 
 /** These groups as the groups list shows them, most recently seen first. */
-export function groupSummaries(storage: SqlStorage, fingerprints: readonly string[]): GroupSummary[] {
-  return readGroups(storage, fingerprints)
-    .sort((a, b) => b.lastSeen - a.lastSeen || a.fingerprint.localeCompare(b.fingerprint))
-    .map(toGroupSummary);
+export function groupSummaries(storage: SqlStorage, fingerprints: readonly string[], now: number): GroupSummary[] {
+  return fitting(fingerprints, 1)
+    .flatMap((chunk) => run<GroupRow>(storage, sql`SELECT ${groupColumns} FROM groups WHERE fingerprint IN ${sql.list(chunk)}`).toArray())
+    .sort((a, b) => b.last_seen - a.last_seen || a.fingerprint.localeCompare(b.fingerprint))
+    .map((g) => toGroupSummary(g, now));
 }
 
-function toGroupSummary(fields: ReturnType<typeof groupFields>): GroupSummary {
-  return { ...fields, firstSeen: iso(fields.firstSeen), lastSeen: iso(fields.lastSeen) };
+function toGroupSummary(g: GroupRow, now: number): GroupSummary {
+  const fields = groupFields(g);
+  // New: first seen lately and never triaged (a group reopened or acknowledged is ongoing).
+  const fresh = g.state === "open" && g.substate === "ongoing" && g.state_changed_at === null && now - g.first_seen < NEW_FOR_MS;
+  return {
+    ...fields,
+    firstSeen: iso(fields.firstSeen),
+    lastSeen: iso(fields.lastSeen),
+    state: g.state,
+    substate: g.state === "open" ? (fresh ? "new" : g.substate) : null,
+    stateChangedAt: g.state_changed_at === null ? null : iso(g.state_changed_at),
+    stateChangedBy: g.state_changed_by,
+  };
 }
 
-/** The groups among `fingerprints` the ledger already holds, with the tail of each one's order list. */
-function storedGroupTails(storage: SqlStorage, fingerprints: readonly string[]): Map<string, Entry[]> {
+type StoredGroup = { tail: Entry[]; state: GroupState };
+
+/** The groups among `fingerprints` the ledger already holds: the tail of each one's order list, and its state. */
+function storedGroups(storage: SqlStorage, fingerprints: readonly string[]): Map<string, StoredGroup> {
   return new Map(
     fitting(fingerprints, 1).flatMap((chunk) =>
-      run<{ fingerprint: string; list_tail: string }>(storage, sql`SELECT fingerprint, list_tail FROM groups WHERE fingerprint IN ${sql.list(chunk)}`)
+      run<{ fingerprint: string; list_tail: string; state: GroupState["state"]; substate: GroupState["substate"]; state_changed_at: number | null; state_changed_by: string | null }>(
+        storage,
+        sql`SELECT fingerprint, list_tail, state, substate, state_changed_at, state_changed_by FROM groups WHERE fingerprint IN ${sql.list(chunk)}`,
+      )
         .toArray()
-        .map((r): [string, Entry[]] => [r.fingerprint, JSON.parse(r.list_tail) as Entry[]]),
+        .map((r): [string, StoredGroup] => [
+          r.fingerprint,
+          { tail: JSON.parse(r.list_tail) as Entry[], state: { state: r.state, substate: r.substate, changedAt: r.state_changed_at, changedBy: r.state_changed_by } },
+        ]),
     ),
   );
 }
 
-function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta, listTail: string): void {
+function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta, listTail: string, state: GroupState): void {
   const error = g.input.error;
   const row = sql.list([
     fingerprint,
@@ -95,14 +145,23 @@ function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta, li
     g.firstSeen,
     g.lastSeen,
     listTail,
+    state.state,
+    state.substate,
+    state.changedAt,
+    state.changedBy,
   ]);
   run(
     storage,
-    sql`INSERT INTO groups (fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen, list_tail)
+    sql`INSERT INTO groups (fingerprint, queue, class, error_name, message_sample, sample_job_id, count, first_seen, last_seen, list_tail,
+          state, substate, state_changed_at, state_changed_by)
         VALUES ${row}
         ON CONFLICT (fingerprint) DO UPDATE SET
           count = count + excluded.count,
           list_tail = excluded.list_tail,
+          state = excluded.state,
+          substate = excluded.substate,
+          state_changed_at = excluded.state_changed_at,
+          state_changed_by = excluded.state_changed_by,
           first_seen = MIN(first_seen, excluded.first_seen),
           class = CASE WHEN excluded.last_seen >= last_seen THEN excluded.class ELSE class END,
           message_sample = CASE WHEN excluded.last_seen >= last_seen THEN excluded.message_sample ELSE message_sample END,
@@ -113,14 +172,90 @@ function upsertGroup(storage: SqlStorage, fingerprint: string, g: GroupDelta, li
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Writes the batch's groups, each with its list tail; returns how many are new. */
-export function upsertGroups(storage: SqlStorage, groups: ReadonlyMap<string, GroupDelta>, lists: ListAppends): number {
-  const known = storedGroupTails(storage, [...groups.keys()]);
+/**
+ * Writes the batch's groups, each with its list tail and its state: a resolved group that failed
+ * again after it was resolved (a late arrival of an older failure does not count) reopens as
+ * regressed. Returns how many groups are new, the regressions, and the groups whose group alert is
+ * held back: resolved (a late arrival from before the resolve), or regressed (the regression's
+ * alert stands for it until a person acts).
+ */
+export function upsertGroups(
+  storage: SqlStorage,
+  groups: ReadonlyMap<string, GroupDelta>,
+  lists: ListAppends,
+  occurrences: readonly FailureInput[],
+  now: number,
+): { created: number; regressions: Regression[]; held: string[] } {
+  const known = storedGroups(storage, [...groups.keys()]);
   let created = 0;
+  const regressions: Regression[] = [];
+  const held: string[] = [];
   for (const [fingerprint, g] of groups) {
-    const tail = known.get(fingerprint);
-    upsertGroup(storage, fingerprint, g, nextGroupTail(lists, fingerprint, tail ?? []));
-    if (!tail) created++;
+    const stored = known.get(fingerprint);
+    let state = stored?.state ?? OPEN;
+    if (state.state === "resolved" && state.changedAt !== null) {
+      const resolvedAt = state.changedAt;
+      const first = occurrences
+        .filter((f) => f.fingerprint === fingerprint && f.lastFailedAt > resolvedAt)
+        .sort((a, b) => a.lastFailedAt - b.lastFailedAt || (a.jobId < b.jobId ? -1 : 1))[0];
+      if (first) {
+        regressions.push({ fingerprint, first, resolvedAt, resolvedBy: state.changedBy });
+        state = { state: "open", substate: "regressed", changedAt: now, changedBy: "regression" };
+        appendHistory(storage, fingerprint, now, "regression", "regressed", { jobId: first.jobId, lastFailedAt: first.lastFailedAt, resolvedAt });
+      }
+    }
+    upsertGroup(storage, fingerprint, g, nextGroupTail(lists, fingerprint, stored?.tail ?? []), state);
+    if (!stored) created++;
+    if (state.state === "resolved" || state.substate === "regressed") held.push(fingerprint);
   }
-  return created;
+  return { created, regressions, held };
+}
+
+/** A group's state, or null when the ledger holds no such group. */
+export function readGroupState(storage: SqlStorage, fingerprint: string): GroupState | null {
+  const r = run<{ state: GroupState["state"]; substate: GroupState["substate"]; state_changed_at: number | null; state_changed_by: string | null }>(
+    storage,
+    sql`SELECT state, substate, state_changed_at, state_changed_by FROM groups WHERE fingerprint = ${fingerprint}`,
+  ).toArray()[0];
+  return r ? { state: r.state, substate: r.substate, changedAt: r.state_changed_at, changedBy: r.state_changed_by } : null;
+}
+
+export function writeGroupState(storage: SqlStorage, fingerprint: string, s: GroupState): void {
+  run(
+    storage,
+    sql`UPDATE groups SET state = ${s.state}, substate = ${s.substate}, state_changed_at = ${s.changedAt}, state_changed_by = ${s.changedBy}
+        WHERE fingerprint = ${fingerprint}`,
+  );
+}
+
+/** What changed a group's state: a person's triage action, or a failure after its resolve. */
+export type GroupAction = "resolve" | "acknowledge" | "reopen" | "regressed";
+
+/** One entry of a group's history: who did what to it, and when. */
+export interface GroupHistoryEntry {
+  seq: number;
+  at: number;
+  actor: string;
+  action: GroupAction;
+  detail: Record<string, string | number | null> | null;
+}
+
+export function appendHistory(storage: SqlStorage, fingerprint: string, at: number, actor: string, action: GroupAction, detail?: GroupHistoryEntry["detail"]): void {
+  run(
+    storage,
+    sql`INSERT INTO group_history (fingerprint, seq, at, actor, action, detail)
+        SELECT ${fingerprint}, COALESCE(MAX(seq), 0) + 1, ${at}, ${actor}, ${action}, ${detail === undefined ? null : JSON.stringify(detail)}
+        FROM group_history WHERE fingerprint = ${fingerprint}`,
+  );
+}
+
+/** A group's history, newest first, `limit` entries before `beforeSeq` (if given). */
+export function readHistory(storage: SqlStorage, fingerprint: string, limit: number, beforeSeq?: number): GroupHistoryEntry[] {
+  return run<{ seq: number; at: number; actor: string; action: GroupAction; detail: string | null }>(
+    storage,
+    sql`SELECT seq, at, actor, action, detail FROM group_history
+        WHERE fingerprint = ${fingerprint} AND seq < ${beforeSeq ?? Number.MAX_SAFE_INTEGER} ORDER BY seq DESC LIMIT ${limit}`,
+  )
+    .toArray()
+    .map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as GroupHistoryEntry["detail"]) }));
 }

@@ -16,7 +16,22 @@ import { filterClauses, type FailureFilter, type FailureQuery } from "./cursor";
 import { evictOldest, oldestHeld } from "./eviction";
 import { ALL_MECHANISMS, type Mechanisms } from "./mechanisms";
 import { releaseKeptFields, resolveOccurrences } from "./legacy-refs";
-import { groupSummaries, listGroups, readGroups, upsertGroups, type GroupDelta, type GroupSummary } from "./groups";
+import {
+  appendHistory,
+  groupSummaries,
+  listGroups,
+  readGroupState,
+  readGroups,
+  readHistory,
+  upsertGroups,
+  writeGroupState,
+  type GroupAction,
+  type GroupDelta,
+  type GroupHistoryEntry,
+  type GroupState,
+  type GroupSummary,
+  type Regression,
+} from "./groups";
 import { ListAppends, orderList } from "./order-lists";
 import { failureFieldsOf, failureSummaries, getFailure, listFailures, matchingFailures, type FailureDetail, type FailurePage, type FailureSummary } from "./pages";
 import {
@@ -38,7 +53,7 @@ import { rebuildOrder } from "./rebuild";
 import { RecentAppends } from "./time-order";
 
 export type { Entry, FailureFilter, FailureQuery, FailureSearch, PageCursor } from "./cursor";
-export type { GroupDelta, GroupSummary } from "./groups";
+export type { GroupAction, GroupDelta, GroupHistoryEntry, GroupState, GroupSummary, Regression } from "./groups";
 export type { FailureDetail, FailurePage, FailureSummary } from "./pages";
 export type { HeldFailure, RecoveryPatch, RecoveryPlan, RecoveryView, StoredBody, Written } from "./rows";
 
@@ -106,9 +121,9 @@ export class FailureStore {
     return after;
   }
 
-  /** Writes the groups this change's occurrences fell into; returns how many are new. */
-  writeGroups(groups: ReadonlyMap<string, GroupDelta>): number {
-    return upsertGroups(this.sql, groups, this.lists);
+  /** Writes the groups this change's occurrences fell into: how many are new, which regressed, whose group alert is held back. */
+  writeGroups(groups: ReadonlyMap<string, GroupDelta>, now: number): { created: number; regressions: Regression[]; held: string[] } {
+    return upsertGroups(this.sql, groups, this.lists, this.recorded, now);
   }
 
   /** The occurrences recorded in this change, as the outbox carries them to R2, D1 and Analytics Engine. */
@@ -180,12 +195,29 @@ export class FailureStore {
     return failureSummaries(this.sql, tenantId, jobIds);
   }
 
-  groups(limit: number): GroupSummary[] {
-    return listGroups(this.sql, limit);
+  groups(limit: number, now: number): GroupSummary[] {
+    return listGroups(this.sql, limit, now);
   }
 
-  groupSummaries(fingerprints: readonly string[]): GroupSummary[] {
-    return groupSummaries(this.sql, fingerprints);
+  groupSummaries(fingerprints: readonly string[], now: number): GroupSummary[] {
+    return groupSummaries(this.sql, fingerprints, now);
+  }
+
+  // ——— triage ———
+
+  /** A group's triage state, or null when the ledger holds no such group. */
+  groupState(fingerprint: string): GroupState | null {
+    return readGroupState(this.sql, fingerprint);
+  }
+
+  /** Sets a group's state and notes the change in its history. */
+  changeGroupState(fingerprint: string, next: GroupState, action: GroupAction, detail?: GroupHistoryEntry["detail"]): void {
+    writeGroupState(this.sql, fingerprint, next);
+    appendHistory(this.sql, fingerprint, next.changedAt ?? 0, next.changedBy ?? "", action, detail);
+  }
+
+  groupHistory(fingerprint: string, limit: number, beforeSeq?: number): GroupHistoryEntry[] {
+    return readHistory(this.sql, fingerprint, limit, beforeSeq);
   }
 
   /**
