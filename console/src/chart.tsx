@@ -25,7 +25,7 @@ export function FailureChart({ tenant, group }: { tenant: string; group?: string
   return (
     <section class="panel" aria-label="Failures over time">
       <div class="panel-head">
-        <h3>Failures over time</h3>
+        <h2>Failures over time</h2>
         <div class="segmented" role="group" aria-label="Range">
           {RANGES.map((r) => (
             <button key={r.key} type="button" aria-pressed={r.key === range} onClick={() => setRange(r.key)}>

@@ -167,9 +167,12 @@ function Page({ session, view }: { session: Session; view: View }) {
       return <TokensPage />;
     case "missing":
       return (
-        <div class="note empty">
-          There is no page at <code>{view.path}</code>. <a href={links.home()}>Go to the start</a>.
-        </div>
+        <>
+          <h1>Page not found</h1>
+          <div class="note empty">
+            There is no page at <code>{view.path}</code>. <a href={links.home()}>Go to the start</a>.
+          </div>
+        </>
       );
   }
 }

@@ -90,7 +90,7 @@ export function Breakdown({ title, counts, kind }: { title: string; counts: Reco
   const max = Math.max(1, ...entries.map(([, n]) => n));
   return (
     <section class="panel" aria-label={title}>
-      <h3>{title}</h3>
+      <h2>{title}</h2>
       {entries.length === 0 ? (
         <p class="muted">None yet.</p>
       ) : (

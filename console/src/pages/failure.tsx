@@ -40,9 +40,14 @@ export function FailurePage({ tenant, jobId, canOperate }: { tenant: string; job
   if (!f) {
     if (failure.error?.status === 404)
       return (
-        <Empty>
-          No failure <code>{jobId}</code> in {tenant}. <a href={links.failures(tenant)}>Back to the list</a>
-        </Empty>
+        <>
+          <h1>
+            {tenant} <span class="muted subtitle">failure not found</span>
+          </h1>
+          <Empty>
+            No failure <code>{jobId}</code> in {tenant}. <a href={links.failures(tenant)}>Back to the list</a>
+          </Empty>
+        </>
       );
     return failure.error ? <ErrorNote error={failure.error} action="load this failure" /> : <Loading what="the failure" />;
   }
@@ -79,7 +84,7 @@ export function FailurePage({ tenant, jobId, canOperate }: { tenant: string; job
       <ErrorNote error={action.error} action="do that" />
       <div class="grid two">
         <section class="panel" aria-label="Error">
-          <h3>Error</h3>
+          <h2>Error</h2>
           {f.error ? (
             <>
               <p>
@@ -94,7 +99,7 @@ export function FailurePage({ tenant, jobId, canOperate }: { tenant: string; job
           )}
         </section>
         <section class="panel" aria-label="Facts">
-          <h3>Facts</h3>
+          <h2>Facts</h2>
           <dl class="facts">
             <dt>Queue</dt>
             <dd>{f.queue}</dd>
@@ -130,11 +135,11 @@ export function FailurePage({ tenant, jobId, canOperate }: { tenant: string; job
         </section>
       </div>
       <section class="panel" aria-label="Body">
-        <h3>Body {f.bodyEncoding === "base64" ? <span class="muted">(raw bytes, shown as text)</span> : null}</h3>
+        <h2>Body {f.bodyEncoding === "base64" ? <span class="muted">(raw bytes, shown as text)</span> : null}</h2>
         <pre class="body">{bodyText}</pre>
       </section>
       <section class="panel" aria-label="History">
-        <h3>History</h3>
+        <h2>History</h2>
         <ErrorNote error={history.error} action="load the history" />
         {history.data?.items.length === 0 ? <p class="muted">Nobody has acted on this failure yet.</p> : null}
         {history.data?.items.length ? (

@@ -55,7 +55,7 @@ export function TenantPage({ tenant }: { tenant: string }) {
         </div>
       ) : null}
       <section class="panel" aria-label="Recent operations">
-        <h3>Recent operations</h3>
+        <h2>Recent operations</h2>
         <ErrorNote error={operations.error} action="load the operations" />
         {operations.data?.items.length === 0 ? <p class="muted">No bulk operations yet. Start one from the failures list ("Requeue all matching").</p> : null}
         {operations.data?.items.length ? (
@@ -108,7 +108,7 @@ function Circuits({ circuits }: { circuits: Stats["circuits"] }) {
   const entries = Object.entries(circuits);
   return (
     <section class="panel" aria-label="Circuit breakers">
-      <h3>Circuit breakers</h3>
+      <h2>Circuit breakers</h2>
       {entries.length === 0 ? (
         <p class="muted">No origin queue has been retried yet.</p>
       ) : (
@@ -144,7 +144,7 @@ function Health({ stats }: { stats: Stats }) {
   const healthy = o.consecutiveFlushFailures === 0;
   return (
     <section class="panel" aria-label="Delivery health">
-      <h3>Archive and notifications</h3>
+      <h2>Archive and notifications</h2>
       <dl class="facts">
         <dt>Outbox</dt>
         <dd>

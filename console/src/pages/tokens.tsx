@@ -62,7 +62,7 @@ export function TokensPage() {
               <th scope="col">Created</th>
               <th scope="col">By</th>
               <th scope="col">State</th>
-              <th scope="col" />
+              <th scope="col">Actions</th>
             </tr>
           </thead>
           <tbody>
