@@ -310,8 +310,16 @@ export class LedgerModel {
     prior: HeldFailure | null,
   ): { status: FailureStatus; recoveryAttempts: number; poisonStreak: number; note?: string | null; refailed: boolean; retryDue?: number } {
     const queue = prior?.queue ?? f.queue;
+    // a retry sends the body held: a late occurrence's own body is not kept
+    const unsendable = prior !== null && f.lastFailedAt < prior.lastFailedAt && prior.bodyRedacted && !prior.sealed;
     const blocker =
-      f.class !== "RECOVERABLE" ? `class ${f.class} is not retried automatically` : queue !== ORIGIN ? `no producer binding for queue ${queue} in ORIGIN_QUEUES` : null;
+      f.class !== "RECOVERABLE"
+        ? `class ${f.class} is not retried automatically`
+        : queue !== ORIGIN
+          ? `no producer binding for queue ${queue} in ORIGIN_QUEUES`
+          : unsendable
+            ? "the body was redacted and RETRY_SEAL_KEY is not set, so it cannot be sent unchanged"
+            : null;
     const startFrom = (recoveryAttempts: number, poisonStreak: number, refailed: boolean) => {
       if (blocker) return { status: "open" as const, recoveryAttempts, poisonStreak, note: f.class === "RECOVERABLE" ? blocker : null, refailed };
       const retryDue = this.now + SETTINGS.retryDelayMs;
