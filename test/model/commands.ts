@@ -68,10 +68,13 @@ abstract class Checked implements Command {
   abstract act(m: LedgerModel, r: Real): Promise<void>;
   async run(m: LedgerModel, r: Real): Promise<void> {
     const evicted = m.counters.evicted;
+    const inline = { ...m.inline };
     await this.act(m, r);
     r.step++;
     tally.commands++;
     tally.evicted += m.counters.evicted - evicted;
+    tally.evictedInline += m.inline.evicted - inline.evicted;
+    tally.blockedInline += m.inline.blocked - inline.blocked;
     const kind = this.constructor.name;
     tally.byKind[kind] = (tally.byKind[kind] ?? 0) + 1;
     await compareAll(m, r);
@@ -80,7 +83,7 @@ abstract class Checked implements Command {
 }
 
 /** What the commands did over all sequences (for the run's report). */
-export const tally = { commands: 0, evicted: 0, byKind: {} as Record<string, number> };
+export const tally = { commands: 0, evicted: 0, evictedInline: 0, blockedInline: 0, trimSteps: 0, byKind: {} as Record<string, number> };
 
 class RecordBatch extends Checked {
   constructor(readonly occurrences: Occurrence[]) {
@@ -96,20 +99,36 @@ class RecordBatch extends Checked {
   }
 }
 
+/**
+ * The failure a requeue acts on: a pool job by number, or the n-th (counting round) of the failures
+ * from the origin queue the ledger holds when it runs, by job id (j00 when it holds none). Most
+ * pool jobs are often not held, and only the origin queue's may be sent back.
+ */
+export type Target = { job: number } | { held: number };
+
+function targetId(t: Target, m: LedgerModel): string {
+  if ("job" in t) return jobId(t.job);
+  const ids = [...m.failures.values()].filter((f) => f.queue === ORIGIN).map((f) => f.jobId).sort();
+  return ids.length === 0 ? jobId(0) : ids[t.held % ids.length]!;
+}
+
+const showTarget = (t: Target) => ("job" in t ? jobId(t.job) : `held origin failure #${t.held}`);
+
 class Requeue extends Checked {
   constructor(
-    readonly job: number,
+    readonly target: Target,
     readonly delaySeconds: number,
   ) {
     super();
   }
   async act(m: LedgerModel, r: Real) {
-    const expected = m.requeue(jobId(this.job), this.delaySeconds);
-    const actual = await r.stub.requeue(jobId(this.job), "model", this.delaySeconds);
+    const id = targetId(this.target, m);
+    const expected = m.requeue(id, this.delaySeconds);
+    const actual = await r.stub.requeue(id, "model", this.delaySeconds);
     expectAnswer(actual, typeof expected === "string" ? expected : detailOf(r.tenant, expected), "requeue's answer");
   }
   toString() {
-    return `requeue ${jobId(this.job)}${this.delaySeconds ? ` delay ${this.delaySeconds}s` : ""}`;
+    return `requeue ${showTarget(this.target)}${this.delaySeconds ? ` delay ${this.delaySeconds}s` : ""}`;
   }
 }
 
@@ -160,7 +179,7 @@ class Bulk extends Checked {
     if (isRefusal(started)) throw new Error(`startOperation refused: ${started.message}`);
     const expected = m.operation(this.action, this.filter, options);
     await runDueAlarms(r, m.now);
-    m.runDueWork();
+    m.alarm();
     const view = await r.stub.getOperation(started.id);
     expect(
       view && { status: view.status, total: view.total, succeeded: view.succeeded, failed: view.failed, failedJobs: view.errors.map((e) => e.jobId) },
@@ -193,7 +212,7 @@ class Triage extends Checked {
 class Tick extends Checked {
   async act(m: LedgerModel, r: Real) {
     await runDueAlarms(r, m.now);
-    m.runDueWork();
+    m.alarm();
   }
   toString() {
     return "alarm (run what is due)";
@@ -234,13 +253,96 @@ class Retain extends Checked {
     expect(await r.stub.record(batch), "record's answer").toEqual(m.record(batch));
     const policy = { maxRows: this.maxRows, maxAgeMs: this.maxAgeMs };
     await r.stub.tune({ retention: policy });
+    m.retention = policy;
     await runDueAlarms(r, m.now);
-    m.retain(policy);
-    m.runDueWork();
+    m.alarm();
     await r.stub.tune({ retention: SETTINGS.defaultRetention });
+    m.retention = SETTINGS.defaultRetention;
   }
   toString() {
     return `retain maxRows ${this.maxRows} maxAge ${this.maxAgeMs}ms, after record [${showOccurrence(this.occurrence, "k*", PLAIN)}]`;
+  }
+}
+
+/** One occurrence of a pool job, or of a fresh one (`k*`, from the same queue as the pool job). */
+export interface TrimOccurrence {
+  o: Occurrence;
+  fresh: boolean;
+}
+type TrimStep = { record: TrimOccurrence[] } | "flush";
+
+/**
+ * Retention inline, after a record over the row bound: the bound is tuned small (the age bound
+ * stays as it is) and batches are recorded without running the alarm first, so a record's pass
+ * may evict only what an earlier flush let go, and is blocked on the unflushed outbox row when
+ * nothing is left that it may evict. A flush step (the alarm) between records lets everything go;
+ * a last flush ends it, and the bound goes back to keeping all. Every read is compared after each
+ * step: which failures are held at each one. The first step records a fresh failure, so that the
+ * outbox holds a row when the bound is first exceeded.
+ */
+class TrimInline extends Checked {
+  constructor(
+    readonly maxRows: number,
+    readonly steps: TrimStep[],
+  ) {
+    super();
+  }
+  async act(m: LedgerModel, r: Real) {
+    const policy = { maxRows: this.maxRows, maxAgeMs: SETTINGS.defaultRetention.maxAgeMs };
+    await r.stub.tune({ retention: policy });
+    m.retention = policy;
+    for (const step of this.steps) {
+      if (step === "flush") {
+        await runDueAlarms(r, m.now);
+        m.alarm();
+      } else {
+        const batch = step.record.map(({ o, fresh }) => inputOf(o, r.tenant, m.now, fresh ? `k${m.retains++}` : undefined));
+        const expected = m.record(batch);
+        expect(await r.stub.record(batch), "record's answer").toEqual(expected);
+      }
+      tally.trimSteps++;
+      await compareAll(m, r);
+    }
+    await runDueAlarms(r, m.now);
+    m.alarm();
+    await r.stub.tune({ retention: SETTINGS.defaultRetention });
+    m.retention = SETTINGS.defaultRetention;
+  }
+  toString() {
+    const show = (step: TrimStep) =>
+      step === "flush" ? "flush" : `record [${step.record.map(({ o, fresh }) => showOccurrence(o, fresh ? "k*" : undefined)).join(", ")}]`;
+    return `trim inline at maxRows ${this.maxRows}: ${this.steps.map(show).join("; ")}; flush`;
+  }
+}
+
+/** A replacement body as the test gives one: kept as it is, with a secret to redact, for another job, or not JSON. */
+export type EditKind = "fixed" | "secret" | "other-job" | "text";
+
+/** Edit and requeue: the job sent back with a replacement body, which becomes its stored body. */
+class Edit extends Checked {
+  constructor(
+    readonly target: Target,
+    readonly delaySeconds: number,
+    readonly kind: EditKind,
+    readonly v: number,
+  ) {
+    super();
+  }
+  async act(m: LedgerModel, r: Real) {
+    const id = targetId(this.target, m);
+    const fixed = { tenantId: r.tenant, jobId: this.kind === "other-job" ? "someone-else" : id, v: this.v, fixed: true };
+    const replacement =
+      this.kind === "text"
+        ? { body: btoa(`fixed ${id} by hand`), bodyEncoding: "base64" as const }
+        : { body: JSON.stringify(this.kind === "secret" ? { ...fixed, password: "hunter2" } : fixed), bodyEncoding: "json" as const };
+    // stored as an ingested body is: a value under a sensitive key redacted (src/ingest/redact.ts)
+    const stored = this.kind === "secret" ? JSON.stringify({ ...fixed, password: "[REDACTED]" }) : replacement.body;
+    const expected = m.edit(id, this.delaySeconds, { ...replacement, stored, redacted: this.kind === "secret" });
+    const actual = await r.stub.requeue(id, "model", this.delaySeconds, replacement);
+    expectAnswer(actual, typeof expected === "string" ? expected : detailOf(r.tenant, expected), "edit and requeue's answer");
+  }
+  toString() {
+    return `edit and requeue ${showTarget(this.target)} with a ${this.kind} body v${this.v}${this.delaySeconds ? ` delay ${this.delaySeconds}s` : ""}`;
   }
 }
 
@@ -270,11 +372,15 @@ const filterArb: fc.Arbitrary<Filter> = fc.oneof(
 );
 
 const anyJob = fc.nat(JOBS - 1);
+const heldTarget = fc.nat(3).map((held): Target => ({ held }));
+const trimOccurrenceArb: fc.Arbitrary<TrimOccurrence> = fc.record({ o: occurrenceArb, fresh: fc.boolean() });
 
 export const commandArbs: fc.Arbitrary<Command>[] = [
   fc.array(occurrenceArb, { minLength: 1, maxLength: 6 }).map((os) => new RecordBatch(os)),
   fc.array(occurrenceArb, { minLength: 1, maxLength: 3 }).map((os) => new RecordBatch(os)),
-  fc.tuple(anyJob, fc.constantFrom(0, 0, 60)).map(([job, delay]) => new Requeue(job, delay)),
+  fc
+    .tuple(fc.oneof(anyJob.map((job): Target => ({ job })), heldTarget), fc.constantFrom(0, 0, 60))
+    .map(([target, delay]) => new Requeue(target, delay)),
   anyJob.map((job) => new Abandon(job)),
   fc.array(anyJob, { minLength: 1, maxLength: 3 }).map((jobs) => new ReportSucceeded(jobs)),
   fc.tuple(fc.constantFrom("requeue" as const, "abandon" as const), filterArb).map(([action, filter]) => new Bulk(action, filter)),
@@ -287,4 +393,16 @@ export const commandArbs: fc.Arbitrary<Command>[] = [
     .tuple(occurrenceArb, fc.constantFrom(1, 3, 8, 1_000_000), fc.constantFrom(HOUR, 24 * HOUR, 3 * 24 * HOUR, 30 * 24 * HOUR))
     .map(([o, maxRows, maxAgeMs]) => new Retain(o, maxRows, maxAgeMs)),
   fc.constant(new Restart()),
+  fc
+    .tuple(
+      fc.constantFrom(1, 2, 4, 8),
+      fc.array(trimOccurrenceArb, { minLength: 1, maxLength: 4 }),
+      fc.array(fc.oneof({ weight: 3, arbitrary: fc.array(trimOccurrenceArb, { minLength: 1, maxLength: 4 }).map((record) => ({ record })) }, { weight: 1, arbitrary: fc.constant("flush" as const) }), {
+        maxLength: 3,
+      }),
+    )
+    .map(([maxRows, first, rest]) => new TrimInline(maxRows, [{ record: [{ ...first[0]!, fresh: true }, ...first.slice(1)] }, ...rest])),
+  fc
+    .tuple(fc.oneof({ weight: 1, arbitrary: fc.constantFrom(0, 3).map((job): Target => ({ job })) }, { weight: 3, arbitrary: heldTarget }), fc.constantFrom(0, 0, 60), fc.constantFrom<EditKind>("fixed", "fixed", "secret", "secret", "other-job", "text"), fc.nat(3))
+    .map(([job, delay, kind, v]) => new Edit(job, delay, kind, v)),
 ];

@@ -1,5 +1,5 @@
-// Every read of the ledger against the model, after each command: the pages of each single filter
-// and of a few combinations walked to the end through their cursors, each failure by id, the
+// Every read of the ledger against the model, after each command: the pages of each single filter,
+// of a few combinations and of lastFailedAt ranges walked to the end through their cursors, each failure by id, the
 // stats counters and the groups list. The reads run inside the object (its public methods,
 // called directly), so a full comparison costs no RPC round trips.
 
@@ -31,9 +31,37 @@ export function filtersAt(step: number): Filter[] {
   ];
 }
 
+/**
+ * Pages bounded by lastFailedAt (from/to, both inclusive) after the step-th command, alone and
+ * with a filter. The bounds are the held failures' own times (so an end falls on a failure, and
+ * on ties), a millisecond inside or outside them, one instant, an empty range and one past all.
+ */
+export function rangesAt(step: number, m: LedgerModel): Filter[] {
+  const times = [...new Set([...m.failures.values()].map((f) => f.lastFailedAt))].sort((a, b) => a - b);
+  if (times.length === 0) times.push(m.now);
+  const at = <T>(xs: readonly T[], i: number) => xs[i % xs.length]!;
+  const a = at(times, step);
+  const b = at(times, 3 * step + 1);
+  const [lo, hi] = a <= b ? [a, b] : [b, a];
+  return [
+    { from: a },
+    { to: a },
+    { from: lo, to: hi },
+    { from: lo + 1, to: hi - 1 },
+    { from: b, to: b },
+    { from: times[times.length - 1]! + 1 },
+    { from: hi, to: lo - 1 },
+    { from: lo, to: hi, status: at(STATUSES, step + 3) },
+    { from: a, class: at(CLASSES, step + 1) },
+    { to: a - 1, group: at(FINGERPRINTS, step + 3) },
+    { from: lo - 1, to: hi + 1, queue: at([PLAIN, ORIGIN], step) },
+    { from: lo, to: hi, group: at(FINGERPRINTS, step), status: at(STATUSES, step + 5) },
+  ];
+}
+
 export async function compareAll(m: LedgerModel, r: Real): Promise<void> {
   const limit = LIMITS[r.step % LIMITS.length]!;
-  const filters = filtersAt(r.step);
+  const filters = [...filtersAt(r.step), ...rangesAt(r.step, m)];
   const ids = [...m.seen].sort();
   const read = await runInDurableObject(r.stub, async (ledger: FailureLedger) => {
     const walks = [];

@@ -14,7 +14,7 @@ const options = inject("model");
 
 it(`matches its model over ${options.runs} random command sequences (seed ${options.seed})`, { timeout: options.timeoutMs }, async () => {
   const started = Date.now();
-  const before = tally.commands;
+  const before = { ...tally, byKind: { ...tally.byKind } };
   let runs = 0;
   await fc.assert(
     fc.asyncProperty(fc.commands(commandArbs, { maxCommands: options.maxCommands, size: "max", replayPath: options.replayPath }), async (commands) => {
@@ -31,7 +31,9 @@ it(`matches its model over ${options.runs} random command sequences (seed ${opti
   );
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
-    `model run: seed ${options.seed}, ${runs} sequences, ${tally.commands - before} commands, ${seconds} s; ` +
-      `${tally.evicted} failures evicted; commands by kind ${JSON.stringify(tally.byKind)}`,
+    `model run: seed ${options.seed}, ${runs} sequences, ${tally.commands - before.commands} commands, ${seconds} s; ` +
+      `${tally.evicted - before.evicted} failures evicted (${tally.evictedInline - before.evictedInline} by a record's pass over the row bound, ` +
+      `${tally.blockedInline - before.blockedInline} such passes blocked on unflushed failures; ${tally.trimSteps - before.trimSteps} trim-inline steps); ` +
+      `commands by kind ${JSON.stringify(tally.byKind)}`,
   );
 });

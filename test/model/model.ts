@@ -4,8 +4,9 @@
 //
 // What it holds, in the ledger's terms: the failures held (dedup on (jobId, occurrenceKey), the
 // latest occurrence by lastFailedAt sets class, reason, group, error and body), their recovery
-// state (status, due retry, due presumption), the groups, the lifetime counters of stats(), and
-// the time order retention evicts by (see `TimeOrder`).
+// state (status, due retry, due presumption), the groups, the lifetime counters of stats(), the
+// time order retention evicts by (see `TimeOrder`), which failures the outbox has not flushed yet
+// (retention keeps them), and the retention policy tuned now.
 
 import type { ErrorInfo, FailureClass, FailureInput, FailureStatus } from "../../src/model";
 
@@ -48,6 +49,10 @@ export interface HeldFailure {
   lastFailedAt: number;
   body: string;
   bodyEncoding: "json" | "base64";
+  /** the stored body had values redacted (an edited body with a secret in it) */
+  bodyRedacted: boolean;
+  /** the exact body is kept sealed (RETRY_SEAL_KEY is set in the tests), so it can still be sent */
+  sealed: boolean;
   recoveryAttempts: number;
   poisonStreak: number;
   note: string | null;
@@ -82,6 +87,9 @@ export interface Filter {
   status?: FailureStatus;
   queue?: string;
   group?: string;
+  /** lastFailedAt range, epoch ms, both ends inclusive */
+  from?: number;
+  to?: number;
 }
 
 type Entry = [string, number];
@@ -159,7 +167,17 @@ export class LedgerModel {
     abandoned: 0,
   };
   private readonly timeOrder: TimeRow[] = [];
+  /**
+   * The failures whose state the outbox still owes D1 and R2: written or changed since the last
+   * flush. Retention never evicts them. The alarm runs until nothing is due, and a change's flush
+   * is due at once (flushDelayMs 0), so every command that runs the alarm flushes them all.
+   */
+  readonly unflushed = new Set<string>();
+  /** The retention policy the ledger is tuned with now. */
+  retention: { maxRows: number; maxAgeMs: number } = SETTINGS.defaultRetention;
   private readonly ahead = new Map<string, number>();
+  /** the passes records made over the row bound: failures they evicted, and passes that could evict none */
+  readonly inline = { evicted: 0, blocked: 0 };
   /** fresh job ids handed out by retention commands */
   retains = 0;
 
@@ -202,6 +220,8 @@ export class LedgerModel {
           c.byClass[held.class]--;
           c.byClass[f.class]++;
           Object.assign(held, { class: f.class, reason: f.reason, group: f.fingerprint, error: f.error, body: f.body, bodyEncoding: f.bodyEncoding });
+          // the test's occurrences have nothing to redact
+          Object.assign(held, { bodyRedacted: false, sealed: false });
         }
         c.byStatus[from]--;
         c.byStatus[plan.status]++;
@@ -226,6 +246,8 @@ export class LedgerModel {
           lastFailedAt: f.lastFailedAt,
           body: f.body,
           bodyEncoding: f.bodyEncoding,
+          bodyRedacted: false,
+          sealed: false,
           recoveryAttempts: plan.recoveryAttempts,
           poisonStreak: plan.poisonStreak,
           note: plan.note ?? null,
@@ -243,10 +265,27 @@ export class LedgerModel {
       }
       c.occurrences++;
       c.attemptsSum += f.attempts;
+      this.unflushed.add(f.jobId);
       this.countInGroup(f);
     }
     this.appendTimeRow(moved);
+    this.afterRecord();
     return result;
+  }
+
+  /**
+   * After a record (retention.ts, afterRecord): over the row bound, a pass trims at once, but
+   * evicts only failures already flushed, so the batch itself and everything written since the
+   * last flush stay (past the bound) until a flush lets them go. (The ledger skips the pass while
+   * it knows it is blocked on the same unflushed outbox row: nothing flushed is left for it then.)
+   * Within the bound a record makes no pass that could evict: the commands tune a short age only
+   * around a flush (Retain), never across a record.
+   */
+  private afterRecord(): void {
+    if (this.failures.size <= this.retention.maxRows) return;
+    const evicted = this.retain(this.retention).length;
+    this.inline.evicted += evicted;
+    if (evicted === 0) this.inline.blocked++;
   }
 
   private countInGroup(f: FailureInput): void {
@@ -286,8 +325,16 @@ export class LedgerModel {
     prior: HeldFailure | null,
   ): { status: FailureStatus; recoveryAttempts: number; poisonStreak: number; note?: string | null; refailed: boolean; retryDue?: number } {
     const queue = prior?.queue ?? f.queue;
+    // a retry sends the body held: a late occurrence's own body is not kept
+    const unsendable = prior !== null && f.lastFailedAt < prior.lastFailedAt && prior.bodyRedacted && !prior.sealed;
     const blocker =
-      f.class !== "RECOVERABLE" ? `class ${f.class} is not retried automatically` : queue !== ORIGIN ? `no producer binding for queue ${queue} in ORIGIN_QUEUES` : null;
+      f.class !== "RECOVERABLE"
+        ? `class ${f.class} is not retried automatically`
+        : queue !== ORIGIN
+          ? `no producer binding for queue ${queue} in ORIGIN_QUEUES`
+          : unsendable
+            ? "the body was redacted and RETRY_SEAL_KEY is not set, so it cannot be sent unchanged"
+            : null;
     const startFrom = (recoveryAttempts: number, poisonStreak: number, refailed: boolean) => {
       if (blocker) return { status: "open" as const, recoveryAttempts, poisonStreak, note: f.class === "RECOVERABLE" ? blocker : null, refailed };
       const retryDue = this.now + SETTINGS.retryDelayMs;
@@ -334,16 +381,20 @@ export class LedgerModel {
 
   // ---- recovery by a person, and reports -------------------------------------------------------
 
+  /** A change of status owes D1 the failure's new state (recovery/context.ts, setStatus). */
   private setStatus(f: HeldFailure, to: FailureStatus): void {
+    this.unflushed.add(f.jobId);
     this.counters.byStatus[f.status]--;
     this.counters.byStatus[to]++;
     f.status = to;
   }
 
-  private requeueBlocker(f: HeldFailure | undefined): string | null {
+  /** Why it may not be sent back; with a replacement body, its own body need not be sendable. */
+  private requeueBlocker(f: HeldFailure | undefined, replaced = false): string | null {
     if (!f) return "no such failure";
     if (f.status === "abandoned" || f.status === "recovered") return `the failure is ${f.status}`;
     if (f.queue !== ORIGIN) return `no producer binding for queue ${f.queue}`;
+    if (!replaced && f.bodyRedacted && !f.sealed) return "the body was redacted and its original is no longer kept";
     return null;
   }
 
@@ -357,6 +408,7 @@ export class LedgerModel {
   private markAbandoned(f: HeldFailure, reason: string): void {
     this.setStatus(f, "abandoned");
     f.note = `abandoned: ${reason}`;
+    f.sealed = false;
     f.retryDue = null;
     f.presumeDue = null;
     this.counters.abandoned++;
@@ -367,6 +419,21 @@ export class LedgerModel {
     if (!f) return "not_found";
     if (this.requeueBlocker(f)) return "conflict";
     this.markRequeued(f, delaySeconds);
+    return f;
+  }
+
+  /**
+   * Edit and requeue (recovery/replace.ts, docs/OPERATIONS.md): refused as a requeue is (its own
+   * body need not be sendable), and when the replacement does not keep the stored JSON body's
+   * tenantId and jobId. Otherwise requeued as any requeue is, and the replacement becomes the
+   * stored body: redacted as an ingested body is (`stored`), the exact one kept sealed.
+   */
+  edit(jobId: string, delaySeconds: number, replacement: { body: string; bodyEncoding: "json" | "base64"; stored: string; redacted: boolean }): Refusal | HeldFailure {
+    const f = this.failures.get(jobId);
+    if (!f) return "not_found";
+    if (this.requeueBlocker(f, true) || !keepsIdentity(f, replacement)) return "conflict";
+    this.markRequeued(f, delaySeconds);
+    Object.assign(f, { body: replacement.stored, bodyEncoding: replacement.bodyEncoding, bodyRedacted: replacement.redacted, sealed: replacement.redacted });
     return f;
   }
 
@@ -384,6 +451,7 @@ export class LedgerModel {
       const f = this.failures.get(jobId);
       if (!f || f.status === "recovered" || f.status === "abandoned") continue;
       this.setStatus(f, "recovered");
+      f.sealed = false;
       f.retryDue = null;
       f.presumeDue = null;
       this.counters.recovered++;
@@ -426,6 +494,7 @@ export class LedgerModel {
       f.presumeDue = null;
       if (f.status !== "retrying" || f.retryDue !== null) continue;
       this.setStatus(f, "presumed_recovered");
+      f.sealed = false;
       this.counters.presumedRecovered++;
     }
     for (const f of this.failures.values()) {
@@ -435,15 +504,35 @@ export class LedgerModel {
       f.recoveryAttempts++;
       f.presumeDue = this.now + SETTINGS.presumeAfterMs;
       this.counters.retriesSent++;
+      this.unflushed.add(f.jobId);
     }
+  }
+
+  /** The outbox flushed: every failure's state has reached D1 and R2, and retention may evict it. */
+  flushed(): void {
+    this.unflushed.clear();
+  }
+
+  /**
+   * The alarm, run until nothing is due at the clock (flush.ts, alarm.ts): the flush, then a
+   * retention pass over what it let go, then the due presumptions and retries, whose changes are
+   * flushed in turn. The commands run it only when the outbox holds a row, or the ledger is within
+   * its row bound (a flush with nothing to flush makes no pass).
+   */
+  alarm(): void {
+    this.flushed();
+    this.retain(this.retention);
+    this.runDueWork();
+    this.flushed();
   }
 
   // ---- retention -------------------------------------------------------------------------------
 
   /**
-   * One retention pass over failures that are all flushed (retention.ts): oldest first in the time
-   * order, every failure beyond the row bound or dated before the cutoff leaves; the pass stops at
-   * the first row with nothing older than the cutoff once the row bound holds. Returns the jobs evicted.
+   * One retention pass (retention.ts): oldest first in the time order, every flushed failure
+   * beyond the row bound or dated before the cutoff leaves (an unflushed one stays where it is and
+   * does not count towards the bound); the pass stops at the first row with nothing older than the
+   * cutoff once the row bound holds. Returns the jobs evicted.
    */
   retain(policy: { maxRows: number; maxAgeMs: number }): string[] {
     const cutoff = this.now - policy.maxAgeMs;
@@ -462,7 +551,7 @@ export class LedgerModel {
         .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
       const stay: Entry[] = [];
       for (const entry of held) {
-        if (over > 0 || entry[1] < cutoff) {
+        if ((over > 0 || entry[1] < cutoff) && !this.unflushed.has(entry[0])) {
           this.evict(entry[0]);
           evicted.push(entry[0]);
           over--;
@@ -518,8 +607,17 @@ export function matches(f: HeldFailure, filter: Filter): boolean {
     (filter.class === undefined || f.class === filter.class) &&
     (filter.status === undefined || f.status === filter.status) &&
     (filter.queue === undefined || f.queue === filter.queue) &&
-    (filter.group === undefined || f.group === filter.group)
+    (filter.group === undefined || f.group === filter.group) &&
+    (filter.from === undefined || f.lastFailedAt >= filter.from) &&
+    (filter.to === undefined || f.lastFailedAt <= filter.to)
   );
+}
+
+/** The capture helper and the job's consumer identify a job by its JSON body's tenantId and jobId: a replacement must keep them. */
+function keepsIdentity(f: HeldFailure, replacement: { body: string; bodyEncoding: "json" | "base64" }): boolean {
+  const before = f.bodyEncoding === "json" ? (JSON.parse(f.body) as Record<string, unknown>) : {};
+  const after = replacement.bodyEncoding === "json" ? (JSON.parse(replacement.body) as Record<string, unknown>) : {};
+  return (["tenantId", "jobId"] as const).every((key) => typeof before[key] !== "string" || after[key] === before[key]);
 }
 
 export const newestFirst = (a: HeldFailure, b: HeldFailure) => b.lastFailedAt - a.lastFailedAt || (a.jobId < b.jobId ? 1 : a.jobId > b.jobId ? -1 : 0);

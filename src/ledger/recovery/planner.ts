@@ -8,7 +8,7 @@ import { isScheduled, scheduleAt, unschedule } from "../scheduler";
 import { backoffMs, policyFor, retryBlocker } from "./policy";
 
 /** What the planner needs of a failure held already. */
-export type Prior = Pick<HeldFailure, "status" | "queue" | "recoveryAttempts" | "group" | "poisonStreak">;
+export type Prior = Pick<HeldFailure, "status" | "queue" | "recoveryAttempts" | "group" | "poisonStreak" | "lastFailedAt" | "bodyRedacted" | "hasSealedBody">;
 
 export interface Plan extends RecoveryPlan {
   /** This occurrence came right after a recovery retry. */
@@ -17,8 +17,11 @@ export interface Plan extends RecoveryPlan {
 
 export function planOccurrence(c: Change, f: FailureInput, prior: Prior | null): Plan {
   const queue = prior?.queue ?? f.queue;
+  // A retry sends the body the row keeps: this occurrence's only when it is the latest (an
+  // occurrence that arrives late leaves the stored body, perhaps redacted with its seal dropped).
+  const sent = !prior || f.lastFailedAt >= prior.lastFailedAt ? { bodyRedacted: f.bodyRedacted === true, hasSealedBody: f.sealedBody !== undefined } : prior;
   const blocker = retryBlocker(
-    { class: f.class, queue, bodyRedacted: f.bodyRedacted === true, hasSealedBody: f.sealedBody !== undefined },
+    { class: f.class, queue, bodyRedacted: sent.bodyRedacted, hasSealedBody: sent.hasSealedBody },
     c.settings.recovery,
     c.env,
   );

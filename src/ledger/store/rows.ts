@@ -23,6 +23,9 @@ export interface HeldFailure {
   userNotified: boolean;
   /** The occurrence keys seen lately, oldest first: a redelivery repeats one of them. */
   recentKeys: readonly string[];
+  /** The stored body had values redacted, and whether its original is still kept sealed: what a retry would send. */
+  bodyRedacted: boolean;
+  hasSealedBody: boolean;
 }
 
 /** The recovery state an occurrence leaves (recovery/planner.ts decides it). */
@@ -53,6 +56,8 @@ type HeldRow = {
   poison_streak: number;
   user_notified: number;
   recent_keys: string;
+  body_redacted: number;
+  sealed: number;
 };
 
 /** The held failures among `jobIds`, one SELECT per statement-sized run of ids. */
@@ -61,7 +66,8 @@ export function readHeld(storage: SqlStorage, jobIds: readonly string[]): Map<st
   for (const chunk of fitting([...new Set(jobIds)], 1)) {
     const rows = run<HeldRow>(
       storage,
-      sql`SELECT job_id, status, class, queue, group_fp, last_failed_at, recovery_attempts, poison_streak, user_notified, recent_keys
+      sql`SELECT job_id, status, class, queue, group_fp, last_failed_at, recovery_attempts, poison_streak, user_notified, recent_keys,
+            body_redacted, sealed_body IS NOT NULL AS sealed
           FROM failures WHERE job_id IN ${sql.list(chunk)}`,
     );
     for (const r of rows) {
@@ -75,6 +81,8 @@ export function readHeld(storage: SqlStorage, jobIds: readonly string[]): Map<st
         poisonStreak: r.poison_streak,
         userNotified: r.user_notified === 1,
         recentKeys: JSON.parse(r.recent_keys) as string[],
+        bodyRedacted: r.body_redacted === 1,
+        hasSealedBody: r.sealed === 1,
       });
     }
   }
@@ -109,6 +117,8 @@ export function insertFailure(storage: SqlStorage, f: FailureInput, w: Written):
     poisonStreak: p.poisonStreak,
     userNotified: w.notifyUser,
     recentKeys: [f.occurrenceKey],
+    bodyRedacted: f.bodyRedacted === true,
+    hasSealedBody: f.sealedBody !== undefined,
   };
 }
 
@@ -153,7 +163,7 @@ export function updateFailure(storage: SqlStorage, f: FailureInput, held: HeldFa
     recentKeys,
     userNotified: held.userNotified || w.notifyUser,
     lastFailedAt: Math.max(held.lastFailedAt, f.lastFailedAt),
-    ...(latest ? { class: f.class, group: f.fingerprint } : {}),
+    ...(latest ? { class: f.class, group: f.fingerprint, bodyRedacted: f.bodyRedacted === true, hasSealedBody: f.sealedBody !== undefined } : {}),
   };
 }
 
