@@ -5,7 +5,7 @@ import { z } from "zod";
 import { readConfig } from "../config";
 import { forwardDemoJobs, postRawDeadLetter } from "./endpoints/dev";
 import { getFailure, listFailures } from "./endpoints/failures";
-import { acknowledgeGroup, groupHistory, listGroups, reopenGroup, resolveGroup } from "./endpoints/groups";
+import { acknowledgeGroup, getGroup, groupHistory, listGroups, reopenGroup, resolveGroup } from "./endpoints/groups";
 import { createLiveTicket, openLive } from "./endpoints/live";
 import { getMetrics } from "./endpoints/metrics";
 import { listNotifications, markNotificationsRead } from "./endpoints/notifications";
@@ -91,6 +91,7 @@ export const ROUTES: readonly Route[] = [
   listOperations,
   getOperation,
   listGroups,
+  getGroup,
   resolveGroup,
   acknowledgeGroup,
   reopenGroup,

@@ -106,6 +106,10 @@ export const GroupHistoryEntry = z.object({
   detail: z.record(z.string(), z.union([z.string(), z.number(), z.null()])).nullable(),
 });
 export const GroupHistory = z.object({ items: z.array(GroupHistoryEntry) });
+export const GroupDetail = GroupSummary.extend({
+  history: z.array(GroupHistoryEntry).meta({ description: "The newest 20 entries of its history; the rest through …/history" }),
+  sample: z.array(FailureSummary).meta({ description: "Its newest 10 failures; the rest through GET …/failures?group=" }),
+});
 
 const SeriesRange = (length: number, step: string) =>
   z.object({
@@ -335,6 +339,7 @@ export type FailureView = z.output<typeof FailureView>;
 export type ActionEntry = z.output<typeof ActionEntry>;
 export type GroupHistoryEntry = z.output<typeof GroupHistoryEntry>;
 export type GroupHistory = z.output<typeof GroupHistory>;
+export type GroupDetail = z.output<typeof GroupDetail>;
 export type History = z.output<typeof History>;
 export type GroupSummary = z.output<typeof GroupSummary>;
 export type Groups = z.output<typeof Groups>;

@@ -106,6 +106,15 @@ export class Ledger extends DurableObject<Env> {
     );
   }
 
+  /** One group as its page shows it: the group, its newest history entries, its newest failures; null for a group this ledger never saw. */
+  async getGroup(fingerprint: string): Promise<{ group: GroupSummary & { sparkline: number[] }; history: GroupHistoryEntry[]; sample: FailurePage["items"] } | null> {
+    const store = this.core.store;
+    const now = this.core.now();
+    const group = withSparklines(this.core.sql, store.groupSummaries([fingerprint], now), now)[0];
+    if (!group) return null;
+    return { group, history: store.groupHistory(fingerprint, 20), sample: store.page(this.core.tenant, { group: fingerprint, limit: 10 }).items };
+  }
+
   /** A group's history of state changes, newest first: `limit` entries before `beforeSeq`. */
   async groupHistory(fingerprint: string, limit: number, beforeSeq?: number): Promise<GroupHistoryEntry[]> {
     return this.core.store.groupHistory(fingerprint, limit, beforeSeq);

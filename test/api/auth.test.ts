@@ -52,6 +52,7 @@ const examples: Record<string, Example> = {
   "GET /api/queue/dlq/operations": {},
   "GET /api/queue/dlq/operations/:id": { params: () => ({ id: operationId }) },
   "GET /api/queue/dlq/groups": {},
+  "GET /api/queue/dlq/groups/:fingerprint": { params: () => ({ fingerprint: "aaaaaaaaaaaaaaaa" }) },
   "POST /api/queue/dlq/groups/:fingerprint/resolve": { params: () => ({ fingerprint: "aaaaaaaaaaaaaaaa" }), body: { note: "auth matrix" } },
   "POST /api/queue/dlq/groups/:fingerprint/acknowledge": { params: () => ({ fingerprint: "aaaaaaaaaaaaaaaa" }) },
   "POST /api/queue/dlq/groups/:fingerprint/reopen": { params: () => ({ fingerprint: "aaaaaaaaaaaaaaaa" }) },

@@ -36,6 +36,17 @@ describe("group triage over HTTP", () => {
     ]);
     const older = (await (await apiFetch(`/api/queue/dlq/groups/${GROUP}/history?before=${history.items[0]!.seq}`, {}, read)).json()) as { items: unknown[] };
     expect(older.items).toHaveLength(1);
+
+    const one = await apiFetch(`/api/queue/dlq/groups/${GROUP}`, {}, read);
+    expect(one.status).toBe(200);
+    const detail = (await one.json()) as { state: string; count: number; sparkline: number[]; history: { action: string }[]; sample: { jobId: string }[] };
+    expect(detail).toMatchObject({ state: "open", count: 1 });
+    expect(detail.sparkline).toHaveLength(24);
+    expect(detail.history.map((e) => e.action)).toEqual(["reopen", "resolve"]);
+    expect(detail.sample.map((f) => f.jobId)).toEqual(["j1"]);
+    const missing = await apiFetch(`/api/queue/dlq/groups/ffffffffffffffff`, {}, read);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: "not_found", message: "no group ffffffffffffffff in this tenant" } });
   });
 
   it("refuses a read token, an unknown group, a malformed fingerprint and a note too long, storing nothing", async () => {

@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { unlessRefused } from "../refusals";
 import { defineRoute } from "../route";
-import { GroupHistory, GroupSummary, Groups } from "../../contract/schemas";
+import { GroupDetail, GroupHistory, GroupSummary, Groups } from "../../contract/schemas";
 import { actorOf, TenantParam } from "../tenant";
 import { Fingerprint } from "../validate";
+import { notFound } from "../errors";
 import { TenantQuery } from "./failures";
 
 export const GroupsQuery = z
@@ -102,6 +103,25 @@ export const groupHistory = defineRoute({
   responses: { 200: { description: "Its history", schema: GroupHistory } },
   async handler({ params, query, tenant }) {
     const items = await tenant().ledger.groupHistory(params.fingerprint, query.limit, query.before);
-    return { items: items.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
+    return { items: items.map((e) => ({ ...e, at: iso(e.at) })) };
+  },
+});
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export const getGroup = defineRoute({
+  method: "GET",
+  path: "/api/queue/dlq/groups/:fingerprint",
+  tag: "failures",
+  summary: "One group: its counts, sparkline and state, its newest history entries and a sample of its failures",
+  access: "tenant:read",
+  query: TenantQuery,
+  params: GroupParams,
+  notFound: noSuchGroup,
+  responses: { 200: { description: "The group", schema: GroupDetail } },
+  async handler({ params, tenant }) {
+    const found = await tenant().ledger.getGroup(params.fingerprint);
+    if (!found) throw notFound(noSuchGroup(params));
+    return { ...found.group, history: found.history.map((e) => ({ ...e, at: iso(e.at) })), sample: found.sample };
   },
 });
