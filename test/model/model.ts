@@ -333,7 +333,7 @@ export class LedgerModel {
         : queue !== ORIGIN
           ? `no producer binding for queue ${queue} in ORIGIN_QUEUES`
           : unsendable
-            ? "the body was redacted and RETRY_SEAL_KEY is not set, so it cannot be sent unchanged"
+            ? "the body was redacted and its original is not kept sealed (RETRY_SEAL_KEY is not set, or the job was recovered or abandoned), so it cannot be sent unchanged"
             : null;
     const startFrom = (recoveryAttempts: number, poisonStreak: number, refailed: boolean) => {
       if (blocker) return { status: "open" as const, recoveryAttempts, poisonStreak, note: f.class === "RECOVERABLE" ? blocker : null, refailed };

@@ -38,6 +38,6 @@ export function retryBlocker(f: Retryable, config: RecoveryConfig, env: Env): st
 /** Why a failure cannot be sent back at all (manual requeue), or null. */
 export function sendBlocker(f: Omit<Retryable, "class">, config: RecoveryConfig, env: Env): string | null {
   if (!producerFor(env, config, f.queue)) return `no producer binding for queue ${f.queue} in ORIGIN_QUEUES`;
-  if (f.bodyRedacted && !f.hasSealedBody) return "the body was redacted and RETRY_SEAL_KEY is not set, so it cannot be sent unchanged";
+  if (f.bodyRedacted && !f.hasSealedBody) return "the body was redacted and its original is not kept sealed (RETRY_SEAL_KEY is not set, or the job was recovered or abandoned), so it cannot be sent unchanged";
   return null;
 }
