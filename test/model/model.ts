@@ -28,7 +28,7 @@ export const SETTINGS = {
   defaultRetention: { maxRows: 1_000_000, maxAgeMs: 30 * 24 * 3600_000 },
 } as const;
 
-/** Entries dated this far past the clock are "ahead" (recent.ts AHEAD_MS). */
+/** Entries dated this far past the clock are "ahead" (store/time-order.ts AHEAD_MS). */
 const AHEAD_MS = 5 * 60_000;
 /** Occurrence keys a failure remembers to recognise a redelivery (record.ts RECENT_KEYS). */
 const RECENT_KEYS = 32;
@@ -100,7 +100,7 @@ type Entry = [string, number];
  * was written (or last rewritten) with. A failure's place is the row that holds its current
  * [jobId, lastFailedAt]: a failure that arrives late leaves with the rows before it. Entries dated
  * more than 5 min past the clock also wait in the ahead list and join the next row written once
- * the clock has caught up with them (recent.ts).
+ * the clock has caught up with them (store/time-order.ts).
  */
 interface TimeRow {
   entries: Entry[];

@@ -24,7 +24,7 @@ export const orderList = {
   group: (fingerprint: string) => `g:${fingerprint}`,
   class: (c: FailureClass) => `c:${c}`,
   status: (s: FailureStatus) => `s:${s}`,
-  /** failures dated ahead of the ledger's clock when recorded (see recent.ts) */
+  /** failures dated ahead of the ledger's clock when recorded (see time-order.ts) */
   ahead: "a:ahead",
 };
 
