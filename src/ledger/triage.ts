@@ -13,7 +13,7 @@ import type { GroupState } from "./store";
 export type TriageAction = { action: "resolve"; note?: string } | { action: "acknowledge" } | { action: "reopen" };
 
 /** The state `action` leads to from `current`, or null when it changes nothing. */
-export function nextState(current: GroupState, action: TriageAction["action"], at: number, by: string): GroupState | null {
+function nextState(current: GroupState, action: TriageAction["action"], at: number, by: string): GroupState | null {
   switch (action) {
     case "resolve":
       return current.state === "resolved" ? null : { state: "resolved", substate: "ongoing", changedAt: at, changedBy: by };
@@ -30,7 +30,7 @@ export function triageGroup(c: Change, fingerprint: string, request: TriageActio
   const next = nextState(current, request.action, c.now, actor);
   if (!next) return;
   const note = request.action === "resolve" && request.note !== undefined ? { note: request.note } : undefined;
-  c.store.changeGroupState(fingerprint, next, request.action, note);
+  c.store.changeGroupState(fingerprint, next, { at: c.now, actor, action: request.action, detail: note });
   if (next.state === "resolved") resolveGroupAlerts(c, fingerprint);
   c.live.groups.push(fingerprint);
 }

@@ -79,7 +79,9 @@ export async function compareAll(m: LedgerModel, r: Real): Promise<void> {
     }
     const byId = [];
     for (const id of ids) byId.push(await ledger.getFailure(id));
-    return { stats: await ledger.stats(), groups: await ledger.listGroups(1000), walks, byId };
+    const histories: Record<string, { at: number; actor: string; action: string }[]> = {};
+    for (const g of m.groups.keys()) histories[g] = (await ledger.groupHistory(g, 1000)).map(({ at, actor, action }) => ({ at, actor, action }));
+    return { stats: await ledger.stats(), groups: await ledger.listGroups(1000), walks, byId, histories };
   });
 
   const s = read.stats;
@@ -115,6 +117,9 @@ export async function compareAll(m: LedgerModel, r: Real): Promise<void> {
     read.groups.map(({ sparkline: _, ...g }) => g),
     "groups",
   ).toEqual(m.groupList().map((g) => groupOf(g, m.now)));
+  expect(read.histories, "each group's history, newest first").toEqual(
+    Object.fromEntries([...m.groups.values()].map((g) => [g.fingerprint, [...g.history].reverse()])),
+  );
 
   filters.forEach((filter, i) => {
     const pages = read.walks[i]!;

@@ -78,6 +78,8 @@ export interface ModelGroup {
   substate: "ongoing" | "regressed";
   changedAt: number | null;
   changedBy: string | null;
+  /** each change of its state, oldest first: what the ledger's group history lists newest first */
+  history: { at: number; actor: string; action: TriageVerb | "regressed" }[];
 }
 
 export type TriageVerb = "resolve" | "acknowledge" | "reopen";
@@ -306,6 +308,7 @@ export class LedgerModel {
         substate: "ongoing",
         changedAt: null,
         changedBy: null,
+        history: [],
       });
       this.counters.groups++;
       return;
@@ -313,6 +316,7 @@ export class LedgerModel {
     // A failure dated after the group's resolve reopens it as regressed; one dated before does not.
     if (g.state === "resolved" && g.changedAt !== null && f.lastFailedAt > g.changedAt) {
       Object.assign(g, { state: "open", substate: "regressed", changedAt: this.now, changedBy: "regression" });
+      g.history.push({ at: this.now, actor: "regression", action: "regressed" });
     }
     g.count++;
     g.firstSeen = Math.min(g.firstSeen, f.firstFailedAt);
@@ -584,7 +588,10 @@ export class LedgerModel {
   triage(fingerprint: string, verb: TriageVerb, actor: string): ModelGroup | "not_found" {
     const g = this.groups.get(fingerprint);
     if (!g) return "not_found";
-    const to = (state: ModelGroup["state"]) => Object.assign(g, { state, substate: "ongoing", changedAt: this.now, changedBy: actor });
+    const to = (state: ModelGroup["state"]) => {
+      Object.assign(g, { state, substate: "ongoing", changedAt: this.now, changedBy: actor });
+      g.history.push({ at: this.now, actor, action: verb });
+    };
     if (verb === "resolve" && g.state !== "resolved") to("resolved");
     if (verb === "acknowledge" && g.state === "open" && g.substate !== "ongoing") to("open");
     if (verb === "reopen" && g.state === "resolved") to("open");
@@ -650,7 +657,7 @@ export function detailOf(tenantId: string, f: HeldFailure) {
 
 /** A group as the groups list shows it at `now`: new while first seen in the last 24 h and never triaged. */
 export function groupOf(g: ModelGroup, now: number) {
-  const { state, substate, changedAt, changedBy, ...fields } = g;
+  const { state, substate, changedAt, changedBy, history: _, ...fields } = g;
   const fresh = state === "open" && substate === "ongoing" && changedAt === null && now - g.firstSeen < 24 * 3600_000;
   return {
     ...fields,

@@ -210,10 +210,10 @@ export class FailureStore {
     return readGroupState(this.sql, fingerprint);
   }
 
-  /** Sets a group's state and notes the change in its history. */
-  changeGroupState(fingerprint: string, next: GroupState, action: GroupAction, detail?: GroupHistoryEntry["detail"]): void {
+  /** Sets a group's state and notes the change in its history: who did what, and when. */
+  changeGroupState(fingerprint: string, next: GroupState, change: { at: number; actor: string; action: GroupAction; detail?: GroupHistoryEntry["detail"] }): void {
     writeGroupState(this.sql, fingerprint, next);
-    appendHistory(this.sql, fingerprint, next.changedAt ?? 0, next.changedBy ?? "", action, detail);
+    appendHistory(this.sql, fingerprint, change.at, change.actor, change.action, change.detail);
   }
 
   groupHistory(fingerprint: string, limit: number, beforeSeq?: number): GroupHistoryEntry[] {
@@ -246,8 +246,9 @@ export class FailureStore {
    * no tails. `now` dates what is ahead of the clock.
    */
   rebuildOrder(now: number): void {
+    const { tails } = this.writable();
     rebuildOrder(this.sql, now);
-    this.writable().tails().clear();
+    tails().clear();
   }
 
   // ——— commit ———
